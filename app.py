@@ -1,0 +1,113 @@
+"""The application factory: settings, database, migrations, blueprints, error handlers."""
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from contextlib import contextmanager
+
+import flask_migrate
+from flask import Flask
+from sqlalchemy import event, text
+
+import auth
+import files
+import settings
+from errors import plain, register_error_handlers
+from models import db
+from routes import bp
+from storage import load_secret_key
+
+VERSION = "0.1.0"
+MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
+# Any constant works; it names the advisory lock that serialises migrations on PostgreSQL.
+MIGRATION_LOCK_ID = 0x43484E4B
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the service: defaults, then the environment, then the test config."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(settings.DEFAULTS)
+    app.config.update(settings.from_environment())
+    if test_config:
+        app.config.update(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    configure_database(app)
+    app.config["ENV_API_KEYS"] = auth.parse_env_keys(app.config["API_KEYS"])
+    # Base64 inflates a document by 4/3; leave room for the JSON around it.
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_FILE_BYTES"] * 4 // 3 + 1_000_000
+    logging.basicConfig(level=logging.INFO)
+
+    db.init_app(app)
+    flask_migrate.Migrate(app, db, directory=MIGRATIONS)
+    register_error_handlers(app)
+    app.register_blueprint(bp, url_prefix="/api/v1", name="api_v1")
+    app.register_blueprint(bp)
+    app.register_blueprint(files.bp)
+    app.cli.add_command(auth.keys_cli)
+
+    @app.get("/health")
+    def health():
+        """Liveness, no key needed."""
+        return plain(f"OK - Version {VERSION}", 200)
+
+    with app.app_context():
+        upgrade_database(app)
+        app.config["URL_SIGNING_KEY"] = load_secret_key()
+        auth.ensure_initial_key(app)
+        db.session.remove()
+    return app
+
+
+def configure_database(app: Flask) -> None:
+    """Point Flask-SQLAlchemy at DATABASE_URL, with SQLite made fit for several processes."""
+    uri = settings.database_uri(app.config["DATABASE_URL"], app.instance_path)
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    options = {"pool_pre_ping": True}
+    if uri.startswith("sqlite"):
+        # Wait on a locked database instead of failing at once (workers and servers share it).
+        options["connect_args"] = {"timeout": 30}
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
+
+
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers go on while one writer writes; foreign keys make file rows cascade.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+@contextmanager
+def migration_lock(app: Flask):
+    """Only one process migrates at a time (several gunicorn workers start together)."""
+    engine = db.engine
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
+                connection.commit()
+    else:
+        # SQLite's DDL is not transactional under Alembic: a lock file beside the database.
+        database = engine.url.database or ""
+        lock_path = (database if database and database != ":memory:" else
+                     os.path.join(app.instance_path, "memory")) + ".migrate-lock"
+        with open(lock_path, "w") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def upgrade_database(app: Flask) -> None:
+    """Apply pending migrations."""
+    if db.engine.dialect.name == "sqlite":
+        event.listen(db.engine, "connect", _sqlite_pragmas)
+    with migration_lock(app):
+        flask_migrate.upgrade(directory=MIGRATIONS)

