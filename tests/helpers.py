@@ -1,0 +1,53 @@
+"""Helpers shared by tests: make documents and tasks, force states the API cannot reach alone."""
+from __future__ import annotations
+
+import base64
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from models import Task, db, now_utc
+
+MARKDOWN = b"# A title\n\nSome text.\n\n## Section\n\n- one\n- two\n"
+
+
+def b64(data: bytes) -> str:
+    """Base64 text of bytes."""
+    return base64.b64encode(data).decode()
+
+
+def create(client, headers, document: bytes = MARKDOWN, prefix: str = "/api/v1", **fields) -> dict:
+    """Create a task from inline bytes and return its TaskResponse."""
+    response = client.post(f"{prefix}/task/parse", json={"file": b64(document), **fields}, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json
+
+
+def force(app, task_id: str, **values) -> None:
+    """Write task columns directly (to stand in for a worker in lifecycle tests)."""
+    with app.app_context():
+        db.session.execute(update(Task).where(Task.task_id == task_id).values(**values))
+        db.session.commit()
+        db.session.remove()
+
+
+def finish(app, task_id: str, status: str = "Succeeded", output: dict | None = None,
+           message: str | None = None, expires_in_seconds: int | None = None) -> None:
+    """Put a task in a finished state, as a worker would."""
+    now = now_utc()
+    force(app, task_id, status=status, message=message or f"Task {status.lower()}",
+          started_at=now - timedelta(seconds=1), finished_at=now,
+          expires_at=None if expires_in_seconds is None else now + timedelta(seconds=expires_in_seconds),
+          output=output if output is not None else sample_output())
+
+
+def sample_output() -> dict:
+    """A small Output with one chunk of one segment."""
+    segment = {"segment_id": "s1", "segment_type": "Text",
+               "bbox": {"left": 0, "top": 0, "width": 0, "height": 0}, "page_number": 1,
+               "page_width": 0, "page_height": 0, "confidence": None, "content": "Some text.",
+               "text": "Some text.", "html": "<p>Some text.</p>", "markdown": "Some text.",
+               "image": None, "ocr": [], "llm": None, "embed": "Some text."}
+    return {"chunks": [{"chunk_id": "c1", "chunk_length": 3, "segments": [segment], "embed": "Some text."}],
+            "file_name": "doc.md", "page_count": 1, "pdf_url": None, "mime_type": "text/markdown",
+            "pages": []}
