@@ -17,6 +17,7 @@ from errors import plain, register_error_handlers
 from models import db
 from routes import bp
 from storage import load_secret_key
+from worker import worker_command
 
 VERSION = "0.1.0"
 MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
@@ -45,6 +46,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(bp)
     app.register_blueprint(files.bp)
     app.cli.add_command(auth.keys_cli)
+    app.cli.add_command(worker_command)
 
     @app.get("/health")
     def health():

@@ -1,0 +1,131 @@
+"""A worker's writes to the task it holds, each fenced by (status, worker id, attempt), and the reaper."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete, or_, select, update
+
+from lifecycle import ClaimedTask, Status, expiry
+from models import Task, TaskFile, db, now_utc
+
+QUEUED = "Task queued"
+SUCCEEDED = "Task succeeded"
+TIMED_OUT = "Task timed out"
+
+
+def _held(claimed: ClaimedTask):
+    """The fence: the task is still Processing under this worker's claim of this attempt."""
+    return (Task.task_id == claimed.task_id, Task.status == Status.PROCESSING.value,
+            Task.worker_id == claimed.worker_id, Task.attempt == claimed.attempt)
+
+
+def _fenced_update(claimed: ClaimedTask, *conditions, **values) -> bool:
+    """One fenced write; False when the lease was lost (and nothing changed)."""
+    row = db.session.execute(
+        update(Task).where(*_held(claimed), *conditions).values(**values).returning(Task.task_id)
+    ).scalar_one_or_none()
+    db.session.commit()
+    return row is not None
+
+
+def renew_lease(claimed: ClaimedTask, lease_seconds: float) -> bool:
+    """Heartbeat: push the lease deadline out; False when the lease is no longer ours."""
+    return _fenced_update(claimed, lease_expires_at=now_utc() + timedelta(seconds=lease_seconds))
+
+
+def report_progress(claimed: ClaimedTask, message: str) -> bool:
+    """Set the task's progress message."""
+    return _fenced_update(claimed, message=message[:1000])
+
+
+def record_input(claimed: ClaimedTask, data: bytes, mime_type: str, file_name: str) -> bool:
+    """Store a downloaded input document with its type and name."""
+    ok = _fenced_update(claimed, mime_type=mime_type, file_name=file_name)
+    if ok:
+        db.session.execute(delete(TaskFile).where(TaskFile.task_id == claimed.task_id, TaskFile.name == "input"))
+        db.session.add(TaskFile(task_id=claimed.task_id, name="input", mime_type=mime_type, data=data))
+        db.session.commit()
+    return ok
+
+
+def finish_task(claimed: ClaimedTask, output: dict, files: dict[str, tuple[str, bytes]],
+                message: str = SUCCEEDED) -> bool:
+    """Succeed: store the output and its files, replacing a previous run's."""
+    now = now_utc()
+    row = db.session.execute(
+        update(Task).where(*_held(claimed))
+        .values(status=Status.SUCCEEDED.value, message=message, output=output, finished_at=now,
+                expires_at=expiry(now, claimed.configuration), worker_id=None, lease_expires_at=None,
+                prev_status=None, prev_message=None, prev_configuration=None, prev_started_at=None,
+                prev_finished_at=None, prev_expires_at=None, version=Task.version + 1)
+        .returning(Task.task_id)
+    ).scalar_one_or_none()
+    if row is None:
+        db.session.rollback()
+        return False
+    # Same transaction as the fenced write: the output and its files change together.
+    db.session.execute(delete(TaskFile).where(TaskFile.task_id == claimed.task_id, TaskFile.name != "input"))
+    for name, (mime_type, data) in files.items():
+        db.session.add(TaskFile(task_id=claimed.task_id, name=name, mime_type=mime_type, data=data))
+    db.session.commit()
+    return True
+
+
+def _failure_values(reason: str, now, is_update: bool, configuration: dict) -> dict:
+    """A failed run: Failed, or for an update the previous state back with the reason."""
+    if is_update:
+        return dict(status=Task.prev_status, message=f"Update failed: {reason}",
+                    configuration=Task.prev_configuration, started_at=Task.prev_started_at,
+                    finished_at=Task.prev_finished_at, expires_at=Task.prev_expires_at,
+                    prev_status=None, prev_message=None, prev_configuration=None, prev_started_at=None,
+                    prev_finished_at=None, prev_expires_at=None, worker_id=None, lease_expires_at=None,
+                    version=Task.version + 1)
+    return dict(status=Status.FAILED.value, message=reason, finished_at=now,
+                expires_at=expiry(now, configuration), worker_id=None, lease_expires_at=None,
+                version=Task.version + 1)
+
+
+def fail_task(claimed: ClaimedTask, reason: str) -> bool:
+    """Fail the run with a reason a user can act on."""
+    return _fenced_update(claimed, **_failure_values(reason, now_utc(), claimed.is_update, claimed.configuration))
+
+
+def release_task(claimed: ClaimedTask) -> bool:
+    """Hand the task back to the queue at shutdown; it does not count as an attempt."""
+    return _fenced_update(claimed, status=Status.STARTING.value,
+                          message="Task queued for update" if claimed.is_update else QUEUED,
+                          attempt=Task.attempt - 1, worker_id=None, lease_expires_at=None,
+                          version=Task.version + 1)
+
+
+def reap_lost_tasks(max_attempts: int, task_timeout: float, lease_seconds: float) -> int:
+    """Requeue (or fail, after max_attempts) tasks whose worker stopped heartbeating or overran."""
+    now = now_utc()
+    overdue = now - timedelta(seconds=task_timeout + lease_seconds)
+    candidates = db.session.execute(
+        select(Task.task_id, Task.worker_id, Task.attempt, Task.configuration, Task.prev_status,
+               Task.lease_expires_at)
+        .where(Task.status == Status.PROCESSING.value,
+               or_(Task.lease_expires_at < now, Task.started_at < overdue))
+        .limit(100)
+    ).all()
+    db.session.rollback()
+    reaped = 0
+    for row in candidates:
+        claimed = ClaimedTask(task_id=row.task_id, attempt=row.attempt, worker_id=row.worker_id,
+                              configuration=row.configuration, mime_type=None, file_name=None,
+                              input_url=None, is_update=row.prev_status is not None)
+        lease_lost = row.lease_expires_at is not None and row.lease_expires_at < now
+        # Re-checked in the write: a heartbeat that landed since the read keeps the task.
+        still = Task.lease_expires_at < now if lease_lost else Task.started_at < overdue
+        if not lease_lost:
+            values = _failure_values(TIMED_OUT, now, claimed.is_update, claimed.configuration)
+        elif row.attempt >= max_attempts:
+            reason = f"Task failed: its worker was lost {row.attempt} times (MAX_ATTEMPTS={max_attempts})"
+            values = _failure_values(reason, now, claimed.is_update, claimed.configuration)
+        else:
+            values = dict(status=Status.STARTING.value, message=f"Retrying task {row.attempt + 1}/{max_attempts}",
+                          worker_id=None, lease_expires_at=None, version=Task.version + 1)
+        # Fenced like the worker's own writes: if it heartbeated or finished meanwhile, nothing happens.
+        reaped += _fenced_update(claimed, still, **values)
+    return reaped

@@ -1,0 +1,198 @@
+"""Workers: claim Starting tasks, run them under a heartbeat lease, and hand back on shutdown."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+
+import click
+from flask import Flask
+from flask.cli import with_appcontext
+
+import leases
+from doctype import SUPPORTED, detect_mime_type, extension_for
+from document import DocumentError
+from fetch import download
+from lifecycle import ClaimedTask, claim_next_task, sweep_expired
+from models import db
+from runner import Abandoned, TaskTimeout, run_document
+from storage import load_file
+
+log = logging.getLogger(__name__)
+IDLE_SECONDS = 0.5
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+class Heartbeat:
+    """Renews a claimed task's lease in the background while the worker runs it."""
+
+    def __init__(self, app: Flask, claimed: ClaimedTask):
+        self.app, self.claimed = app, claimed
+        self.lease_seconds = app.config["LEASE_SECONDS"]
+        self.lost = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{claimed.task_id}", daemon=True)
+
+    def __enter__(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        with self.app.app_context():
+            while not self._done.wait(max(self.lease_seconds / 3, 0.05)):
+                try:
+                    if not leases.renew_lease(self.claimed, self.lease_seconds):
+                        self.lost.set()
+                        return
+                except Exception:  # noqa: BLE001 - a missed beat is retried; the lease has slack
+                    db.session.rollback()
+                    log.exception("Heartbeat of %s failed", self.claimed.task_id)
+            db.session.remove()
+
+
+class Worker:
+    """One worker loop: claims the oldest Starting task, processes it, repeats until stopped."""
+
+    def __init__(self, app: Flask, stop: threading.Event, name: str | None = None):
+        self.app, self.stop = app, stop
+        self.worker_id = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._stop_seen_at: float | None = None
+
+    def run(self) -> None:
+        """Work until the stop event is set."""
+        while not self.stop.is_set():
+            try:
+                worked = self.run_once()
+            except Exception:  # noqa: BLE001 - the loop must survive a database hiccup
+                log.exception("Worker %s: claim failed", self.worker_id)
+                worked = False
+            if not worked:
+                self.stop.wait(IDLE_SECONDS)
+
+    def run_once(self) -> bool:
+        """Claim and process one task; False when the queue was empty."""
+        with self.app.app_context():
+            claimed = claim_next_task(self.worker_id, self.app.config["LEASE_SECONDS"])
+            if claimed is None:
+                return False
+            with Heartbeat(self.app, claimed) as heartbeat:
+                self.process(claimed, heartbeat)
+            db.session.remove()
+            return True
+
+    def _should_abandon(self, heartbeat: Heartbeat) -> bool:
+        """Give up the run: the lease is gone, or shutdown's grace period ran out."""
+        if heartbeat.lost.is_set():
+            return True
+        if self.stop.is_set():
+            self._stop_seen_at = self._stop_seen_at or time.monotonic()
+            return time.monotonic() - self._stop_seen_at > SHUTDOWN_GRACE_SECONDS
+        return False
+
+    def process(self, claimed: ClaimedTask, heartbeat: Heartbeat) -> None:
+        """Run one claimed task to an end state, every write fenced by the claim."""
+        config = self.app.config
+        try:
+            document, mime_type, file_name = self._input(claimed)
+            if self.stop.wait(config["PROCESSING_DELAY_SECONDS"]):
+                raise Abandoned()
+            result = run_document(document, mime_type, file_name, claimed.configuration,
+                                  progress=lambda message: leases.report_progress(claimed, message),
+                                  timeout=config["TASK_TIMEOUT"],
+                                  should_abandon=lambda: self._should_abandon(heartbeat))
+            message = "; ".join([leases.SUCCEEDED] + [f"skipped {item}" for item in result.skipped])
+            leases.finish_task(claimed, result.output, result.files, message)
+        except DocumentError as error:
+            leases.fail_task(claimed, str(error))
+        except TaskTimeout:
+            leases.fail_task(claimed, leases.TIMED_OUT)
+        except Abandoned:
+            leases.release_task(claimed)
+        except Exception:  # noqa: BLE001 - never leave a task Processing on a bug
+            db.session.rollback()
+            log.exception("Worker %s: task %s failed", self.worker_id, claimed.task_id)
+            leases.fail_task(claimed, "Internal error while processing the task")
+
+    def _input(self, claimed: ClaimedTask) -> tuple[bytes, str, str]:
+        """The document bytes, their type and name: stored, or downloaded now for a URL input."""
+        stored = load_file(claimed.task_id, "input")
+        if stored is not None:
+            return stored.data, stored.mime_type, claimed.file_name or f"{claimed.task_id}.{extension_for(stored.mime_type)}"
+        leases.report_progress(claimed, "Downloading file")
+        data, given_name = download(claimed.input_url, self.app.config["MAX_FILE_BYTES"],
+                                    self.app.config["ALLOW_PRIVATE_URLS"])
+        file_name = claimed.file_name or given_name
+        mime_type = detect_mime_type(data, file_name)
+        if mime_type not in SUPPORTED:
+            raise DocumentError(f"Unsupported file type: {mime_type}")
+        file_name = file_name or f"{claimed.task_id}.{extension_for(mime_type)}"
+        leases.record_input(claimed, data, mime_type, file_name)
+        return data, mime_type, file_name
+
+
+def housekeeping(app: Flask, stop: threading.Event) -> None:
+    """Reap lost leases often and sweep expired tasks now and then, until stopped."""
+    config = app.config
+    interval = max(min(config["LEASE_SECONDS"] / 2, 5.0), 0.05)
+    next_sweep = 0.0
+    while not stop.wait(interval):
+        with app.app_context():
+            try:
+                leases.reap_lost_tasks(config["MAX_ATTEMPTS"], config["TASK_TIMEOUT"], config["LEASE_SECONDS"])
+                if time.monotonic() >= next_sweep:
+                    sweep_expired()
+                    next_sweep = time.monotonic() + config["SWEEP_INTERVAL_SECONDS"]
+            except Exception:  # noqa: BLE001 - retried at the next interval
+                db.session.rollback()
+                log.exception("Housekeeping failed")
+            db.session.remove()
+
+
+class BackgroundWorkers:
+    """The worker threads and the housekeeping thread of one process."""
+
+    def __init__(self, app: Flask, threads: int):
+        self.stop_event = threading.Event()
+        self.threads = [threading.Thread(target=Worker(app, self.stop_event).run, name=f"worker-{n}",
+                                         daemon=True) for n in range(threads)]
+        self.threads.append(threading.Thread(target=housekeeping, args=(app, self.stop_event),
+                                             name="housekeeping", daemon=True))
+
+    def start(self) -> "BackgroundWorkers":
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def stop(self, timeout: float = SHUTDOWN_GRACE_SECONDS + 5) -> None:
+        """Stop claiming; let each worker finish or hand back its task; wait for them."""
+        self.stop_event.set()
+        deadline = time.monotonic() + timeout
+        for thread in self.threads:
+            thread.join(max(deadline - time.monotonic(), 0))
+
+
+@click.command("worker")
+@click.option("--threads", default=None, type=click.IntRange(min=1),
+              help="Worker threads (default: WORKER_THREADS, at least 1).")
+@with_appcontext
+def worker_command(threads: int | None) -> None:
+    """Run workers in this process until SIGTERM or Ctrl-C."""
+    from flask import current_app
+
+    app = current_app._get_current_object()
+    workers = BackgroundWorkers(app, threads or max(app.config["WORKER_THREADS"], 1)).start()
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    click.echo(f"Worker running with {len(workers.threads) - 1} threads; SIGTERM to stop.", err=True)
+    stopping.wait()
+    click.echo("Stopping: finishing or handing back running tasks...", err=True)
+    workers.stop()
