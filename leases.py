@@ -121,7 +121,7 @@ def reap_lost_tasks(max_attempts: int, task_timeout: float, lease_seconds: float
         if not lease_lost:
             values = _failure_values(TIMED_OUT, now, claimed.is_update, claimed.configuration)
         elif row.attempt >= max_attempts:
-            reason = f"Task failed: its worker was lost {row.attempt} times (MAX_ATTEMPTS={max_attempts})"
+            reason = f"Task failed: the worker running it was lost (attempt {row.attempt}/{max_attempts})"
             values = _failure_values(reason, now, claimed.is_update, claimed.configuration)
         else:
             values = dict(status=Status.STARTING.value, message=f"Retrying task {row.attempt + 1}/{max_attempts}",

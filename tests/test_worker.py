@@ -1,0 +1,218 @@
+"""Workers on both databases: real runs reach every status, updates, expiry, leases, URL inputs."""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+import leases
+from helpers import MARKDOWN, create, force
+from lifecycle import claim_next_task
+from models import Task, db, now_utc
+from worker import BackgroundWorkers, Worker
+
+LONG_MARKDOWN = b"# Report\n\n" + b"\n\n".join(
+    b"## Part %d\n\n" % n + b"Words of part %d. " % n * 40 for n in range(6))
+
+
+def wait_for(client, auth, task_id, statuses=("Succeeded", "Failed", "Cancelled"), timeout=30.0) -> dict:
+    """Poll a task until its status is one of `statuses`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        task = client.get(f"/task/{task_id}", headers=auth).json
+        if task["status"] in statuses:
+            return task
+        time.sleep(0.05)
+    raise AssertionError(f"task {task_id} stayed {task['status']}: {task['message']}")
+
+
+@pytest.fixture
+def workers(app):
+    """Two worker threads in this process, stopped after the test."""
+    running = BackgroundWorkers(app, 2).start()
+    yield running
+    running.stop()
+
+
+def test_markdown_task_succeeds_with_chunks(app, client, auth, workers):
+    """Starting → Processing → Succeeded, with typed segments and chunks."""
+    task = wait_for(client, auth, create(client, auth, file_name="doc.md")["task_id"])
+    assert (task["status"], task["message"]) == ("Succeeded", "Task succeeded")
+    assert task["started_at"] and task["finished_at"] and task["expires_at"] is None
+    segments = [s for chunk in task["output"]["chunks"] for s in chunk["segments"]]
+    assert [s["segment_type"] for s in segments][:2] == ["Title", "Text"]
+    assert {"SectionHeader", "ListItem"} <= {s["segment_type"] for s in segments}
+    assert task["output"]["file_name"] == "doc.md" and task["output"]["page_count"] == 1
+    without = client.get(f"/task/{task['task_id']}?include_chunks=false", headers=auth).json
+    assert without["output"]["chunks"] == []
+
+
+def test_processing_cells_are_real(app_config, app, client, auth):
+    """While a worker holds a task it is Processing, and cancel/delete/update answer 400."""
+    app.config["PROCESSING_DELAY_SECONDS"] = 2.0
+    running = BackgroundWorkers(app, 1).start()
+    try:
+        task_id = create(client, auth)["task_id"]
+        task = wait_for(client, auth, task_id, statuses=("Processing",))
+        assert task["message"] == "Task started"
+        for response, verb in ((client.get(f"/task/{task_id}/cancel", headers=auth), "cancelled"),
+                               (client.delete(f"/task/{task_id}", headers=auth), "deleted"),
+                               (client.patch(f"/task/{task_id}/parse", json={}, headers=auth), "updated")):
+            assert (response.status_code, response.text) == (400, f"Task cannot be {verb}: status is Processing")
+        assert wait_for(client, auth, task_id)["status"] == "Succeeded"
+    finally:
+        running.stop()
+
+
+def test_unsupported_url_download_fails_task(app, client, auth, workers, file_server):
+    """A URL whose body is of an unsupported type fails with `Unsupported file type: ...`."""
+    app.config["ALLOW_PRIVATE_URLS"] = True
+    response = client.post("/task/parse", json={"file": f"{file_server}/archive.zip"}, headers=auth)
+    task = wait_for(client, auth, response.json["task_id"])
+    assert (task["status"], task["message"]) == ("Failed", "Unsupported file type: application/zip")
+    assert client.delete(f"/task/{task['task_id']}", headers=auth).text == "Task deleted"
+
+
+def test_url_input_is_downloaded_and_processed(app, client, auth, workers, file_server):
+    """A URL input is fetched by the worker, stored and served back; a 404 fails clearly."""
+    app.config["ALLOW_PRIVATE_URLS"] = True
+    created = client.post("/task/parse", json={"file": f"{file_server}/notes.md"}, headers=auth).json
+    assert created["configuration"]["input_file_url"] == f"{file_server}/notes.md"
+    task = wait_for(client, auth, created["task_id"])
+    assert task["status"] == "Succeeded" and task["output"]["file_name"] == "notes.md"
+    assert "/files/" in task["configuration"]["input_file_url"]
+    missing = client.post("/task/parse", json={"file": f"{file_server}/missing.pdf"}, headers=auth).json
+    assert wait_for(client, auth, missing["task_id"])["message"] == "Failed to download file: HTTP 404"
+
+
+def test_private_addresses_are_refused_by_default(app, client, auth, workers, file_server):
+    """Without ALLOW_PRIVATE_URLS a loopback URL fails with the reason."""
+    created = client.post("/task/parse", json={"file": f"{file_server}/notes.md"}, headers=auth).json
+    task = wait_for(client, auth, created["task_id"])
+    assert task["status"] == "Failed"
+    assert task["message"].startswith("Failed to download file: host 127.0.0.1 resolves to a non-public address")
+
+
+def test_update_then_cancel_restores_real_output(app, client, auth, workers):
+    """A real run, an update queued behind a busy worker, then cancel: everything comes back."""
+    task_id = create(client, auth, file_name="doc.md")["task_id"]
+    before = wait_for(client, auth, task_id)
+    workers.stop()
+    patched = client.patch(f"/task/{task_id}/parse", json={"chunk_processing": {"target_length": 5}}, headers=auth)
+    assert patched.json["status"] == "Starting"
+    assert client.get(f"/task/{task_id}/cancel", headers=auth).text == "Task cancelled"
+    after = client.get(f"/task/{task_id}", headers=auth).json
+    for field in ("status", "message", "started_at", "finished_at", "expires_at", "output"):
+        assert after[field] == before[field], field
+    assert after["configuration"]["chunk_processing"] == before["configuration"]["chunk_processing"]
+
+
+def test_update_run_replaces_output(app, client, auth, workers):
+    """An update's successful run replaces the output: a smaller target gives more chunks."""
+    task_id = create(client, auth, document=LONG_MARKDOWN, file_name="long.md")["task_id"]
+    first = wait_for(client, auth, task_id)
+    client.patch(f"/task/{task_id}/parse", json={"chunk_processing": {"target_length": 30}}, headers=auth)
+    second = wait_for(client, auth, task_id)
+    assert second["status"] == "Succeeded"
+    assert len(second["output"]["chunks"]) > len(first["output"]["chunks"])
+    assert all(chunk["chunk_length"] <= 30 or len(chunk["segments"]) == 1 for chunk in second["output"]["chunks"])
+
+
+def test_failed_update_restores_previous_state(app, client, auth):
+    """An update whose run fails brings back the previous state, saying the update failed."""
+    task_id = create(client, auth)["task_id"]
+    worker = Worker(app, threading.Event(), name="w1")
+    assert worker.run_once()
+    before = client.get(f"/task/{task_id}", headers=auth).json
+    client.patch(f"/task/{task_id}/parse", json={"expires_in": 60}, headers=auth)
+    with app.app_context():
+        claimed = claim_next_task("w2", 60)
+        assert leases.fail_task(claimed, "Task timed out")
+        db.session.remove()
+    after = client.get(f"/task/{task_id}", headers=auth).json
+    assert after["status"] == "Succeeded"
+    assert after["message"] == "Update failed: Task timed out"
+    assert after["output"] == before["output"] and after["configuration"]["expires_in"] is None
+
+
+def test_expiry_after_success(app, client, auth, workers):
+    """A succeeded task with expires_in gets expires_at; once past it is gone, and swept."""
+    task_id = create(client, auth, expires_in=1)["task_id"]
+    task = wait_for(client, auth, task_id)
+    assert task["expires_at"] is not None
+    time.sleep(1.2)
+    assert client.get(f"/task/{task_id}", headers=auth).text == "Task not found"
+    from lifecycle import sweep_expired
+    with app.app_context():
+        sweep_expired()
+        assert db.session.get(Task, task_id) is None
+        db.session.remove()
+
+
+def test_lost_lease_is_retried_then_fails(app, client, auth):
+    """An expired lease goes back to Starting (`Retrying task 2/3`), then fails at MAX_ATTEMPTS."""
+    task_id = create(client, auth)["task_id"]
+    with app.app_context():
+        for attempt in (1, 2, 3):
+            claimed = claim_next_task(f"lost-{attempt}", 60)
+            assert claimed.attempt == attempt
+            force(app, task_id, lease_expires_at=now_utc() - timedelta(seconds=1))
+            assert leases.reap_lost_tasks(3, 600, 60) == 1
+            # The lost worker's late writes change nothing.
+            assert not leases.finish_task(claimed, {"chunks": []}, {})
+            if attempt < 3:
+                task = client.get(f"/task/{task_id}", headers=auth).json
+                assert (task["status"], task["message"]) == ("Starting", f"Retrying task {attempt + 1}/3")
+        db.session.remove()
+    task = client.get(f"/task/{task_id}", headers=auth).json
+    assert task["status"] == "Failed"
+    assert task["message"] == "Task failed: the worker running it was lost (attempt 3/3)"
+
+
+def test_heartbeat_keeps_lease_and_release_does_not_count(app, client, auth):
+    """Heartbeats push the lease out; a release hands the task back without spending an attempt."""
+    task_id = create(client, auth)["task_id"]
+    with app.app_context():
+        claimed = claim_next_task("w", 1)
+        first = db.session.get(Task, task_id).lease_expires_at
+        db.session.rollback()
+        time.sleep(0.05)
+        assert leases.renew_lease(claimed, 60)
+        assert db.session.get(Task, task_id).lease_expires_at > first
+        assert leases.release_task(claimed)
+        task = db.session.get(Task, task_id)
+        assert (task.status, task.message, task.attempt) == ("Starting", "Task queued", 0)
+        assert not leases.renew_lease(claimed, 60)
+        db.session.remove()
+
+
+class _Files(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - the handler API's name
+        bodies = {"/notes.md": (b"# Notes\n\nDownloaded text.\n", "text/markdown"),
+                  "/archive.zip": (b"PK\x03\x04" + b"\x00" * 60, "application/zip")}
+        if self.path not in bodies:
+            self.send_error(404)
+            return
+        body, mime = bodies[self.path]
+        self.send_response(200)
+        self.send_header("Content-Type", mime)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def file_server():
+    """A loopback HTTP server with a few documents."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Files)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
