@@ -1,0 +1,128 @@
+"""Real worker processes: cancels racing two workers, kill -9, SIGTERM; nothing lost or run twice."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from helpers import create
+from models import Task, db
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def spawn_worker(app_config, tmp_path):
+    """Start `flask --app app worker` processes on the test database; all killed at the end."""
+    processes = []
+
+    def spawn(**settings) -> subprocess.Popen:
+        env = {**os.environ, "DATABASE_URL": app_config["DATABASE_URL"], "API_KEYS": "unused",
+               "SECRET_KEY": "test-secret", **{k: str(v) for k, v in settings.items()}}
+        with open(tmp_path / f"worker-{len(processes)}.log", "w") as log:
+            process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker", "--threads", "1"],
+                                       cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        processes.append(process)
+        return process
+
+    yield spawn
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+
+
+def task_row(app, task_id) -> Task:
+    """The task's row, read fresh."""
+    with app.app_context():
+        task = db.session.get(Task, task_id)
+        db.session.expunge_all()
+        db.session.remove()
+        return task
+
+
+def wait_row(app, task_id, predicate, timeout=60.0) -> Task:
+    """Poll a task's row until predicate(row) holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = task_row(app, task_id)
+        if predicate(row):
+            return row
+        time.sleep(0.1)
+    raise AssertionError(f"task {task_id} stuck at {row.status}: {row.message}")
+
+
+def test_cancels_racing_two_worker_processes(app, client, auth, spawn_worker):
+    """200 tasks, two worker processes, a cancel for each: 200 means never started, 400 means processed."""
+    spawn_worker()
+    spawn_worker()
+    time.sleep(1.5)  # let both workers start polling
+
+    def cancel(task_id):
+        return task_id, app.test_client().get(f"/task/{task_id}/cancel", headers=auth)
+
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(cancel, create(client, auth)["task_id"]) for _ in range(200)]
+        answers = [future.result() for future in futures]
+    outcomes = {"cancelled": 0, "processed": 0}
+    for task_id, response in answers:
+        if response.status_code == 200:
+            assert response.text == "Task cancelled"
+            row = task_row(app, task_id)
+            assert (row.status, row.started_at, row.output, row.attempt) == ("Cancelled", None, None, 0)
+            outcomes["cancelled"] += 1
+        else:
+            assert response.status_code == 400, response.text
+            assert response.text in ("Task cannot be cancelled: status is Processing",
+                                     "Task cannot be cancelled: status is Succeeded")
+            row = wait_row(app, task_id, lambda r: r.status != "Processing")
+            assert (row.status, row.attempt) == ("Succeeded", 1)
+            assert row.output["chunks"]
+            outcomes["processed"] += 1
+    assert sum(outcomes.values()) == 200
+    print(outcomes)
+
+
+def test_kill_9_mid_task_is_retried_by_another_worker(app, client, auth, spawn_worker):
+    """A worker killed mid-task loses its lease; another worker retries the task and succeeds."""
+    doomed = spawn_worker(PROCESSING_DELAY_SECONDS=60, LEASE_SECONDS=1)
+    task_id = create(client, auth)["task_id"]
+    wait_row(app, task_id, lambda r: r.status == "Processing")
+    os.kill(doomed.pid, signal.SIGKILL)
+    doomed.wait(10)
+    spawn_worker(LEASE_SECONDS=1)
+    row = wait_row(app, task_id, lambda r: r.status not in ("Starting", "Processing"))
+    assert (row.status, row.message, row.attempt) == ("Succeeded", "Task succeeded", 2)
+    assert row.output["chunks"]
+
+
+def test_kill_9_with_one_attempt_fails_clearly(app, client, auth, spawn_worker):
+    """With MAX_ATTEMPTS=1 a lost worker fails the task with a message that says so."""
+    doomed = spawn_worker(PROCESSING_DELAY_SECONDS=60, LEASE_SECONDS=1, MAX_ATTEMPTS=1)
+    task_id = create(client, auth)["task_id"]
+    wait_row(app, task_id, lambda r: r.status == "Processing")
+    os.kill(doomed.pid, signal.SIGKILL)
+    doomed.wait(10)
+    spawn_worker(LEASE_SECONDS=1, MAX_ATTEMPTS=1)
+    row = wait_row(app, task_id, lambda r: r.status not in ("Starting", "Processing"))
+    assert (row.status, row.message) == ("Failed", "Task failed: the worker running it was lost (attempt 1/1)")
+
+
+def test_sigterm_mid_task_hands_it_back(app, client, auth, spawn_worker):
+    """SIGTERM while a task runs: the worker exits and the task is Starting again, not Processing."""
+    stopping = spawn_worker(PROCESSING_DELAY_SECONDS=60)
+    task_id = create(client, auth)["task_id"]
+    wait_row(app, task_id, lambda r: r.status == "Processing")
+    stopping.send_signal(signal.SIGTERM)
+    assert stopping.wait(20) == 0
+    row = task_row(app, task_id)
+    assert (row.status, row.message, row.attempt, row.worker_id) == ("Starting", "Task queued", 0, None)
+    spawn_worker()
+    row = wait_row(app, task_id, lambda r: r.status == "Succeeded")
+    assert row.attempt == 1
