@@ -32,12 +32,12 @@ def chunk_segments(segments: list[dict], chunk_processing: dict) -> list[dict]:
     separator_length = count_tokens(CHUNK_SEPARATOR)
     for segment in kept:
         segment_length = count_tokens(segment_text(segment))
-        too_long = current_length + separator_length + segment_length > target_length
-        if current and (starts_new_section(segment, current) or too_long):
+        # A sum of counts estimates the joined text's count; chunks_of_group checks it.
+        added_length = separator_length + segment_length if segment_length else 0
+        if current and (starts_new_section(segment, current) or current_length + added_length > target_length):
             groups.append(current)
             current, current_length = [], 0
-        # A sum of counts estimates the joined text's count; chunks_of_group checks it.
-        current_length += (separator_length if current else 0) + segment_length
+        current_length += added_length if current else segment_length
         current.append(segment)
     if current:
         groups.append(current)
@@ -45,11 +45,9 @@ def chunk_segments(segments: list[dict], chunk_processing: dict) -> list[dict]:
 
 
 def starts_new_section(segment: dict, current: list[dict]) -> bool:
-    """Whether `segment` is a heading that opens a new chunk.
-
-    A run of headings (a Title straight followed by a SectionHeader) stays together, so no
-    chunk holds nothing but a heading that belongs to the text after it.
-    """
+    """Whether `segment` is a heading that opens a new chunk."""
+    # A run of headings (a Title straight followed by a SectionHeader) stays together, so
+    # that no chunk holds only a heading that belongs to the text after it.
     if segment["segment_type"] not in HEADING_TYPES:
         return False
     return any(member["segment_type"] not in HEADING_TYPES for member in current)

@@ -48,6 +48,8 @@ def checked_document(data: bytes, file_name: str | None, max_bytes: int,
     """Inline bytes with their type checked (SPEC.md §5: unsupported inline types fail at create)."""
     if len(data) > max_bytes:
         raise file_too_large(max_bytes)
+    if file_name and "\x00" in file_name:
+        raise BadInput("file_name: Must not contain NUL characters.")
     if not data:
         raise BadInput("File is empty")
     mime_type = detect_mime_type(data, file_name)
@@ -78,7 +80,7 @@ def _checked_url(url: str) -> str:
         parts.port  # raises on a malformed port
     except ValueError:
         raise BadInput("Invalid file URL") from None
-    if not parts.hostname or len(url) > 8192:
+    if not parts.hostname or len(url) > 8192 or "\x00" in url:
         raise BadInput("Invalid file URL")
     return url
 

@@ -55,8 +55,17 @@ def _allowed(operation: str) -> list[str]:
 
 def _visible(task_id: str, owner: str, now: datetime):
     """The WHERE terms that make a task exist for an owner: theirs, and not expired."""
+    if not _looks_like_task_id(task_id):
+        raise TaskNotFound()  # not even a uuid: no row can match, and PostgreSQL rejects NULs
     return (Task.task_id == task_id, Task.owner == owner,
             or_(Task.expires_at.is_(None), Task.expires_at > now))
+
+
+def _looks_like_task_id(task_id: str) -> bool:
+    try:
+        return len(task_id) == 36 and str(uuid.UUID(task_id)) == task_id.lower()
+    except ValueError:
+        return False
 
 
 def expiry(finished_at: datetime, configuration: dict) -> datetime | None:
@@ -248,6 +257,8 @@ def sweep_expired(batch: int = 500) -> int:
 
 def task_exists(task_id: str) -> bool:
     """Whether a task exists and has not expired, whoever owns it."""
+    if not _looks_like_task_id(task_id):
+        return False
     return db.session.execute(
         select(Task.task_id).where(Task.task_id == task_id,
                                    or_(Task.expires_at.is_(None), Task.expires_at > now_utc()))

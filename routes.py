@@ -50,7 +50,10 @@ def task_response(task: Task, include_chunks: bool = True, base64_urls: bool = F
 
 
 def _json_body() -> dict:
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        raise BadInput("Request body is not usable JSON: nested too deeply") from None
     if body is None:
         raise BadInput("Request body must be valid JSON (Content-Type: application/json)")
     return body

@@ -11,6 +11,7 @@ SEGMENT_TYPES = ("Title", "SectionHeader", "Text", "ListItem", "Table", "Picture
                  "Formula", "Footnote", "PageHeader", "PageFooter", "Page")
 TOKENIZERS = ("Word", "Cl100kBase", "XlmRobertaBase", "BertBaseUncased")
 STATUSES = ("Starting", "Processing", "Succeeded", "Failed", "Cancelled")
+MAX_EXPIRES_IN = 100 * 366 * 24 * 3600  # a century: any later date would be "never" anyway
 
 
 def _segment_key_aliases() -> dict[str, str]:
@@ -70,6 +71,23 @@ def merge_configuration(stored: dict, given: dict) -> dict:
     return merged
 
 
+def no_nul(value: str) -> None:
+    """Text must not hold NUL characters (PostgreSQL cannot store them)."""
+    if "\x00" in value:
+        raise ValidationError("Must not contain NUL characters.")
+
+
+class UtcQueryDateTime(fields.AwareDateTime):
+    """An RFC 3339 datetime with an offset, converted to UTC."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(timezone.utc)
+        except OverflowError:
+            raise ValidationError("Not a valid datetime (out of range).") from None
+
+
 class StrictBoolean(fields.Boolean):
     """A JSON boolean, nothing truthy."""
 
@@ -100,7 +118,7 @@ class TokenizerField(fields.Field):
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, str):
-            value = {"Enum": value} if value in TOKENIZERS else {"String": value}
+            value = {"Enum": value}
         if not isinstance(value, dict) or len(value) != 1:
             raise ValidationError('Expected {"Enum": "Word"|"Cl100kBase"|...} or a tokenizer name.')
         (kind, name), = value.items()
@@ -171,7 +189,7 @@ class ConfigurationSchema(BaseSchema):
     """The configuration fields of create and update (SPEC.md §8); absent fields stay absent."""
 
     chunk_processing = fields.Nested(ChunkProcessingSchema)
-    expires_in = StrictInteger(allow_none=True, validate=validate.Range(min=0))
+    expires_in = StrictInteger(allow_none=True, validate=validate.Range(min=0, max=MAX_EXPIRES_IN))
     high_resolution = StrictBoolean()
     ocr_strategy = _choice("All", "Auto", "Off")
     segmentation_strategy = _choice("LayoutAnalysis", "Page")
@@ -199,16 +217,16 @@ class CreateTaskSchema(ConfigurationSchema):
     """The body of create: a document plus configuration."""
 
     file = fields.String(required=True, validate=validate.Length(min=1))
-    file_name = fields.String(allow_none=True, validate=validate.Length(max=1000))
+    file_name = fields.String(allow_none=True, validate=[validate.Length(max=1000), no_nul])
 
 
 class ListQuerySchema(BaseSchema):
     """The query string of the list route."""
 
-    page = fields.Integer(validate=validate.Range(min=1))
+    page = fields.Integer(validate=validate.Range(min=1, max=1_000_000_000))
     limit = fields.Integer(validate=validate.Range(min=0, max=10_000))
-    start = fields.AwareDateTime(format="iso", default_timezone=None)
-    end = fields.AwareDateTime(format="iso", default_timezone=None)
+    start = UtcQueryDateTime(format="iso")
+    end = UtcQueryDateTime(format="iso")
     include_chunks = fields.Boolean(load_default=False)
     base64_urls = fields.Boolean(load_default=False)
     status = fields.String()
@@ -239,7 +257,8 @@ def describe_errors(messages, path: str = "") -> list[str]:
     if isinstance(messages, dict):
         lines = []
         for key, value in messages.items():
-            name = path if key == "_schema" else f"{path}.{key}" if path else str(key)
+            # "_schema" is the object itself; "value" is marshmallow's level for a Dict entry.
+            name = path if key in ("_schema", "value") else f"{path}.{key}" if path else str(key)
             lines.extend(describe_errors(value, name))
         return lines
     if isinstance(messages, list) and all(isinstance(item, str) for item in messages):
