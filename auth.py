@@ -6,9 +6,10 @@ import secrets
 
 import click
 from flask import Flask, current_app, g, request
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from lifecycle import read_connection
 from models import ApiKey, db, now_utc
 
 INITIAL_KEY_NAME = "initial"
@@ -40,6 +41,10 @@ def parse_env_keys(value: str | None) -> dict[str, str]:
     return keys
 
 
+# Built once: every request runs it.
+_OWNER_OF_KEY = select(ApiKey.owner).where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
+
+
 def authenticate() -> str:
     """The owner of the request's API key; raises AuthError with the SPEC.md §3 text."""
     header = request.headers.get("Authorization")
@@ -53,9 +58,8 @@ def authenticate() -> str:
     digest = hash_key(key)
     owner = current_app.config["ENV_API_KEYS"].get(digest)
     if owner is None:
-        owner = db.session.execute(
-            select(ApiKey.owner).where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
-        ).scalar_one_or_none()
+        with read_connection() as connection:
+            owner = connection.execute(_OWNER_OF_KEY, {"key_hash": digest}).scalar_one_or_none()
     if owner is None:
         raise AuthError("Invalid or inactive API key")
     g.owner = owner

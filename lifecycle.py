@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import enum
 import uuid
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import case, delete, or_, select, update
+from sqlalchemy import bindparam, case, delete, or_, select, update
 
 from models import Task, TaskFile, db, now_utc
 
@@ -74,9 +75,34 @@ def expiry(finished_at: datetime, configuration: dict) -> datetime | None:
     return None if seconds is None else finished_at + timedelta(seconds=seconds)
 
 
-def get_task(task_id: str, owner: str) -> Task:
-    """The task, or TaskNotFound."""
-    task = db.session.execute(select(Task).where(*_visible(task_id, owner, now_utc()))).scalar_one_or_none()
+# Built once: GET is the hottest path, and compiling a statement per request costs more than the query.
+RESPONSE_COLUMNS = (Task.task_id, Task.status, Task.message, Task.created_at, Task.started_at,
+                    Task.finished_at, Task.expires_at, Task.configuration, Task.output, Task.input_url,
+                    Task.mime_type)
+_GET_TASK = select(*RESPONSE_COLUMNS).where(
+    Task.task_id == bindparam("task_id"), Task.owner == bindparam("owner"),
+    or_(Task.expires_at.is_(None), Task.expires_at > bindparam("now", type_=Task.expires_at.type)))
+
+
+_autocommit_engines: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def read_connection():
+    """A pooled connection in autocommit for single reads: no session, no BEGIN/ROLLBACK round trips."""
+    engine = db.engine
+    reader = _autocommit_engines.get(engine)
+    if reader is None:
+        reader = _autocommit_engines[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return reader.connect()
+
+
+def get_task(task_id: str, owner: str):
+    """The task's row (the columns a response needs, as attributes), or TaskNotFound."""
+    if not _looks_like_task_id(task_id):
+        raise TaskNotFound()
+    with read_connection() as connection:
+        task = connection.execute(
+            _GET_TASK, {"task_id": task_id, "owner": owner, "now": now_utc()}).one_or_none()
     if task is None:
         raise TaskNotFound()
     return task

@@ -3,19 +3,19 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, current_app, g, jsonify, request, url_for
+from flask import Blueprint, current_app, g, jsonify, request
 
 import lifecycle
 from auth import authenticate
 from errors import BadInput, plain
 from inputs import InputDocument, checked_document, read_file_field
 from lifecycle import Status
-from models import Task
 from schemas import (ConfigurationSchema, CreateTaskSchema, GetQuerySchema, ListQuerySchema,
                      TaskResponseSchema, default_configuration, merge_configuration)
 from storage import INPUT_FILE, file_url, public_base, resolve_output_urls
 
 bp = Blueprint("tasks", __name__)
+PREFIXES = {"tasks": "", "api_v1": "/api/v1"}  # blueprint registration name -> URL prefix
 
 _configuration_schema = ConfigurationSchema()
 _create_schema = CreateTaskSchema()
@@ -30,7 +30,7 @@ def require_api_key():
     authenticate()
 
 
-def task_response(task: Task, include_chunks: bool = True, base64_urls: bool = False) -> dict:
+def task_response(task, include_chunks: bool = True, base64_urls: bool = False) -> dict:
     """The TaskResponse of SPEC.md §7 for one task."""
     configuration = dict(task.configuration)
     stored_input = task.mime_type is not None
@@ -43,7 +43,7 @@ def task_response(task: Task, include_chunks: bool = True, base64_urls: bool = F
     return _response_schema.dump({
         **{name: getattr(task, name) for name in ("task_id", "status", "message", "created_at",
                                                    "started_at", "finished_at", "expires_at")},
-        "task_url": public_base() + url_for(f"{request.blueprint}.get_task", task_id=task.task_id),
+        "task_url": f"{public_base()}{request.script_root}{PREFIXES[request.blueprint]}/task/{task.task_id}",
         "configuration": configuration,
         "output": output,
     })

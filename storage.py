@@ -6,8 +6,9 @@ import hashlib
 import hmac
 import secrets
 import time
+from urllib.parse import quote
 
-from flask import current_app, request, url_for
+from flask import current_app, request
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
@@ -56,9 +57,8 @@ def _signature(task_id: str, name: str, expires: int) -> str:
 def signed_url(task_id: str, name: str) -> str:
     """An absolute URL of this service that serves one file until it expires."""
     expires = int(time.time()) + current_app.config["FILE_URL_SECONDS"]
-    path = url_for("files.get_file", task_id=task_id, name=name)
     query = f"?expires={expires}&signature={_signature(task_id, name, expires)}"
-    return public_base() + path + query
+    return f"{public_base()}{request.script_root}/files/{task_id}/{quote(name, safe='')}{query}"
 
 
 def signature_is_valid(task_id: str, name: str, expires: int, signature: str) -> bool:
@@ -71,7 +71,7 @@ def public_base() -> str:
     public = current_app.config.get("PUBLIC_URL")
     if public:
         return public.rstrip("/")
-    return request.host_url.rstrip("/")
+    return f"{request.scheme}://{request.host}"
 
 
 def data_url(task_id: str, name: str) -> str | None:

@@ -1,0 +1,209 @@
+"""Speed and memory of the PDF pipeline, beside bare pypdfium2 text extraction in the same run.
+
+    python bench/pipeline.py [PDF ...] [--scan-pages 4] [--memory-pages 500]
+
+Text PDFs: pages per second of the whole pipeline (pipeline.run_pipeline: parse, segment
+processing and chunking; parse_pdf alone if pipeline.py cannot be imported) with
+high_resolution on and off, and of bare extraction (load page, text page, whole text).
+Scans: pages of the first PDF rendered at 150 DPI, wrapped into a PDF, read by OCR.
+Memory: peak RSS of a child process running a generated 500-page PDF through it.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import resource
+import subprocess
+import sys
+import time
+
+# The project's folder replaces this one on the path: bench/pipeline.py would hide pipeline.py.
+sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+import pypdfium2 as pdfium  # noqa: E402
+
+import pdf_pipeline  # noqa: E402
+from pdf_document import images_to_pdf  # noqa: E402
+
+DEFAULT_PDFS = ["/usr/share/R/doc/manual/R-intro.pdf", "/usr/share/R/doc/manual/R-lang.pdf",
+                "/usr/share/R/doc/manual/R-admin.pdf", "/usr/share/doc/libtasn1-doc/libtasn1.pdf"]
+CHUNKING = {"target_length": 512, "tokenizer": {"Enum": "Cl100kBase"}, "ignore_headers_and_footers": True}
+
+
+def configuration(high_resolution: bool) -> dict:
+    """A full configuration as the service stores it (SPEC.md §8 defaults)."""
+    processing = {kind: {"format": "Markdown", "strategy": "Auto", "crop_image": "Auto",
+                         "embed_sources": ["Markdown"]}
+                  for kind in ("Title", "SectionHeader", "Text", "ListItem", "Table", "Picture", "Caption",
+                               "Formula", "Footnote", "PageHeader", "PageFooter", "Page")}
+    processing["Picture"]["crop_image"] = "All"
+    return {"high_resolution": high_resolution, "ocr_strategy": "All", "segmentation_strategy": "LayoutAnalysis",
+            "error_handling": "Fail", "segment_processing": processing, "chunk_processing": CHUNKING}
+
+
+def whole_pipeline():
+    """run_pipeline's signature over parse_pdf, or parse_pdf alone when pipeline.py is missing."""
+    try:
+        from pipeline import run_pipeline
+    except ImportError:
+        return lambda document, config: pdf_pipeline.parse_pdf(document, config, lambda message: None), False
+    return lambda document, config: run_pipeline(document, "application/pdf", "bench.pdf", config), True
+
+
+def bare_extraction(document: bytes) -> int:
+    """Every page's text with pypdfium2 and nothing else; returns the page count."""
+    pdf = pdfium.PdfDocument(document)
+    try:
+        for index in range(len(pdf)):
+            page = pdf[index]
+            textpage = page.get_textpage()
+            textpage.get_text_range()
+            textpage.close()
+            page.close()
+        return len(pdf)
+    finally:
+        pdf.close()
+
+
+def rate(work, repeats: int = 2) -> float:
+    """Best seconds of `repeats` runs of work()."""
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def text_pdfs(paths: list[str]) -> None:
+    """Pages per second: bare extraction, then the pipeline with and without high resolution."""
+    run, with_chunking = whole_pipeline()
+    print(f"Text PDFs ({'run_pipeline: parse + segment processing + chunking' if with_chunking else 'parse_pdf'})")
+    print(f"{'PDF':22s} {'pages':>5s} {'bare p/s':>9s} {'hi-res p/s':>10s} {'ratio':>6s} {'lo-res p/s':>10s} {'ratio':>6s}")
+    totals = [0, 0.0, 0.0, 0.0]
+    for path in paths:
+        with open(path, "rb") as handle:
+            document = handle.read()
+        pages = bare_extraction(document)
+        bare = rate(lambda: bare_extraction(document), 3)
+        high = rate(lambda: run(document, configuration(True)))
+        low = rate(lambda: run(document, configuration(False)))
+        totals = [totals[0] + pages, totals[1] + bare, totals[2] + high, totals[3] + low]
+        print(f"{os.path.basename(path)[:22]:22s} {pages:5d} {pages / bare:9.0f} {pages / high:10.1f} {bare / high:6.1%} "
+              f"{pages / low:10.1f} {bare / low:6.1%}", flush=True)
+    pages, bare, high, low = totals
+    print(f"{'ALL':22s} {pages:5d} {pages / bare:9.0f} {pages / high:10.1f} {bare / high:6.1%} "
+          f"{pages / low:10.1f} {bare / low:6.1%}")
+
+
+def scanned_pdf(path: str, count: int, dpi: int = 150) -> bytes:
+    """The first `count` pages of a PDF as a scanned PDF (page images only, no text layer)."""
+    pdf = pdfium.PdfDocument(path)
+    try:
+        frames = [(pdf[index].render(scale=dpi / 72).to_pil().convert("RGB"), None, float(dpi))
+                  for index in range(min(count, len(pdf)))]
+    finally:
+        pdf.close()
+    return images_to_pdf(frames)
+
+
+def scans(path: str, count: int) -> None:
+    """Pages per second of scanned pages, read by OCR."""
+    document = scanned_pdf(path, count)
+    run, _ = whole_pipeline()
+    seconds = rate(lambda: run(document, configuration(True)), 1)
+    print(f"Scans: {count} pages of {os.path.basename(path)} at 150 DPI: {count / seconds:.2f} pages/s "
+          f"({seconds / count:.1f} s/page, bare text extraction finds nothing on them)")
+
+
+def generated_pdf(pages: int) -> bytes:
+    """A long report: every page a heading, paragraphs, a ruled table and a picture."""
+    from reportlab.lib.pagesizes import letter
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+    from PIL import Image, ImageDraw
+
+    picture = Image.new("RGB", (300, 200), (220, 230, 250))
+    ImageDraw.Draw(picture).ellipse((40, 40, 160, 160), fill=(200, 60, 60))
+    reader = ImageReader(picture)
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=letter, invariant=1)
+    sentence = "The pipeline reads every page of this long report and keeps its memory bounded. "
+    for number in range(1, pages + 1):
+        pdf.setFont("Helvetica", 8)
+        pdf.drawString(72, 752, "Generated report for the memory benchmark")
+        pdf.drawCentredString(306, 30, f"Page {number}")
+        pdf.setFont("Helvetica-Bold", 16)
+        pdf.drawString(72, 710, f"Section {number}")
+        pdf.setFont("Helvetica", 10)
+        y = 680
+        for line in range(18):
+            pdf.drawString(72, y, (sentence * 2)[line % 7: line % 7 + 95])
+            y -= 13
+        for row in range(5):
+            pdf.line(72, 400 - row * 18, 372, 400 - row * 18)
+            for column, text in enumerate((f"Item {row}", str(row * 7), f"{row * 1.5:.2f}")):
+                pdf.drawString(76 + column * 100, 387 - row * 18, text)
+        for x in (72, 172, 272, 372):
+            pdf.line(x, 400, x, 328)
+        pdf.drawImage(reader, 72, 100, width=240, height=160)
+        pdf.drawString(72, 86, f"Figure {number}: A circle.")
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def memory(pages: int) -> None:
+    """Peak RSS of a child process that runs a generated long PDF through the pipeline."""
+    path = f"/tmp/bench-{pages}-pages.pdf"
+    with open(path, "wb") as handle:
+        handle.write(generated_pdf(pages))
+    output = subprocess.run([sys.executable, __file__, "--child", path], capture_output=True, text=True, check=True)
+    print(output.stdout.strip())
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM; getrusage would report the parent's after fork)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(path: str) -> None:
+    """Run one PDF through the pipeline and report this process's peak RSS."""
+    run, _ = whole_pipeline()
+    with open(path, "rb") as handle:
+        document = handle.read()
+    before = peak_rss_mb()
+    started = time.perf_counter()
+    result = run(document, configuration(True))
+    seconds = time.perf_counter() - started
+    peak = peak_rss_mb()
+    stored = sum(len(data) for _, data in result.files.values()) / 2**20
+    print(f"Memory: {os.path.basename(path)} ({len(document) / 2**20:.1f} MB) in {seconds:.1f} s: "
+          f"peak RSS {peak:.0f} MB (after imports {before:.0f} MB); output files {stored:.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("pdfs", nargs="*")
+    parser.add_argument("--scan-pages", type=int, default=4)
+    parser.add_argument("--memory-pages", type=int, default=500)
+    parser.add_argument("--child")
+    arguments = parser.parse_args()
+    if arguments.child:
+        child(arguments.child)
+        return
+    paths = arguments.pdfs or [path for path in DEFAULT_PDFS if os.path.exists(path)]
+    text_pdfs(paths)
+    if arguments.scan_pages:
+        scans(paths[0], arguments.scan_pages)
+    if arguments.memory_pages:
+        memory(arguments.memory_pages)
+
+
+if __name__ == "__main__":
+    main()
