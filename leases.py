@@ -6,7 +6,7 @@ from datetime import timedelta
 from sqlalchemy import delete, or_, select, update
 
 from lifecycle import ClaimedTask, Status, expiry
-from models import Task, TaskFile, db, now_utc
+from models import Task, TaskFile, db, now_utc, task_files_table, tasks_table
 
 QUEUED = "Task queued"
 SUCCEEDED = "Task succeeded"
@@ -22,7 +22,7 @@ def _held(claimed: ClaimedTask):
 def _fenced_update(claimed: ClaimedTask, *conditions, **values) -> bool:
     """One fenced write; False when the lease was lost (and nothing changed)."""
     row = db.session.execute(
-        update(Task).where(*_held(claimed), *conditions).values(**values).returning(Task.task_id)
+        update(tasks_table).where(*_held(claimed), *conditions).values(**values).returning(Task.task_id)
     ).scalar_one_or_none()
     db.session.commit()
     return row is not None
@@ -42,7 +42,7 @@ def record_input(claimed: ClaimedTask, data: bytes, mime_type: str, file_name: s
     """Store a downloaded input document with its type and name."""
     ok = _fenced_update(claimed, mime_type=mime_type, file_name=file_name)
     if ok:
-        db.session.execute(delete(TaskFile).where(TaskFile.task_id == claimed.task_id, TaskFile.name == "input"))
+        db.session.execute(delete(task_files_table).where(TaskFile.task_id == claimed.task_id, TaskFile.name == "input"))
         db.session.add(TaskFile(task_id=claimed.task_id, name="input", mime_type=mime_type, data=data))
         db.session.commit()
     return ok
@@ -53,7 +53,7 @@ def finish_task(claimed: ClaimedTask, output: dict, files: dict[str, tuple[str, 
     """Succeed: store the output and its files, replacing a previous run's."""
     now = now_utc()
     row = db.session.execute(
-        update(Task).where(*_held(claimed))
+        update(tasks_table).where(*_held(claimed))
         .values(status=Status.SUCCEEDED.value, message=message, output=output, finished_at=now,
                 expires_at=expiry(now, claimed.configuration), worker_id=None, lease_expires_at=None,
                 prev_status=None, prev_message=None, prev_configuration=None, prev_started_at=None,
@@ -64,7 +64,7 @@ def finish_task(claimed: ClaimedTask, output: dict, files: dict[str, tuple[str, 
         db.session.rollback()
         return False
     # Same transaction as the fenced write: the output and its files change together.
-    db.session.execute(delete(TaskFile).where(TaskFile.task_id == claimed.task_id, TaskFile.name != "input"))
+    db.session.execute(delete(task_files_table).where(TaskFile.task_id == claimed.task_id, TaskFile.name != "input"))
     for name, (mime_type, data) in files.items():
         db.session.add(TaskFile(task_id=claimed.task_id, name=name, mime_type=mime_type, data=data))
     db.session.commit()

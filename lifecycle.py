@@ -10,7 +10,7 @@ from typing import Callable
 
 from sqlalchemy import bindparam, case, delete, or_, select, update
 
-from models import Task, TaskFile, db, now_utc
+from models import Task, TaskFile, db, now_utc, task_files_table, tasks_table
 
 
 class Status(str, enum.Enum):
@@ -138,7 +138,7 @@ def cancel_task(task_id: str, owner: str) -> None:
     # One guarded write: the status guard decides the race with a worker's claim, and a
     # queued update's previous state comes back in this same statement.
     row = db.session.execute(
-        update(Task).where(*_visible(task_id, owner, now), Task.status.in_(_allowed("cancel")))
+        update(tasks_table).where(*_visible(task_id, owner, now), Task.status.in_(_allowed("cancel")))
         .values(
             status=case((reverting, Task.prev_status), else_=Status.CANCELLED.value),
             message=case((reverting, Task.prev_message), else_=CANCELLED),
@@ -156,7 +156,7 @@ def cancel_task(task_id: str, owner: str) -> None:
         raise _refusal("cancel", task_id, owner)
     if row.status == Status.CANCELLED.value and expiry(now, row.configuration) is not None:
         # Same transaction, row already ours: set the expiry the new state implies.
-        db.session.execute(update(Task).where(Task.task_id == task_id)
+        db.session.execute(update(tasks_table).where(Task.task_id == task_id)
                            .values(expires_at=expiry(now, row.configuration)))
     db.session.commit()
 
@@ -164,12 +164,12 @@ def cancel_task(task_id: str, owner: str) -> None:
 def delete_task(task_id: str, owner: str) -> None:
     """Delete a finished task and its files."""
     deleted = db.session.execute(
-        delete(Task).where(*_visible(task_id, owner, now_utc()), Task.status.in_(_allowed("delete")))
+        delete(tasks_table).where(*_visible(task_id, owner, now_utc()), Task.status.in_(_allowed("delete")))
         .returning(Task.task_id)
     ).scalar_one_or_none()
     if deleted is None:
         raise _refusal("delete", task_id, owner)
-    db.session.execute(delete(TaskFile).where(TaskFile.task_id == task_id))
+    db.session.execute(delete(task_files_table).where(TaskFile.task_id == task_id))
     db.session.commit()
 
 
@@ -186,7 +186,7 @@ def queue_update(task_id: str, owner: str, merge: Callable[[dict], dict]) -> Tas
         configuration = merge(current.configuration)
         # Guarded by status and version: the merge above was computed from this version.
         changed = db.session.execute(
-            update(Task)
+            update(tasks_table)
             .where(*_visible(task_id, owner, now_utc()), Task.status.in_(_allowed("update")),
                    Task.version == current.version)
             .values(
@@ -231,7 +231,7 @@ def claim_next_task(worker_id: str, lease_seconds: float) -> ClaimedTask | None:
     # SQLite has no row locks: the whole UPDATE runs under its database write lock, and the
     # status guard below is what makes a claim and a cancel exclude each other.
     row = db.session.execute(
-        update(Task)
+        update(tasks_table)
         .where(Task.task_id == oldest.scalar_subquery(), Task.status.in_(_allowed("claim")))
         .values(status=Status.PROCESSING.value, message=STARTED, started_at=now, worker_id=worker_id,
                 attempt=Task.attempt + 1, lease_expires_at=now + timedelta(seconds=lease_seconds),
@@ -273,10 +273,10 @@ def sweep_expired(batch: int = 500) -> int:
         return 0
     # Guarded again: a row only goes if it is still expired when deleted.
     gone = db.session.execute(
-        delete(Task).where(Task.task_id.in_(ids), Task.expires_at <= now_utc()).returning(Task.task_id)
+        delete(tasks_table).where(Task.task_id.in_(ids), Task.expires_at <= now_utc()).returning(Task.task_id)
     ).scalars().all()
     if gone:
-        db.session.execute(delete(TaskFile).where(TaskFile.task_id.in_(gone)))
+        db.session.execute(delete(task_files_table).where(TaskFile.task_id.in_(gone)))
     db.session.commit()
     return len(gone)
 

@@ -124,3 +124,9 @@ class Setting(db.Model):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+# Core tables for guarded writes: plain UPDATE/DELETE ... RETURNING, without the ORM's
+# session synchronisation, which these statements neither need nor can afford on the hot path.
+tasks_table = Task.__table__
+task_files_table = TaskFile.__table__

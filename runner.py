@@ -10,6 +10,7 @@ from typing import Callable, Iterator
 from document import DocumentError, Result
 
 TICK_SECONDS = 0.2
+PROGRESS_INTERVAL_SECONDS = 0.5
 
 
 class TaskTimeout(Exception):
@@ -41,10 +42,29 @@ def _child_main(sender, document, mime_type, file_name, configuration) -> None:
     sender.close()
 
 
-def _thread_events(args) -> Iterator[tuple | None]:
-    """Events of a run in a thread; None on each quiet tick."""
+class PipelineThread:
+    """A long-lived daemon thread running one job at a time (daemon: a stuck run cannot block exit)."""
+
+    def __init__(self):
+        self._jobs: queue.Queue = queue.Queue()
+        threading.Thread(target=self._serve, name="pipeline", daemon=True).start()
+
+    def _serve(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            job()
+
+    def submit(self, function: Callable, *args) -> None:
+        self._jobs.put(lambda: function(*args))
+
+    def retire(self) -> None:
+        """End the thread once its current job returns."""
+        self._jobs.put(None)
+
+
+def _thread_events(args, executor: PipelineThread) -> Iterator[tuple | None]:
+    """Events of a run on the worker's pipeline thread; None on each quiet tick."""
     events: queue.Queue = queue.Queue()
-    threading.Thread(target=_pipeline_events, args=(*args, events.put), daemon=True).start()
+    executor.submit(_pipeline_events, *args, events.put)
     while True:
         try:
             yield events.get(timeout=TICK_SECONDS)
@@ -76,30 +96,52 @@ def _process_events(args) -> Iterator[tuple | None]:
         process.join(5)
 
 
-def run_document(document: bytes, mime_type: str, file_name: str | None, configuration: dict, *,
-                 progress: Callable[[str], None], timeout: float,
-                 should_abandon: Callable[[], bool]) -> Result:
-    """The pipeline's Result, or DocumentError / TaskTimeout / Abandoned."""
-    args = (document, mime_type, file_name, configuration)
-    events = _thread_events(args) if mime_type.startswith("text/") else _process_events(args)
-    deadline = time.monotonic() + timeout
+class PipelineRunner:
+    """Runs one document at a time for a worker, keeping its pipeline thread between runs."""
+
+    def __init__(self):
+        self._thread: PipelineThread | None = None
+
+    def run(self, document: bytes, mime_type: str, file_name: str | None, configuration: dict, *,
+            progress: Callable[[str], None], timeout: float, should_abandon: Callable[[], bool]) -> Result:
+        """The pipeline's Result, or DocumentError / TaskTimeout / Abandoned."""
+        args = (document, mime_type, file_name, configuration)
+        if not mime_type.startswith("text/"):
+            return _supervise(_process_events(args), progress, timeout, should_abandon)
+        if self._thread is None:
+            self._thread = PipelineThread()
+        try:
+            return _supervise(_thread_events(args, self._thread), progress, timeout, should_abandon)
+        except (TaskTimeout, Abandoned):
+            # The thread is still busy with the abandoned run: leave it and start afresh.
+            self._thread.retire()
+            self._thread = None
+            raise
+
+
+def _supervise(events: Iterator[tuple | None], progress: Callable[[str], None], timeout: float,
+               should_abandon: Callable[[], bool]) -> Result:
+    """Follow a run's events to its result, enforcing the deadline and the abandon check."""
+    started = last_report = time.monotonic()
+    pending: str | None = None
     try:
         for event in events:
-            if event is None:
-                if time.monotonic() > deadline:
-                    raise TaskTimeout()
-                if should_abandon():
-                    raise Abandoned()
-                continue
-            kind, value = event
-            if kind == "progress":
-                progress(value)
-            elif kind == "result":
-                return value
-            elif kind == "error":
-                raise DocumentError(value)
-            else:
-                raise DocumentError(f"Failed to process the document: {value}")
+            now = time.monotonic()
+            if event is not None and event[0] == "progress":
+                pending = event[1]
+            elif event is not None:
+                kind, value = event
+                if kind == "result":
+                    return value
+                raise DocumentError(value if kind == "error" else f"Failed to process the document: {value}")
+            if now - started > timeout:
+                raise TaskTimeout()
+            if should_abandon():
+                raise Abandoned()
+            # Progress is coalesced: at most one write per interval, none for a run faster than that.
+            if pending is not None and now - last_report >= PROGRESS_INTERVAL_SECONDS:
+                progress(pending)
+                pending, last_report = None, now
     finally:
         events.close()  # stops the child process, if there is one
     raise AssertionError("unreachable")

@@ -9,7 +9,7 @@ import time
 from urllib.parse import quote
 
 from flask import current_app, request
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from models import Setting, TaskFile, db
@@ -33,12 +33,6 @@ def load_secret_key() -> str:
             db.session.rollback()
         stored = db.session.get(Setting, "secret_key")
     return stored.value
-
-
-def save_file(task_id: str, name: str, mime_type: str, data: bytes) -> None:
-    """Store (or replace) one file of a task in the current transaction."""
-    db.session.execute(delete(TaskFile).where(TaskFile.task_id == task_id, TaskFile.name == name))
-    db.session.add(TaskFile(task_id=task_id, name=name, mime_type=mime_type, data=data))
 
 
 def load_file(task_id: str, name: str) -> TaskFile | None:

@@ -19,7 +19,7 @@ from document import DocumentError
 from fetch import download
 from lifecycle import ClaimedTask, claim_next_task, sweep_expired
 from models import db
-from runner import Abandoned, TaskTimeout, run_document
+from runner import Abandoned, PipelineRunner, TaskTimeout
 from storage import load_file
 
 log = logging.getLogger(__name__)
@@ -28,34 +28,47 @@ SHUTDOWN_GRACE_SECONDS = 10.0
 
 
 class Heartbeat:
-    """Renews a claimed task's lease in the background while the worker runs it."""
+    """Renews the lease of the task its worker holds, from one long-lived thread per worker."""
 
-    def __init__(self, app: Flask, claimed: ClaimedTask):
-        self.app, self.claimed = app, claimed
-        self.lease_seconds = app.config["LEASE_SECONDS"]
+    def __init__(self, app: Flask, stop: threading.Event):
+        self.app, self.stop = app, stop
+        self.interval = max(app.config["LEASE_SECONDS"] / 3, 0.05)
         self.lost = threading.Event()
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{claimed.task_id}", daemon=True)
+        self._lock = threading.Lock()
+        self._held: ClaimedTask | None = None
+        self._renewed_at = 0.0
+        self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
 
-    def __enter__(self) -> "Heartbeat":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._done.set()
-        self._thread.join()
+    def hold(self, claimed: ClaimedTask | None) -> None:
+        """Start beating for a newly claimed task (None: stop beating)."""
+        with self._lock:
+            self._held, self._renewed_at = claimed, time.monotonic()
+            self.lost.clear()
+        if claimed is not None and not self._thread.is_alive() and not self.stop.is_set():
+            self._thread.start()
 
     def _beat(self) -> None:
         with self.app.app_context():
-            while not self._done.wait(max(self.lease_seconds / 3, 0.05)):
-                try:
-                    if not leases.renew_lease(self.claimed, self.lease_seconds):
-                        self.lost.set()
-                        return
-                except Exception:  # noqa: BLE001 - a missed beat is retried; the lease has slack
-                    db.session.rollback()
-                    log.exception("Heartbeat of %s failed", self.claimed.task_id)
+            while not self.stop.wait(self.interval / 2):
+                with self._lock:
+                    claimed = self._held
+                    due = claimed is not None and time.monotonic() - self._renewed_at >= self.interval
+                if due:
+                    self._renew(claimed)
             db.session.remove()
+
+    def _renew(self, claimed: ClaimedTask) -> None:
+        try:
+            kept = leases.renew_lease(claimed, self.app.config["LEASE_SECONDS"])
+        except Exception:  # noqa: BLE001 - a missed beat is retried; the lease has slack
+            db.session.rollback()
+            log.exception("Heartbeat of %s failed", claimed.task_id)
+            return
+        with self._lock:
+            if self._held is claimed:  # a beat for a task already let go must not mark the next one
+                self._renewed_at = time.monotonic()
+                if not kept:
+                    self.lost.set()
 
 
 class Worker:
@@ -64,6 +77,8 @@ class Worker:
     def __init__(self, app: Flask, stop: threading.Event, name: str | None = None):
         self.app, self.stop = app, stop
         self.worker_id = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.heartbeat = Heartbeat(app, stop)
+        self.runner = PipelineRunner()
         self._stop_seen_at: float | None = None
 
     def run(self) -> None:
@@ -83,31 +98,33 @@ class Worker:
             claimed = claim_next_task(self.worker_id, self.app.config["LEASE_SECONDS"])
             if claimed is None:
                 return False
-            with Heartbeat(self.app, claimed) as heartbeat:
-                self.process(claimed, heartbeat)
+            self.heartbeat.hold(claimed)
+            try:
+                self.process(claimed)
+            finally:
+                self.heartbeat.hold(None)
             db.session.remove()
             return True
 
-    def _should_abandon(self, heartbeat: Heartbeat) -> bool:
+    def _should_abandon(self) -> bool:
         """Give up the run: the lease is gone, or shutdown's grace period ran out."""
-        if heartbeat.lost.is_set():
+        if self.heartbeat.lost.is_set():
             return True
         if self.stop.is_set():
             self._stop_seen_at = self._stop_seen_at or time.monotonic()
             return time.monotonic() - self._stop_seen_at > SHUTDOWN_GRACE_SECONDS
         return False
 
-    def process(self, claimed: ClaimedTask, heartbeat: Heartbeat) -> None:
+    def process(self, claimed: ClaimedTask) -> None:
         """Run one claimed task to an end state, every write fenced by the claim."""
         config = self.app.config
         try:
             document, mime_type, file_name = self._input(claimed)
             if self.stop.wait(config["PROCESSING_DELAY_SECONDS"]):
                 raise Abandoned()
-            result = run_document(document, mime_type, file_name, claimed.configuration,
-                                  progress=lambda message: leases.report_progress(claimed, message),
-                                  timeout=config["TASK_TIMEOUT"],
-                                  should_abandon=lambda: self._should_abandon(heartbeat))
+            result = self.runner.run(document, mime_type, file_name, claimed.configuration,
+                                     progress=lambda message: leases.report_progress(claimed, message),
+                                     timeout=config["TASK_TIMEOUT"], should_abandon=self._should_abandon)
             message = "; ".join([leases.SUCCEEDED] + [f"skipped {item}" for item in result.skipped])
             leases.finish_task(claimed, result.output, result.files, message)
         except DocumentError as error:

@@ -21,9 +21,9 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+sys.path.insert(0, str(ROOT))
 
-from common import scratch_database  # noqa: E402
+from bench.common import scratch_database  # noqa: E402
 
 KEY = "bench-key"
 DOCUMENT = base64.b64encode(b"# Bench\n\nA small document.\n").decode()

@@ -216,3 +216,22 @@ def file_server():
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     server.server_close()
+
+
+def test_task_timeout_fails_the_run(app, client, auth, monkeypatch):
+    """A run longer than TASK_TIMEOUT fails with `Task timed out`, and the worker goes on."""
+    import pipeline
+
+    real = pipeline.run_pipeline
+    monkeypatch.setattr(pipeline, "run_pipeline", lambda *args, **kwargs: time.sleep(3) or real(*args, **kwargs))
+    app.config["TASK_TIMEOUT"] = 0.5
+    worker = Worker(app, threading.Event(), name="slow")
+    task_id = create(client, auth)["task_id"]
+    assert worker.run_once()
+    task = client.get(f"/task/{task_id}", headers=auth).json
+    assert (task["status"], task["message"]) == ("Failed", "Task timed out")
+    monkeypatch.setattr(pipeline, "run_pipeline", real)
+    app.config["TASK_TIMEOUT"] = 600
+    second = create(client, auth)["task_id"]
+    assert worker.run_once()
+    assert client.get(f"/task/{second}", headers=auth).json["status"] == "Succeeded"

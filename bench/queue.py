@@ -1,0 +1,167 @@
+"""Tasks per second through the queue (create, claim, run, finish) beside bare UPDATE transactions.
+
+For SQLite and PostgreSQL and 1, 2 and 4 worker processes: a producer creates N tasks with a
+one-byte text document while the workers (the real `worker.Worker`, one per process) drain
+them; the rate is N over the time until every task has Succeeded. Beside it, in the same run,
+the same number of processes run bare single-row UPDATE transactions in a loop (psycopg or
+sqlite3, no SQLAlchemy), and on PostgreSQL also pgbench with the same UPDATE.
+Run: `.venv/bin/python bench/queue.py`.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This file's name shadows the standard library's `queue` when its folder is on sys.path.
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse  # noqa: E402
+import multiprocessing
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import POSTGRES_URL, scratch_database  # noqa: E402
+
+SETTINGS = {"API_KEYS": "bench-key", "WORKER_THREADS": 0, "SECRET_KEY": "bench"}
+
+
+def make_app(database_url: str):
+    from app import create_app
+
+    return create_app({"DATABASE_URL": database_url, **SETTINGS})
+
+
+def worker_process(database_url: str, start, stop) -> None:
+    """One worker loop, idling only briefly so the bench measures the queue, not the poll."""
+    import threading
+
+    from worker import Worker
+
+    app = make_app(database_url)
+    worker = Worker(app, threading.Event())
+    start.wait()
+    while not stop.is_set():
+        if not worker.run_once():
+            time.sleep(0.001)
+
+
+def queue_rate(database_url: str, workers: int, tasks: int) -> float:
+    """Tasks per second from the first create to the last Succeeded."""
+    from sqlalchemy import func, select
+
+    from lifecycle import create_task
+    from models import Task, db
+    from schemas import default_configuration
+
+    app = make_app(database_url)
+    context = multiprocessing.get_context("spawn")
+    start, stop = context.Event(), context.Event()
+    processes = [context.Process(target=worker_process, args=(database_url, start, stop)) for _ in range(workers)]
+    for process in processes:
+        process.start()
+    time.sleep(3)  # let every worker build its app
+    configuration = default_configuration(None)
+    done = select(func.count()).select_from(Task).where(Task.status == "Succeeded")
+    with app.app_context():
+        began = time.perf_counter()
+        start.set()
+        for _ in range(tasks):
+            create_task("default", configuration, "empty.txt", "text/plain", None, b" ")
+        while db.session.execute(done).scalar_one() < tasks:
+            db.session.rollback()
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - began
+        db.session.remove()
+    stop.set()
+    for process in processes:
+        process.join(30)
+    return tasks / elapsed
+
+
+def bare_update_process(database_url: str, seconds: float, result) -> None:
+    """A loop of single-row UPDATE transactions with the bare driver."""
+    if database_url.startswith("sqlite"):
+        import sqlite3
+
+        connection = sqlite3.connect(database_url[len("sqlite:///"):], timeout=30)
+    else:
+        import psycopg
+
+        url, _, query = database_url.replace("postgresql+psycopg", "postgresql").partition("?")
+        options = query.split("options=", 1)[1].replace("%3D", "=") if "options=" in query else None
+        connection = psycopg.connect(url, options=options)
+    row = os.getpid() % 8
+    count, deadline = 0, time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        cursor = connection.cursor()
+        cursor.execute("UPDATE bench_counter SET n = n + 1 WHERE id = %d" % row)
+        connection.commit()
+        count += 1
+    result.put(count)
+
+
+def bare_rate(database_url: str, processes: int, seconds: float = 5.0) -> float:
+    """Bare single-row UPDATE transactions per second over `processes` concurrent loops."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE IF NOT EXISTS bench_counter (id INTEGER PRIMARY KEY, n INTEGER)"))
+        connection.execute(text("DELETE FROM bench_counter"))
+        for row in range(8):
+            connection.execute(text("INSERT INTO bench_counter VALUES (:id, 0)"), {"id": row})
+    engine.dispose()
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    loops = [context.Process(target=bare_update_process, args=(database_url, seconds, results))
+             for _ in range(processes)]
+    for loop in loops:
+        loop.start()
+    total = sum(results.get() for _ in loops)
+    for loop in loops:
+        loop.join()
+    return total / seconds
+
+
+def pgbench_rate(database_url: str, clients: int, seconds: int = 5) -> float | None:
+    """pgbench's transactions per second for the same single-row UPDATE, if pgbench is here."""
+    if not shutil.which("pgbench"):
+        return None
+    schema = database_url.split("search_path%3D", 1)[1]
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+        script.write(f"\\set id random(0, 7)\nUPDATE {schema}.bench_counter SET n = n + 1 WHERE id = :id;\n")
+    base = POSTGRES_URL.replace("postgresql+psycopg", "postgresql")
+    output = subprocess.run(["pgbench", "-n", "-c", str(clients), "-j", str(clients), "-T", str(seconds),
+                             "-f", script.name, base], capture_output=True, text=True, check=True).stdout
+    os.unlink(script.name)
+    for line in output.splitlines():
+        if line.startswith("tps"):
+            return float(line.split("=")[1].split()[0])
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    args = parser.parse_args()
+    print(f"{'engine':<11}{'workers':>8}{'tasks/s':>9}{'bare UPDATE/s':>15}{'ratio':>7}{'pgbench tps':>13}{'ratio':>7}")
+    for engine_name in args.engines.split(","):
+        for workers in [int(n) for n in args.workers.split(",")]:
+            with scratch_database(engine_name) as database_url:
+                rate = queue_rate(database_url, workers, args.tasks)
+                bare = bare_rate(database_url, workers)
+                pgbench = pgbench_rate(database_url, workers) if engine_name == "postgresql" else None
+            pg_columns = f"{pgbench:>13.0f}{rate / pgbench:>7.2f}" if pgbench else f"{'-':>13}{'-':>7}"
+            print(f"{engine_name:<11}{workers:>8}{rate:>9.0f}{bare:>15.0f}{rate / bare:>7.2f}{pg_columns}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
