@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, or_, select, update
 
-from lifecycle import ClaimedTask, Status, expiry
+from lifecycle import ClaimedTask, Status, expiry, status_in
 from models import Task, TaskFile, db, now_utc, task_files_table, tasks_table
 
 QUEUED = "Task queued"
@@ -15,7 +15,7 @@ TIMED_OUT = "Task timed out"
 
 def _held(claimed: ClaimedTask):
     """The fence: the task is still Processing under this worker's claim of this attempt."""
-    return (Task.task_id == claimed.task_id, Task.status == Status.PROCESSING.value,
+    return (Task.task_id == claimed.task_id, status_in(Status.PROCESSING),
             Task.worker_id == claimed.worker_id, Task.attempt == claimed.attempt)
 
 
@@ -105,7 +105,7 @@ def reap_lost_tasks(max_attempts: int, task_timeout: float, lease_seconds: float
     candidates = db.session.execute(
         select(Task.task_id, Task.worker_id, Task.attempt, Task.configuration, Task.prev_status,
                Task.lease_expires_at)
-        .where(Task.status == Status.PROCESSING.value,
+        .where(status_in(Status.PROCESSING),
                or_(Task.lease_expires_at < now, Task.started_at < overdue))
         .limit(100)
     ).all()

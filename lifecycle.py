@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import bindparam, case, delete, or_, select, update
+from sqlalchemy import bindparam, case, delete, literal_column, or_, select, update
 
 from models import Task, TaskFile, db, now_utc, task_files_table, tasks_table
 
@@ -52,6 +52,17 @@ class TransitionRefused(Exception):
 
 def _allowed(operation: str) -> list[str]:
     return [status.value for status in ALLOWED_FROM[operation]]
+
+
+def status_in(*statuses: str):
+    """`status IN ('A', ...)` with the values inlined, not bound: only then can the planners of
+    both databases match the partial indexes on status (a parameter's value is unknown at plan time)."""
+    return Task.status.in_([literal_column(f"'{Status(status).value}'") for status in statuses])
+
+
+def status_allows(operation: str):
+    """The guard of one operation, from the transition table."""
+    return status_in(*_allowed(operation))
 
 
 def _visible(task_id: str, owner: str, now: datetime):
@@ -138,7 +149,7 @@ def cancel_task(task_id: str, owner: str) -> None:
     # One guarded write: the status guard decides the race with a worker's claim, and a
     # queued update's previous state comes back in this same statement.
     row = db.session.execute(
-        update(tasks_table).where(*_visible(task_id, owner, now), Task.status.in_(_allowed("cancel")))
+        update(tasks_table).where(*_visible(task_id, owner, now), status_allows("cancel"))
         .values(
             status=case((reverting, Task.prev_status), else_=Status.CANCELLED.value),
             message=case((reverting, Task.prev_message), else_=CANCELLED),
@@ -164,7 +175,7 @@ def cancel_task(task_id: str, owner: str) -> None:
 def delete_task(task_id: str, owner: str) -> None:
     """Delete a finished task and its files."""
     deleted = db.session.execute(
-        delete(tasks_table).where(*_visible(task_id, owner, now_utc()), Task.status.in_(_allowed("delete")))
+        delete(tasks_table).where(*_visible(task_id, owner, now_utc()), status_allows("delete"))
         .returning(Task.task_id)
     ).scalar_one_or_none()
     if deleted is None:
@@ -187,7 +198,7 @@ def queue_update(task_id: str, owner: str, merge: Callable[[dict], dict]) -> Tas
         # Guarded by status and version: the merge above was computed from this version.
         changed = db.session.execute(
             update(tasks_table)
-            .where(*_visible(task_id, owner, now_utc()), Task.status.in_(_allowed("update")),
+            .where(*_visible(task_id, owner, now_utc()), status_allows("update"),
                    Task.version == current.version)
             .values(
                 status=Status.STARTING.value, message=QUEUED_FOR_UPDATE, configuration=configuration,
@@ -223,7 +234,7 @@ class ClaimedTask:
 def claim_next_task(worker_id: str, lease_seconds: float) -> ClaimedTask | None:
     """Move the oldest Starting task to Processing for this worker, or None when none waits."""
     now = now_utc()
-    oldest = select(Task.task_id).where(Task.status.in_(_allowed("claim"))).order_by(Task.created_at).limit(1)
+    oldest = select(Task.task_id).where(status_allows("claim")).order_by(Task.created_at).limit(1)
     if db.engine.dialect.name == "postgresql":
         # SKIP LOCKED: concurrent claimers take different rows instead of queueing behind one,
         # and a row a cancel is writing right now is skipped rather than waited for.
@@ -232,7 +243,7 @@ def claim_next_task(worker_id: str, lease_seconds: float) -> ClaimedTask | None:
     # status guard below is what makes a claim and a cancel exclude each other.
     row = db.session.execute(
         update(tasks_table)
-        .where(Task.task_id == oldest.scalar_subquery(), Task.status.in_(_allowed("claim")))
+        .where(Task.task_id == oldest.scalar_subquery(), status_allows("claim"))
         .values(status=Status.PROCESSING.value, message=STARTED, started_at=now, worker_id=worker_id,
                 attempt=Task.attempt + 1, lease_expires_at=now + timedelta(seconds=lease_seconds),
                 version=Task.version + 1)
