@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import enum
 import uuid
-import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
@@ -95,16 +94,9 @@ _GET_TASK = select(*RESPONSE_COLUMNS).where(
     or_(Task.expires_at.is_(None), Task.expires_at > bindparam("now", type_=Task.expires_at.type)))
 
 
-_autocommit_engines: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
 def read_connection():
-    """A pooled connection in autocommit for single reads: no session, no BEGIN/ROLLBACK round trips."""
-    engine = db.engine
-    reader = _autocommit_engines.get(engine)
-    if reader is None:
-        reader = _autocommit_engines[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
-    return reader.connect()
+    """A connection of the autocommit `reads` engine, for single reads: no session, no BEGIN/ROLLBACK."""
+    return db.engines["reads"].connect()
 
 
 def get_task(task_id: str, owner: str):

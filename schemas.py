@@ -181,7 +181,7 @@ class SegmentProcessingField(fields.Dict):
 class LlmProcessingSchema(BaseSchema):
     model_id = fields.String(allow_none=True)
     fallback_strategy = FallbackStrategyField()
-    max_completion_tokens = StrictInteger(allow_none=True, validate=validate.Range(min=1))
+    max_completion_tokens = StrictInteger(allow_none=True, validate=validate.Range(min=1, max=10_000_000))
     temperature = fields.Float(allow_nan=False)
 
 

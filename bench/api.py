@@ -21,7 +21,9 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# Run as a script, this folder would come first on sys.path, where queue.py and pipeline.py
+# shadow the real modules: put the project root there instead.
+sys.path[0] = str(ROOT)
 
 from bench.common import scratch_database  # noqa: E402
 
@@ -37,12 +39,12 @@ def free_port() -> int:
 
 def start_gunicorn(target: str, env: dict, port: int) -> subprocess.Popen:
     """gunicorn with 2 sync workers on a loopback port; waits until it answers."""
-    # The service runs from the project root (its gunicorn.conf.py starts the workers).
-    folder = ROOT if "wsgi" in target else ROOT / "bench"
+    # The service reads gunicorn.conf.py (which starts task workers); the baseline reads no config.
+    config = [] if "wsgi" in target else ["--config", "/dev/null"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
+        [sys.executable, "-m", "gunicorn", *config, "--workers", "2", "--bind", f"127.0.0.1:{port}",
          "--log-level", "warning", target],
-        cwd=folder, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -151,7 +153,7 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
     hello_port = free_port()
-    hello = start_gunicorn("hello:app", {}, hello_port)
+    hello = start_gunicorn("bench.hello:app", {}, hello_port)
     print(f"wrk -t1 -c{args.connections} -d{args.seconds}s; gunicorn 2 sync workers each; "
           "bare = bench/hello.py measured just before and after each operation (GET, or POST for create)")
     print(f"{'engine':<11}{'operation':<10}{'req/s':>8}{'p99 ms':>8}{'non-2xx':>8}"

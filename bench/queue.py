@@ -12,8 +12,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# This file's name shadows the standard library's `queue` when its folder is on sys.path.
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
+ROOT = Path(__file__).resolve().parent.parent
+# Run as a script, this folder would come first on sys.path, and this file would shadow the
+# standard library's `queue`: put the project root there instead.
+sys.path[0] = str(ROOT)
 
 import argparse  # noqa: E402
 import multiprocessing
@@ -22,9 +24,6 @@ import shutil
 import subprocess
 import tempfile
 import time
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from bench.common import POSTGRES_URL, scratch_database  # noqa: E402
 

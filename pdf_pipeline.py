@@ -1,0 +1,255 @@
+"""PDFs, images and office files into a ParsedDocument: page images, typed segments, the PDF."""
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import pypdfium2 as pdfium
+from PIL import Image, ImageOps, ImageSequence
+
+from document import DocumentError, ParsedDocument
+from ocr import ocr_words
+from pdf_classify import mark_running_headers
+from pdf_document import PDFIUM_LOCK, images_to_pdf, open_pdf
+from pdf_limits import (MAX_IMAGE_PIXELS, MAX_OCR_PIXELS, MAX_PAGE_IMAGE_PIXELS, capped_scale, check_page_count,
+                        image_too_large_message, open_image)
+from pdf_objects import page_graphics
+from pdf_office import office_to_pdf
+from pdf_page import DocumentState, PageInput, analyse_page
+from pdf_render import (CROP_SCALE_HIGH, BackgroundEncoder, crop_box, encode_image, page_scale, render_crop,
+                        render_page)
+from pdf_segments import render_markup, same_box
+from pdf_text import PageTransform, text_is_usable, text_layer_words
+
+Progress = Callable[[str], None]
+PDF_FILE = "document.pdf"
+EXIF_ORIENTATION = 0x0112
+OCR_LONG_SIDE = 2000  # pixels: what the OCR engine's detector works at anyway
+OCR_MIN_LONG_SIDE = 1000
+SCAN_DPI = 150  # scanned PDF pages are rendered at this DPI (capped) for OCR
+
+
+def parse_pdf(document: bytes, configuration: dict, progress: Progress) -> ParsedDocument:
+    """Segments, page images and the PDF itself, one page at a time."""
+    pdf = open_pdf(document)
+    try:
+        return parse_open_pdf(pdf, document, configuration, progress)
+    finally:
+        with PDFIUM_LOCK:
+            pdf.close()
+
+
+def parse_image(document: bytes, mime_type: str, configuration: dict, progress: Progress) -> ParsedDocument:
+    """A PNG, JPEG or (multi-page) TIFF read by OCR; the image wrapped into a PDF."""
+    image = open_image(document)
+    frame_count = getattr(image, "n_frames", 1)
+    check_page_count(frame_count)
+    files: dict[str, tuple[str, bytes]] = {}
+    state = DocumentState(configuration, files, BackgroundEncoder(files))
+    parsed = ParsedDocument(segments=[], page_count=frame_count, files=files)
+    frames_for_pdf = []
+    per_page: list[list[dict]] = []
+    try:
+        for index, frame in enumerate(ImageSequence.Iterator(image)):
+            number = index + 1
+            progress(f"Running analysis (page {number}/{frame_count})")
+            try:
+                if frame.width * frame.height > MAX_IMAGE_PIXELS:  # a later TIFF frame may be the bomb
+                    raise DocumentError(image_too_large_message(frame.width, frame.height))
+                page_image = ImageOps.exif_transpose(frame).convert("RGB")
+                dpi = image_dpi(frame)
+                upright = frame.getexif().get(EXIF_ORIENTATION, 1) == 1
+                # A JPEG goes into the PDF as it is (no second lossy encoding) unless it must be turned.
+                jpeg = document if image.format == "JPEG" and frame_count == 1 and upright else None
+                frames_for_pdf.append((page_image, jpeg, dpi))
+                segments = image_page_segments(page_image, number, dpi, state, parsed)
+            except Exception as error:  # noqa: BLE001 - one bad page must not end the task unasked
+                handle_page_error(error, number, configuration, parsed)
+                continue
+            per_page.append(segments)
+        state.encoder.finish()
+        finish_segments(per_page, state, parsed)
+        if frames_for_pdf:
+            files[PDF_FILE] = ("application/pdf", images_to_pdf(frames_for_pdf))
+            parsed.pdf = f"file:{PDF_FILE}"
+    finally:
+        state.encoder.finish()
+        image.close()
+    return parsed
+
+
+def parse_office(document: bytes, mime_type: str, configuration: dict, progress: Progress) -> ParsedDocument:
+    """An office document converted to PDF with LibreOffice, then parsed as a PDF."""
+    progress("Converting document to PDF")
+    return parse_pdf(office_to_pdf(document, mime_type), configuration, progress)
+
+
+def image_dpi(frame: Image.Image) -> float:
+    """The image's DPI from its metadata, 72 when it has none or a silly one."""
+    dpi = frame.info.get("dpi")
+    try:
+        value = float(dpi[0]) if dpi else 72.0
+    except (TypeError, ValueError, IndexError):
+        value = 72.0
+    return round(value, 1) if 30 <= value <= 2400 else 72.0
+
+
+def image_page_segments(page_image: Image.Image, number: int, dpi: float, state: DocumentState,
+                        parsed: ParsedDocument) -> list[dict]:
+    """OCR one image page and analyse it; the image itself (at most the pixel cap) is the page image."""
+    if page_image.width * page_image.height > MAX_PAGE_IMAGE_PIXELS:
+        factor = (MAX_PAGE_IMAGE_PIXELS / (page_image.width * page_image.height)) ** 0.5
+        page_image = page_image.resize((int(page_image.width * factor), int(page_image.height * factor)))
+        dpi *= factor
+    info = page_info(number, page_image, dpi)
+    state.encoder.submit(f"page-{number}.jpg", page_image)
+    parsed.pages.append(info)
+    ocr_image, to_page = ocr_input(page_image)
+    words = ocr_words(ocr_image, to_page)
+    return analyse_page(PageInput(info, page_image, words, None, from_ocr=True), state)
+
+
+def ocr_input(image: Image.Image) -> tuple[Image.Image, float]:
+    """The image resized for the OCR engine, and the factor back to the original's pixels."""
+    # Large images shrink to the engine's working size; small ones grow to a readable one.
+    # Upscaling a clean, readable image only blurs it, and the recogniser then garbles lines.
+    long_side = max(image.width, image.height)
+    factor = min(OCR_LONG_SIDE / long_side, (MAX_OCR_PIXELS / (image.width * image.height)) ** 0.5)
+    if long_side < OCR_MIN_LONG_SIDE:
+        factor = min(OCR_MIN_LONG_SIDE / long_side, 2.0)
+    elif factor >= 1.0:
+        return image, 1.0
+    resized = image.resize((max(int(image.width * factor), 1), max(int(image.height * factor), 1)))
+    return resized, 1.0 / factor
+
+
+def page_info(number: int, image: Image.Image, dpi: float) -> dict:
+    """The `pages` entry of one page image."""
+    return {"image": f"file:page-{number}.jpg", "page_number": number, "page_width": image.width,
+            "page_height": image.height, "dpi": round(dpi, 2)}
+
+
+def parse_open_pdf(pdf: pdfium.PdfDocument, document: bytes, configuration: dict, progress: Progress) -> ParsedDocument:
+    """Every page of an open PDF in turn; only one page's image and objects are held at a time."""
+    count = len(pdf)
+    files: dict[str, tuple[str, bytes]] = {PDF_FILE: ("application/pdf", document)}
+    state = DocumentState(configuration, files, BackgroundEncoder(files))
+    parsed = ParsedDocument(segments=[], page_count=count, files=files, pdf=f"file:{PDF_FILE}")
+    per_page: list[list[dict]] = []
+    try:
+        for index in range(count):
+            number = index + 1
+            progress(f"Running analysis (page {number}/{count})")
+            try:
+                per_page.append(pdf_page_segments(pdf, index, state, parsed))
+            except Exception as error:  # noqa: BLE001 - one bad page must not end the task unasked
+                handle_page_error(error, number, configuration, parsed)
+    finally:
+        state.encoder.finish()
+    finish_segments(per_page, state, parsed)
+    return parsed
+
+
+def pdf_page_segments(pdf: pdfium.PdfDocument, index: int, state: DocumentState, parsed: ParsedDocument) -> list[dict]:
+    """Read, render and analyse one PDF page; OCR it when its text layer is not usable."""
+    number = index + 1
+    high_resolution = bool(state.configuration.get("high_resolution", True))
+    with PDFIUM_LOCK:
+        page = pdf[index]
+    try:
+        with PDFIUM_LOCK:
+            width, height = page.get_size()
+            scale = capped_scale(width, height, page_scale(high_resolution), MAX_PAGE_IMAGE_PIXELS)
+            transform = PageTransform(page.get_bbox(), page.get_rotation(), scale)
+            textpage = page.get_textpage()
+            try:
+                words = text_layer_words(textpage, transform)
+            finally:
+                textpage.close()
+            image = render_page(page, scale)
+            graphics = page_graphics(page, transform)
+            usable = text_is_usable(words) and not scan_with_scraps_of_text(graphics, words, transform)
+            ocr_image, to_page = (None, 1.0) if usable else scan_input(page, image, scale, width, height)
+        info = page_info(number, image, 72.0 * scale)
+        state.encoder.submit(f"page-{number}.jpg", image)
+        parsed.pages.append(info)
+        layout_size, to_image = (transform.width, transform.height), transform.to_image
+        if ocr_image is not None:
+            # OCR reads the rendered image: its words, and so the layout, are in image pixels.
+            words = ocr_words(ocr_image, to_page)
+            graphics, layout_size, to_image = None, None, same_box
+        crop_scale = CROP_SCALE_HIGH if high_resolution else 0
+
+        def sharper_crop(box):
+            if not crop_scale:
+                return None
+            with PDFIUM_LOCK:
+                return render_crop(page, (width, height), box, scale,
+                                   capped_scale(width, height, crop_scale, MAX_PAGE_IMAGE_PIXELS))
+
+        return analyse_page(PageInput(info, image, words, graphics, ocr_image is not None, sharper_crop,
+                                      layout_size, to_image), state)
+    finally:
+        with PDFIUM_LOCK:
+            page.close()
+
+
+def scan_with_scraps_of_text(graphics, words: list, transform: PageTransform) -> bool:
+    """A page that is mostly one image, with only a stamp or a page number as text."""
+    page_area = transform.width * transform.height
+    covered = any((right - left) * (bottom - top) >= 0.6 * page_area for left, top, right, bottom in graphics.images)
+    return covered and sum(len(word.text) for word in words) < 200
+
+
+def scan_input(page, image: Image.Image, scale: float, width: float, height: float):
+    """The image OCR reads for a page without usable text, and its factor back to page pixels."""
+    wanted = min(SCAN_DPI / 72.0, OCR_LONG_SIDE / max(width, height))
+    ocr_scale = capped_scale(width, height, wanted, MAX_OCR_PIXELS)
+    if abs(ocr_scale - scale) <= 0.1 * scale:
+        return image, 1.0
+    return render_page(page, ocr_scale), scale / ocr_scale
+
+
+def handle_page_error(error: Exception, number: int, configuration: dict, parsed: ParsedDocument) -> None:
+    """Skip the page under error_handling=Continue, else fail the document naming the page."""
+    reason = describe_error(error)
+    if configuration.get("error_handling", "Fail") == "Continue":
+        parsed.skipped.append(f"page {number}: {reason}")
+        return
+    raise DocumentError(f"Failed to process page {number}: {reason}") from error
+
+
+def describe_error(error: Exception) -> str:
+    """A short text for why a page failed."""
+    if isinstance(error, DocumentError):
+        return str(error)
+    if isinstance(error, MemoryError):
+        return "out of memory"
+    if isinstance(error, pdfium.PdfiumError):
+        return f"the page is damaged ({error})"
+    return f"{type(error).__name__}: {error}"
+
+
+def finish_segments(per_page: list[list[dict]], state: DocumentState, parsed: ParsedDocument) -> None:
+    """Find running headers and footers across pages, then list every segment in order."""
+    if not state.page_strategy:
+        for segment in mark_running_headers(per_page):
+            render_markup(segment)
+            recrop(segment, state, parsed)
+    parsed.segments = [segment for segments in per_page for segment in segments]
+
+
+def recrop(segment: dict, state: DocumentState, parsed: ParsedDocument) -> None:
+    """Give a retyped segment the cropped image its new type asks for, or take it away."""
+    wanted = state.crops(segment["segment_type"])
+    if segment["image"] is not None and not wanted:
+        state.files.pop(segment["image"].removeprefix("file:"), None)
+        segment["image"] = None
+    elif segment["image"] is None and wanted:
+        page = next(page for page in parsed.pages if page["page_number"] == segment["page_number"])
+        with Image.open(io.BytesIO(state.files[page["image"].removeprefix("file:")][1])) as image:
+            box = segment["bbox"]
+            crop = crop_box(image, (box["left"], box["top"], box["left"] + box["width"], box["top"] + box["height"]))
+            name = f"segment-{segment['segment_id']}.jpg"
+            state.files[name] = ("image/jpeg", encode_image(crop))
+            segment["image"] = f"file:{name}"

@@ -1,0 +1,92 @@
+"""Reading order of a page's lines and regions: a recursive XY-cut that respects columns."""
+from __future__ import annotations
+
+
+def split_on_gaps(items: list, horizontal: bool, min_gap: float) -> list[list]:
+    """Items split into groups wherever their projection on one axis has a gap of min_gap."""
+    if horizontal:
+        ordered = sorted(items, key=lambda item: item.left)
+        spans = [(item.left, item.right) for item in ordered]
+    else:
+        ordered = sorted(items, key=lambda item: item.top)
+        spans = [(item.top, item.bottom) for item in ordered]
+    groups: list[list] = [[]]
+    reach = None
+    for item, (start, end) in zip(ordered, spans):
+        if reach is not None and start - reach >= min_gap:
+            groups.append([])
+        groups[-1].append(item)
+        reach = end if reach is None else max(reach, end)
+    return groups
+
+
+def column_gutters(items: list, min_gap: float) -> list[tuple[float, float]]:
+    """The empty vertical strips (x ranges at least min_gap wide) between items."""
+    groups = split_on_gaps(items, True, min_gap)
+    return [
+        (max(item.right for item in left), min(item.left for item in right))
+        for left, right in zip(groups, groups[1:])
+    ]
+
+
+def merge_column_bands(bands: list[list], min_gap: float) -> list[list]:
+    """Neighbouring horizontal bands joined when they share a column gutter."""
+    # A two-column page whose columns both have a gap at the same height would otherwise be
+    # cut across first, and read left-top, right-top, left-bottom, right-bottom.
+    merged = [bands[0]]
+    for band in bands[1:]:
+        previous_gutters = column_gutters(merged[-1], min_gap)
+        gutters = column_gutters(band, min_gap)
+        shares = any(
+            min(a_end, b_end) - max(a_start, b_start) >= min_gap * 0.5
+            for a_start, a_end in previous_gutters for b_start, b_end in gutters
+        )
+        if shares and len(merged[-1]) > 2 and len(band) > 2:
+            merged[-1] = merged[-1] + band
+        else:
+            merged.append(band)
+    return merged
+
+
+def merge_margin_columns(columns: list[list]) -> list[list]:
+    """Narrow columns of labels beside the text (line or item numbers) joined to it."""
+    # Such a column lines up row by row with its neighbour, so it is read along each row.
+    merged = [columns[0]]
+    for column in columns[1:]:
+        if row_aligned_margin(merged[-1], column) or row_aligned_margin(column, merged[-1]):
+            merged[-1] = merged[-1] + column
+        else:
+            merged.append(column)
+    return merged
+
+
+def row_aligned_margin(narrow: list, other: list) -> bool:
+    """Whether `narrow` is a thin column whose items each sit on a row of `other`."""
+    width = max(item.right for item in narrow) - min(item.left for item in narrow)
+    other_width = max(item.right for item in other) - min(item.left for item in other)
+    if len(narrow) < 2 or width > 0.15 * other_width or len(narrow) * len(other) > 250_000:
+        return False
+    aligned = sum(
+        1 for item in narrow
+        if any(min(item.bottom, peer.bottom) - max(item.top, peer.top) > 0.5 * (item.bottom - item.top) for peer in other)
+    )
+    return aligned >= 0.8 * len(narrow)
+
+
+def xy_cut(items: list, gap_x: float, gap_y: float, depth: int = 0) -> list[list]:
+    """Leaves of a recursive XY-cut, in reading order: columns left to right, bands top down."""
+    if len(items) <= 1 or depth > 40:
+        return [items]
+    one_row = max(item.top for item in items) < min(item.bottom for item in items)
+    columns = split_on_gaps(items, True, gap_x * 3 if one_row else gap_x)
+    if len(columns) > 1:
+        columns = merge_margin_columns(columns)
+    if len(columns) > 1:
+        return [leaf for column in columns for leaf in xy_cut(column, gap_x, gap_y, depth + 1)]
+    bands = split_on_gaps(items, False, gap_y)
+    if len(bands) > 1:
+        bands = merge_column_bands(bands, gap_x)
+        if len(bands) == 1:
+            return [items]
+        return [leaf for band in bands for leaf in xy_cut(band, gap_x, gap_y, depth + 1)]
+    return [items]

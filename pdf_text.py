@@ -1,0 +1,213 @@
+"""Words with their boxes and font styles, read from a PDF page's text layer with PDFium."""
+from __future__ import annotations
+
+import ctypes
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import pypdfium2.raw as pdfium_c
+
+WORD = re.compile(r"\S+")
+# TeX sets an accent as its own spacing glyph before the letter: "M\u00b4etro" is "Métro".
+SPACING_ACCENTS = {"\u00b4": "\u0301", "`": "\u0300", "\u00a8": "\u0308", "\u02c6": "\u0302", "\u02dc": "\u0303",
+                   "\u00b8": "\u0327", "\u02c7": "\u030c", "\u02d8": "\u0306", "\u02d9": "\u0307", "\u02da": "\u030a"}
+ACCENT_THEN_LETTER = re.compile("([" + "".join(SPACING_ACCENTS) + "])([^\\W\\d_])")
+SOFT_HYPHENS = str.maketrans({"\ufffe": "-", "\u00ad": "-"})
+BOLD_NAME = re.compile(r"bold|black|heavy|semibold|demi|CMBX|CMB\d|-B$|\bBX", re.IGNORECASE)
+MATH_NAME = re.compile(r"CMMI|CMSY|CMEX|MSAM|MSBM|Math|Symbol|STIX|Euclid|esint|rsfs", re.IGNORECASE)
+MONO_NAME = re.compile(r"Courier|Mono|CMTT|Consol|Inconsolata", re.IGNORECASE)
+UNMAPPED = re.compile("[\x00-\x1f\ufffd\ufffe\ue000-\uf8ff]")
+
+
+# FPDFText_GetTextObject returning a plain address, cheap to use as a cache key.
+text_object_address = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int)(
+    ctypes.cast(pdfium_c.FPDFText_GetTextObject, ctypes.c_void_p).value
+)
+object_font_address = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)(
+    ctypes.cast(pdfium_c.FPDFTextObj_GetFont, ctypes.c_void_p).value
+)
+
+
+@dataclass(slots=True)
+class Word:
+    """A word (or an OCR line piece) on the page image, in pixels."""
+
+    text: str
+    left: float
+    top: float
+    right: float
+    bottom: float
+    size: float  # effective font size, in page-image pixels
+    bold: bool = False
+    math: bool = False
+    mono: bool = False
+    confidence: float | None = None
+
+
+@dataclass(slots=True)
+class FontStyle:
+    """What a text object's font says about its text."""
+
+    bold: bool
+    math: bool
+    mono: bool
+    height_per_size: float  # loose-box height of one unit of font size
+
+
+class PageTransform:
+    """Maps PDF points to pixels of the upright (unrotated) page, and those to the page image."""
+    # Layout works upright, where text runs left to right; boxes go out in the rendered
+    # image's pixels, which /Rotate turns by a multiple of 90 degrees.
+
+    def __init__(self, page_box: tuple[float, float, float, float], rotation: int, scale: float):
+        self.x0, self.y0, self.x1, self.y1 = page_box
+        self.rotation = rotation % 360
+        self.scale = scale
+        self.width = (self.x1 - self.x0) * scale  # upright size in pixels
+        self.height = (self.y1 - self.y0) * scale
+
+    def box(self, left: float, bottom: float, right: float, top: float) -> tuple[float, float, float, float]:
+        """A PDF rectangle as (left, top, right, bottom) upright pixels."""
+        scale = self.scale
+        return (left - self.x0) * scale, (self.y1 - top) * scale, (right - self.x0) * scale, (self.y1 - bottom) * scale
+
+    def to_image(self, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        """An upright pixel box (left, top, right, bottom) in the rotated page image."""
+        left, top, right, bottom = box
+        if self.rotation == 90:
+            return self.height - bottom, left, self.height - top, right
+        if self.rotation == 180:
+            return self.width - right, self.height - bottom, self.width - left, self.height - top
+        if self.rotation == 270:
+            return top, self.width - right, bottom, self.width - left
+        return box
+
+
+def page_text(textpage) -> str:
+    """The page's characters, one string position per PDFium char index."""
+    count = pdfium_c.FPDFText_CountChars(textpage.raw)
+    if count <= 0:
+        return ""
+    text = textpage.get_text_range()
+    if len(text) == count:
+        return text
+    # Surrogate pairs or excluded chars shift positions: read the chars one by one instead.
+    return "".join(chr(pdfium_c.FPDFText_GetUnicode(textpage.raw, index) or 0xFFFD) for index in range(count))
+
+
+def text_layer_words(textpage, transform: PageTransform) -> list[Word]:
+    """Every word of the page's text layer, in content order, with its box and style."""
+    handle = textpage.raw
+    text = page_text(textpage)
+    rect = pdfium_c.FS_RECTF()
+    rect_ref = ctypes.byref(rect)
+    loose_box = pdfium_c.FPDFText_GetLooseCharBox
+    styles: dict[int, FontStyle] = {}
+    words: list[Word] = []
+    scale = transform.scale
+    x0, y1 = transform.x0, transform.y1
+    by_object: dict[int, FontStyle] = {}
+    soft_hyphens = "\ufffe" in text or "\u00ad" in text
+    for start, end in word_spans(text, handle, rect_ref):
+        if not loose_box(handle, start, rect_ref):
+            continue
+        left, bottom, right, top = rect.left, rect.bottom, rect.right, rect.top
+        height = top - bottom
+        # The last char widens the box only when it sits on the same line as the first.
+        if end != start and loose_box(handle, end, rect_ref) and rect.bottom < top and rect.top > bottom:
+            if rect.left < left:
+                left = rect.left
+            if rect.right > right:
+                right = rect.right
+            if rect.bottom < bottom:
+                bottom = rect.bottom
+            if rect.top > top:
+                top = rect.top
+        text_object = text_object_address(handle, start) or 0
+        style = by_object.get(text_object)
+        if style is None:
+            key = object_font_address(text_object) if text_object else 0
+            style = styles.get(key)
+            if style is None:
+                style = styles[key] = font_style(pdfium_c.FPDFText_GetTextObject(handle, start))
+            by_object[text_object] = style
+        word_text = text[start:end + 1]
+        if soft_hyphens:
+            word_text = word_text.translate(SOFT_HYPHENS)
+        words.append(Word(word_text, (left - x0) * scale, (y1 - top) * scale, (right - x0) * scale,
+                          (y1 - bottom) * scale, height * scale / style.height_per_size,
+                          style.bold, style.math, style.mono))
+    if ACCENT_THEN_LETTER.search(text):
+        for word in words:
+            word.text = compose_accents(word.text)
+    return words
+
+
+def compose_accents(text: str) -> str:
+    """Spacing accents before a letter folded into the accented letter."""
+    return unicodedata.normalize(
+        "NFC", ACCENT_THEN_LETTER.sub(lambda match: match.group(2) + SPACING_ACCENTS[match.group(1)], text)
+    )
+
+
+def word_spans(text: str, handle, rect_ref) -> list[tuple[int, int]]:
+    """(first, last) char indices of each word; a soft hyphen ending a line ends its word."""
+    spans = []
+    for match in WORD.finditer(text):
+        start, end = match.start(), match.end() - 1
+        word = match.group()
+        if "\ufffe" in word[:-1] or "\u00ad" in word[:-1]:
+            for offset, char in enumerate(word[:-1]):
+                position = start + offset
+                if char in "\ufffe\u00ad" and not same_line(handle, start, position + 1, rect_ref):
+                    spans.append((start, position))
+                    start = position + 1
+        spans.append((start, end))
+    return spans
+
+
+def same_line(handle, first: int, other: int, rect_ref) -> bool:
+    """Whether two chars' boxes overlap vertically."""
+    if not pdfium_c.FPDFText_GetLooseCharBox(handle, first, rect_ref):
+        return True
+    bottom, top = rect_ref._obj.bottom, rect_ref._obj.top
+    if not pdfium_c.FPDFText_GetLooseCharBox(handle, other, rect_ref):
+        return True
+    return rect_ref._obj.bottom < top and rect_ref._obj.top > bottom
+
+
+def font_style(text_object) -> FontStyle:
+    """Bold, math and monospace flags and the size ratio of a text object's font."""
+    if not text_object:
+        return FontStyle(False, False, False, 1.0)
+    font = pdfium_c.FPDFTextObj_GetFont(text_object)
+    if not font:
+        return FontStyle(False, False, False, 1.0)
+    buffer = ctypes.create_string_buffer(128)
+    length = pdfium_c.FPDFFont_GetBaseFontName(font, buffer, len(buffer))
+    name = buffer.value.decode("latin-1") if 0 < length <= len(buffer) else ""
+    name = name.split("+", 1)[-1]  # drop a subset prefix like ABCDEF+
+    weight = pdfium_c.FPDFFont_GetWeight(font)
+    flags = pdfium_c.FPDFFont_GetFlags(font)
+    ascent, descent = ctypes.c_float(), ctypes.c_float()
+    ratio = 1.0
+    if pdfium_c.FPDFFont_GetAscent(font, 1.0, ctypes.byref(ascent)) and pdfium_c.FPDFFont_GetDescent(
+        font, 1.0, ctypes.byref(descent)
+    ):
+        ratio = ascent.value - descent.value
+    force_bold = bool(flags & (1 << 18))
+    return FontStyle(
+        bold=bool(BOLD_NAME.search(name)) or weight >= 600 or force_bold,
+        math=bool(MATH_NAME.search(name)),
+        mono=bool(MONO_NAME.search(name)) or bool(flags & 1),
+        height_per_size=ratio if 0.5 <= ratio <= 2.5 else 1.0,
+    )
+
+
+def text_is_usable(words: list[Word]) -> bool:
+    """Whether a text layer has enough real, mapped characters to trust over OCR."""
+    text = "".join(word.text for word in words)
+    if len(text) < 8 or len(words) < 2:
+        return False
+    return len(UNMAPPED.findall(text)) / len(text) < 0.2

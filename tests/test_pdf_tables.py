@@ -1,0 +1,48 @@
+"""Table finding on words and rules given directly: grids, spanning cells, aligned columns."""
+from __future__ import annotations
+
+from layout import group_lines
+from pdf_text import Word
+from tables import ruled_tables, unruled_tables
+
+
+def word(text: str, left: float, top: float, size: float = 10.0) -> Word:
+    return Word(text, left, top, left + 6 * len(text), top + size, size)
+
+
+def test_grid_with_a_cell_spanning_two_columns():
+    horizontal = [(0, 0, 300, ), (20, 0, 300), (40, 0, 300)]
+    horizontal = [(y, 0.0, 300.0) for y, *_ in horizontal]
+    # The first row has no rule between its second and third columns: one spanning cell.
+    vertical = [(0.0, 0.0, 40.0), (100.0, 0.0, 40.0), (200.0, 20.0, 40.0), (300.0, 0.0, 40.0)]
+    words = [word("Name", 5, 5), word("Totals", 120, 5), word("Bolt", 5, 25), word("12", 105, 25), word("3.5", 205, 25)]
+    [region] = ruled_tables(horizontal, vertical, words)
+    table = region.payload
+    assert [[(cell.text, cell.colspan) for cell in row] for row in table.rows] == [
+        [("Name", 1), ("Totals", 2)], [("Bolt", 1), ("12", 1), ("3.5", 1)]]
+    assert table.html() == ('<table><tr><td>Name</td><td colspan="2">Totals</td></tr>'
+                            "<tr><td>Bolt</td><td>12</td><td>3.5</td></tr></table>")
+    assert table.markdown().splitlines() == ["| Name | Totals |  |", "|---|---|---|", "| Bolt | 12 | 3.5 |"]
+
+
+def test_a_single_box_is_no_table():
+    horizontal = [(0.0, 0.0, 100.0), (50.0, 0.0, 100.0)]
+    vertical = [(0.0, 0.0, 50.0), (100.0, 0.0, 50.0)]
+    assert ruled_tables(horizontal, vertical, [word("Boxed", 10, 10)]) == []
+
+
+def test_aligned_short_cells_are_a_table_and_prose_columns_are_not():
+    rows = [("City", "Population", "Area"), ("Oslo", "709000", "454"), ("Bergen", "286000", "465"),
+            ("Trondheim", "212000", "342")]
+    words = [word(text, 50 + 150 * column, 100 + 16 * index) for index, row in enumerate(rows)
+             for column, text in enumerate(row)]
+    [region] = unruled_tables(group_lines(words), page_width=600, body=10)
+    assert [[cell.text for cell in row] for row in region.payload.rows] == [list(row) for row in rows]
+    prose = []
+    for index in range(6):
+        for start in (20, 320):
+            left = start
+            for text in "the quick brown fox jumps over the lazy dog".split():
+                prose.append(word(text, left, 100 + 14 * index))
+                left += 6 * len(text) + 4
+    assert unruled_tables(group_lines(prose), page_width=600, body=10) == []
