@@ -57,7 +57,8 @@ def app(app_config, tmp_path):
     yield application
     with application.app_context():
         db.session.remove()
-        db.engine.dispose()
+        for engine in db.engines.values():
+            engine.dispose()
 
 
 @pytest.fixture
