@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import bindparam, case, delete, literal_column, or_, select, update
+from sqlalchemy import bindparam, case, delete, insert, literal_column, or_, select, update
 
 from models import Task, TaskFile, db, now_utc, task_files_table, tasks_table
 
@@ -121,17 +121,21 @@ def _refusal(operation: str, task_id: str, owner: str) -> Exception:
 
 
 def create_task(owner: str, configuration: dict, file_name: str | None, mime_type: str | None,
-                input_url: str | None, document: bytes | None) -> Task:
-    """Insert a new Starting task, with its input document when one was given inline."""
-    task = Task(task_id=str(uuid.uuid4()), owner=owner, status=Status.STARTING.value, message=QUEUED,
-                configuration=configuration, file_name=file_name, mime_type=mime_type,
-                input_url=input_url, created_at=now_utc(), version=0, attempt=0)
-    db.session.add(task)
+                input_url: str | None, document: bytes | None):
+    """Insert a new Starting task (and its inline input document); returns its response row."""
+    task_id = str(uuid.uuid4())
+    row = db.session.execute(
+        insert(tasks_table).values(
+            task_id=task_id, owner=owner, status=Status.STARTING.value, message=QUEUED,
+            configuration=configuration, file_name=file_name, mime_type=mime_type, input_url=input_url,
+            created_at=now_utc(), version=0, attempt=0)
+        .returning(*RESPONSE_COLUMNS)
+    ).one()
     if document is not None:
-        db.session.flush()
-        db.session.add(TaskFile(task_id=task.task_id, name="input", mime_type=mime_type, data=document))
+        db.session.execute(insert(task_files_table).values(
+            task_id=task_id, name="input", mime_type=mime_type, data=document))
     db.session.commit()
-    return task
+    return row
 
 
 def cancel_task(task_id: str, owner: str) -> None:

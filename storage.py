@@ -9,9 +9,10 @@ import time
 from urllib.parse import quote
 
 from flask import current_app, request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
+from lifecycle import read_connection
 from models import Setting, TaskFile, db
 
 INPUT_FILE = "input"
@@ -35,11 +36,14 @@ def load_secret_key() -> str:
     return stored.value
 
 
-def load_file(task_id: str, name: str) -> TaskFile | None:
-    """One stored file of a task, or None."""
-    return db.session.execute(
-        select(TaskFile).where(TaskFile.task_id == task_id, TaskFile.name == name)
-    ).scalar_one_or_none()
+_LOAD_FILE = select(TaskFile.mime_type, TaskFile.data).where(
+    TaskFile.task_id == bindparam("task_id"), TaskFile.name == bindparam("name"))
+
+
+def load_file(task_id: str, name: str):
+    """One stored file of a task (`mime_type`, `data`), or None."""
+    with read_connection() as connection:
+        return connection.execute(_LOAD_FILE, {"task_id": task_id, "name": name}).one_or_none()
 
 
 def _signature(task_id: str, name: str, expires: int) -> str:

@@ -1,0 +1,180 @@
+"""HTML documents and fragments as segments, through Beautiful Soup and markdownify."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from bs4 import BeautifulSoup
+from bs4.element import NavigableString, PreformattedString, Tag
+from bs4.exceptions import ParserRejectedMarkup
+from markdownify import MarkdownConverter
+
+from text_segments import (
+    SegmentCollector,
+    add_plain_text_segments,
+    escape_table_cell,
+    list_item_html,
+    list_item_markdown,
+    pipe_table,
+    table_text,
+)
+
+EXTRA_BLANK_LINES = re.compile(r"\n{3,}")
+XML_DECLARATION = re.compile(r"<\?xml[^>]*>", re.IGNORECASE)
+HEADING_TAGS = {f"h{level}": level for level in range(1, 7)}
+LIST_TAGS = frozenset({"ul", "ol", "menu"})
+PARAGRAPH_TAGS = frozenset({"p", "dt", "dd", "address", "summary", "legend"})
+CONTAINER_TAGS = frozenset({
+    "html", "body", "div", "section", "article", "main", "header", "footer", "nav", "aside",
+    "form", "fieldset", "details", "figure", "blockquote", "dl", "center", "hgroup", "search",
+})
+SKIPPED_TAGS = frozenset({
+    "head", "title", "meta", "link", "script", "style", "template", "noscript", "hr", "iframe",
+    "object", "embed", "canvas", "svg", "math", "select", "textarea", "input", "button", "img",
+    "video", "audio", "map",
+})
+BLOCK_TAGS = (
+    CONTAINER_TAGS | PARAGRAPH_TAGS | LIST_TAGS | set(HEADING_TAGS)
+    | {"li", "table", "pre", "figcaption"}
+)
+BLOCK_TAG_NAMES = sorted(BLOCK_TAGS)
+
+
+def add_html_segments(markup: str, collector: SegmentCollector) -> None:
+    """Add the segments of an HTML document or fragment."""
+    try:
+        soup = html_soup(markup)
+    except ParserRejectedMarkup:  # e.g. a broken "<![" declaration: keep the text as it is
+        add_plain_text_segments(markup, collector)
+        return
+    add_html_children(soup.body or soup, collector)
+
+
+def html_soup(markup: str) -> BeautifulSoup:
+    """Markup parsed by the standard library's HTML parser, through Beautiful Soup."""
+    # XML declarations mean nothing in HTML; they only make Beautiful Soup warn.
+    return BeautifulSoup(XML_DECLARATION.sub("", markup), "html.parser")
+
+
+def text_without_markup(text: str) -> str:
+    """The words of a document whose markup cannot be laid out, or its raw text."""
+    if "<" not in text:
+        return text
+    try:
+        return html_soup(text).get_text("\n")
+    except ParserRejectedMarkup:
+        return text
+
+
+def add_html_children(container: Tag, collector: SegmentCollector) -> None:
+    """Add a container's block children in order; runs of inline content between them are Text."""
+    run: list = []
+    for child in container.children:
+        if isinstance(child, PreformattedString) or (isinstance(child, Tag) and child.name in SKIPPED_TAGS):
+            continue
+        if isinstance(child, NavigableString) or not is_block(child):
+            run.append(child)
+            continue
+        add_html_run(run, collector)
+        run = []
+        add_html_block(child, collector)
+    add_html_run(run, collector)
+
+
+def is_block(tag: Tag) -> bool:
+    """Whether a tag is a block, or an inline tag wrapped around blocks."""
+    return tag.name in BLOCK_TAGS or tag.find(BLOCK_TAG_NAMES) is not None
+
+
+def add_html_block(tag: Tag, collector: SegmentCollector) -> None:
+    """Add the segments of one block element."""
+    if tag.name in HEADING_TAGS:
+        collector.add_heading(HEADING_TAGS[tag.name], html_text([tag]), str(tag), nodes_to_markdown([tag]))
+    elif tag.name in PARAGRAPH_TAGS or tag.name == "figcaption":
+        segment_type = "Caption" if tag.name == "figcaption" else "Text"
+        collector.add(segment_type, html_text([tag]), str(tag), nodes_to_markdown([tag]))
+    elif tag.name == "pre":
+        collector.add("Text", tag.get_text().strip("\n"), str(tag), nodes_to_markdown([tag]))
+    elif tag.name == "table":
+        add_html_table(tag, collector)
+    elif tag.name in LIST_TAGS:
+        add_html_list(tag, collector)
+    elif tag.name == "li":
+        add_html_list_item(tag, None, collector)
+    else:
+        add_html_children(tag, collector)
+
+
+def add_html_run(nodes: list, collector: SegmentCollector) -> None:
+    """A Text segment for inline content that sits between blocks."""
+    text = html_text(nodes)
+    if text:
+        html = "<p>" + "".join(str(node) for node in nodes).strip() + "</p>"
+        collector.add("Text", text, html, nodes_to_markdown(nodes))
+
+
+def add_html_list(list_tag: Tag, collector: SegmentCollector) -> None:
+    """One ListItem segment per item, nested lists after their parent item."""
+    start = str(list_tag.get("start", "1"))
+    number = int(start) if start.isdigit() else 1
+    for child in list_tag.children:
+        if isinstance(child, Tag) and child.name == "li":
+            add_html_list_item(child, number if list_tag.name == "ol" else None, collector)
+            number += 1
+        elif isinstance(child, Tag) and child.name not in SKIPPED_TAGS:
+            add_html_block(child, collector)
+
+
+def add_html_list_item(item: Tag, ordinal: int | None, collector: SegmentCollector) -> None:
+    """A ListItem segment for the item's own content, then its nested lists."""
+    nested = [child for child in item.children if isinstance(child, Tag) and child.name in LIST_TAGS]
+    own = [
+        child for child in item.children
+        if not isinstance(child, PreformattedString)
+        and not (isinstance(child, Tag) and child.name in LIST_TAGS)
+    ]
+    inner_html = "".join(str(child) for child in own).strip()
+    markdown = list_item_markdown(ordinal, nodes_to_markdown(own))
+    collector.add("ListItem", html_text(own), list_item_html(ordinal, inner_html), markdown)
+    for nested_list in nested:
+        add_html_list(nested_list, collector)
+
+
+def add_html_table(table: Tag, collector: SegmentCollector) -> None:
+    """A Table segment: the source <table> and a pipe table of its cells' text."""
+    rows = []
+    for row in table.find_all("tr"):
+        cells = row.find_all(["td", "th"], recursive=False)
+        if cells and row.find_parent("table") is table:
+            rows.append([html_text([cell]).replace("\n", " ") for cell in cells])
+    if rows:
+        markdown = pipe_table([[escape_table_cell(cell) for cell in row] for row in rows])
+        collector.add("Table", table_text(rows), str(table), markdown)
+
+
+def html_text(nodes: list) -> str:
+    """Plain text of HTML nodes: whitespace collapsed, line breaks at <br> and blocks."""
+    pieces: list[str] = []
+    for node in nodes:
+        for item in [node, *node.descendants] if isinstance(node, Tag) else [node]:
+            if isinstance(item, Tag):
+                if item.name == "br" or item.name in BLOCK_TAGS or item.name == "tr":
+                    pieces.append("\n")
+                elif item.name in ("td", "th"):
+                    pieces.append(" ")
+            elif not isinstance(item, PreformattedString) and item.parent.name not in SKIPPED_TAGS:
+                pieces.append(str(item))
+    lines = (" ".join(line.split()) for line in "".join(pieces).split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+@lru_cache(maxsize=1)
+def markdown_converter() -> MarkdownConverter:
+    """markdownify's converter, built once: it keeps no state between conversions."""
+    return MarkdownConverter(heading_style="atx", bullets="-")
+
+
+def nodes_to_markdown(nodes: list) -> str:
+    """Markdown of parsed HTML nodes, by markdownify."""
+    markdown = "".join(markdown_converter().process_element(node) for node in nodes)
+    return EXTRA_BLANK_LINES.sub("\n\n", markdown).strip()
