@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, insert, or_, select, update
 
 from lifecycle import ClaimedTask, Status, expiry, status_in
 from models import Task, TaskFile, db, now_utc, task_files_table, tasks_table
@@ -21,7 +21,7 @@ def _held(claimed: ClaimedTask):
 
 def _fenced_update(claimed: ClaimedTask, *conditions, **values) -> bool:
     """One fenced write; False when the lease was lost (and nothing changed)."""
-    row = db.session.execute(
+    row = db.session.connection().execute(
         update(tasks_table).where(*_held(claimed), *conditions).values(**values).returning(Task.task_id)
     ).scalar_one_or_none()
     db.session.commit()
@@ -42,8 +42,9 @@ def record_input(claimed: ClaimedTask, data: bytes, mime_type: str, file_name: s
     """Store a downloaded input document with its type and name."""
     ok = _fenced_update(claimed, mime_type=mime_type, file_name=file_name)
     if ok:
-        db.session.execute(delete(task_files_table).where(TaskFile.task_id == claimed.task_id, TaskFile.name == "input"))
-        db.session.add(TaskFile(task_id=claimed.task_id, name="input", mime_type=mime_type, data=data))
+        db.session.connection().execute(delete(task_files_table).where(TaskFile.task_id == claimed.task_id, TaskFile.name == "input"))
+        db.session.connection().execute(insert(task_files_table).values(
+            task_id=claimed.task_id, name="input", mime_type=mime_type, data=data))
         db.session.commit()
     return ok
 
@@ -52,7 +53,7 @@ def finish_task(claimed: ClaimedTask, output: dict, files: dict[str, tuple[str, 
                 message: str = SUCCEEDED) -> bool:
     """Succeed: store the output and its files, replacing a previous run's."""
     now = now_utc()
-    row = db.session.execute(
+    row = db.session.connection().execute(
         update(tasks_table).where(*_held(claimed))
         .values(status=Status.SUCCEEDED.value, message=message, output=output, finished_at=now,
                 expires_at=expiry(now, claimed.configuration), worker_id=None, lease_expires_at=None,
@@ -63,10 +64,15 @@ def finish_task(claimed: ClaimedTask, output: dict, files: dict[str, tuple[str, 
     if row is None:
         db.session.rollback()
         return False
-    # Same transaction as the fenced write: the output and its files change together.
-    db.session.execute(delete(task_files_table).where(TaskFile.task_id == claimed.task_id, TaskFile.name != "input"))
-    for name, (mime_type, data) in files.items():
-        db.session.add(TaskFile(task_id=claimed.task_id, name=name, mime_type=mime_type, data=data))
+    # Same transaction as the fenced write: the output and its files change together. Only an
+    # update's run has a previous output whose files go.
+    if claimed.is_update:
+        db.session.connection().execute(
+            delete(task_files_table).where(TaskFile.task_id == claimed.task_id, TaskFile.name != "input"))
+    if files:
+        db.session.connection().execute(insert(task_files_table), [
+            {"task_id": claimed.task_id, "name": name, "mime_type": mime_type, "data": data}
+            for name, (mime_type, data) in files.items()])
     db.session.commit()
     return True
 
@@ -102,7 +108,7 @@ def reap_lost_tasks(max_attempts: int, task_timeout: float, lease_seconds: float
     """Requeue (or fail, after max_attempts) tasks whose worker stopped heartbeating or overran."""
     now = now_utc()
     overdue = now - timedelta(seconds=task_timeout + lease_seconds)
-    candidates = db.session.execute(
+    candidates = db.session.connection().execute(
         select(Task.task_id, Task.worker_id, Task.attempt, Task.configuration, Task.prev_status,
                Task.lease_expires_at)
         .where(status_in(Status.PROCESSING),

@@ -113,7 +113,7 @@ def get_task(task_id: str, owner: str):
 
 def _refusal(operation: str, task_id: str, owner: str) -> Exception:
     """After a guarded write changed nothing: why (one follow-up read)."""
-    status = db.session.execute(
+    status = db.session.connection().execute(
         select(Task.status).where(*_visible(task_id, owner, now_utc()))
     ).scalar_one_or_none()
     db.session.rollback()
@@ -124,7 +124,7 @@ def create_task(owner: str, configuration: dict, file_name: str | None, mime_typ
                 input_url: str | None, document: bytes | None):
     """Insert a new Starting task (and its inline input document); returns its response row."""
     task_id = str(uuid.uuid4())
-    row = db.session.execute(
+    row = db.session.connection().execute(
         insert(tasks_table).values(
             task_id=task_id, owner=owner, status=Status.STARTING.value, message=QUEUED,
             configuration=configuration, file_name=file_name, mime_type=mime_type, input_url=input_url,
@@ -132,7 +132,7 @@ def create_task(owner: str, configuration: dict, file_name: str | None, mime_typ
         .returning(*RESPONSE_COLUMNS)
     ).one()
     if document is not None:
-        db.session.execute(insert(task_files_table).values(
+        db.session.connection().execute(insert(task_files_table).values(
             task_id=task_id, name="input", mime_type=mime_type, data=document))
     db.session.commit()
     return row
@@ -144,7 +144,7 @@ def cancel_task(task_id: str, owner: str) -> None:
     reverting = Task.prev_status.is_not(None)
     # One guarded write: the status guard decides the race with a worker's claim, and a
     # queued update's previous state comes back in this same statement.
-    row = db.session.execute(
+    row = db.session.connection().execute(
         update(tasks_table).where(*_visible(task_id, owner, now), status_allows("cancel"))
         .values(
             status=case((reverting, Task.prev_status), else_=Status.CANCELLED.value),
@@ -163,27 +163,27 @@ def cancel_task(task_id: str, owner: str) -> None:
         raise _refusal("cancel", task_id, owner)
     if row.status == Status.CANCELLED.value and expiry(now, row.configuration) is not None:
         # Same transaction, row already ours: set the expiry the new state implies.
-        db.session.execute(update(tasks_table).where(Task.task_id == task_id)
+        db.session.connection().execute(update(tasks_table).where(Task.task_id == task_id)
                            .values(expires_at=expiry(now, row.configuration)))
     db.session.commit()
 
 
 def delete_task(task_id: str, owner: str) -> None:
     """Delete a finished task and its files."""
-    deleted = db.session.execute(
+    deleted = db.session.connection().execute(
         delete(tasks_table).where(*_visible(task_id, owner, now_utc()), status_allows("delete"))
         .returning(Task.task_id)
     ).scalar_one_or_none()
     if deleted is None:
         raise _refusal("delete", task_id, owner)
-    db.session.execute(delete(task_files_table).where(TaskFile.task_id == task_id))
+    db.session.connection().execute(delete(task_files_table).where(TaskFile.task_id == task_id))
     db.session.commit()
 
 
 def queue_update(task_id: str, owner: str, merge: Callable[[dict], dict]) -> Task:
     """Re-queue a finished task with a merged configuration, keeping its previous state."""
     for _ in range(10):
-        current = db.session.execute(
+        current = db.session.connection().execute(
             select(Task.status, Task.configuration, Task.version).where(*_visible(task_id, owner, now_utc()))
         ).one_or_none()
         if current is None:
@@ -192,7 +192,7 @@ def queue_update(task_id: str, owner: str, merge: Callable[[dict], dict]) -> Tas
             raise TransitionRefused("update", current.status)
         configuration = merge(current.configuration)
         # Guarded by status and version: the merge above was computed from this version.
-        changed = db.session.execute(
+        changed = db.session.connection().execute(
             update(tasks_table)
             .where(*_visible(task_id, owner, now_utc()), status_allows("update"),
                    Task.version == current.version)
@@ -237,7 +237,7 @@ def claim_next_task(worker_id: str, lease_seconds: float) -> ClaimedTask | None:
         oldest = oldest.with_for_update(skip_locked=True)
     # SQLite has no row locks: the whole UPDATE runs under its database write lock, and the
     # status guard below is what makes a claim and a cancel exclude each other.
-    row = db.session.execute(
+    row = db.session.connection().execute(
         update(tasks_table)
         .where(Task.task_id == oldest.scalar_subquery(), status_allows("claim"))
         .values(status=Status.PROCESSING.value, message=STARTED, started_at=now, worker_id=worker_id,
@@ -275,15 +275,15 @@ def list_tasks(owner: str, *, limit: int | None, offset: int, start: datetime | 
 def sweep_expired(batch: int = 500) -> int:
     """Delete expired tasks and their files; returns how many went."""
     expired = select(Task.task_id).where(Task.expires_at <= now_utc()).limit(batch)
-    ids = list(db.session.execute(expired).scalars())
+    ids = list(db.session.connection().execute(expired).scalars())
     if not ids:
         return 0
     # Guarded again: a row only goes if it is still expired when deleted.
-    gone = db.session.execute(
+    gone = db.session.connection().execute(
         delete(tasks_table).where(Task.task_id.in_(ids), Task.expires_at <= now_utc()).returning(Task.task_id)
     ).scalars().all()
     if gone:
-        db.session.execute(delete(task_files_table).where(TaskFile.task_id.in_(gone)))
+        db.session.connection().execute(delete(task_files_table).where(TaskFile.task_id.in_(gone)))
     db.session.commit()
     return len(gone)
 
@@ -292,7 +292,7 @@ def task_exists(task_id: str) -> bool:
     """Whether a task exists and has not expired, whoever owns it."""
     if not _looks_like_task_id(task_id):
         return False
-    return db.session.execute(
+    return db.session.connection().execute(
         select(Task.task_id).where(Task.task_id == task_id,
                                    or_(Task.expires_at.is_(None), Task.expires_at > now_utc()))
     ).first() is not None

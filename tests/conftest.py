@@ -1,6 +1,7 @@
 """Fixtures: every test gets a fresh database, once on a SQLite file and once on PostgreSQL."""
 from __future__ import annotations
 
+import gc
 import os
 import uuid
 
@@ -92,3 +93,31 @@ def live_server(app):
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def chunkr(app, live_server, tmp_path, monkeypatch):
+    """The official client pointed at a live server with two workers, run from an empty directory (no .env)."""
+    from chunkr_ai import Chunkr
+
+    from worker import BackgroundWorkers
+
+    monkeypatch.chdir(tmp_path)
+    running = BackgroundWorkers(app, 2).start()
+    client = Chunkr(url=live_server, api_key="test-key")
+    yield client
+    client.close()
+    running.stop()
+    close_client_loop()
+
+
+def close_client_loop() -> None:
+    """chunkr-ai 0.3.7 keeps a module-level event loop open forever; close it so it does not leak."""
+    from chunkr_ai.api import decorators
+
+    if decorators._sync_loop is not None:
+        decorators._sync_loop.close()
+        decorators._sync_loop = None
+    gc.collect()
+
+

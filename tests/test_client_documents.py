@@ -5,13 +5,12 @@ import httpx
 import pytest
 
 from pdf_fixtures import INTRO, page_png, report_pdf
-from test_client_upload import chunkr, close_client_loop  # noqa: F401 - the fixture and its cleanup
 
 pytestmark = [pytest.mark.filterwarnings("ignore::ResourceWarning"),
               pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")]
 
 
-def test_upload_pdf_reads_as_the_document(chunkr, tmp_path):  # noqa: F811
+def test_upload_pdf_reads_as_the_document(chunkr, tmp_path):
     """A PDF comes back Succeeded, its markdown in reading order, with a PDF and page images to fetch."""
     path = tmp_path / "report.pdf"
     path.write_bytes(report_pdf())
@@ -30,7 +29,7 @@ def test_upload_pdf_reads_as_the_document(chunkr, tmp_path):  # noqa: F811
     assert image.status_code == 200 and image.headers["content-type"].startswith("image/")
 
 
-def test_upload_scanned_page_is_read_by_ocr(chunkr, tmp_path):  # noqa: F811
+def test_upload_scanned_page_is_read_by_ocr(chunkr, tmp_path):
     """A PNG of a page is OCR'd: its words come back in the chunks, with OCR boxes."""
     path = tmp_path / "scan.png"
     path.write_bytes(page_png(report_pdf(), 0))

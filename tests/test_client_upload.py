@@ -1,41 +1,15 @@
 """The unmodified chunkr-ai client against a live server with workers: upload and update."""
 from __future__ import annotations
 
-import gc
-
 import pytest
-from chunkr_ai import Chunkr
 from chunkr_ai.models import ChunkProcessing, Configuration
 
 from test_worker import LONG_MARKDOWN
-from worker import BackgroundWorkers
 
 # chunkr-ai 0.3.7 (via nest_asyncio) opens event loops it never closes; they are collected in
 # the fixture's teardown, and only their ResourceWarnings are ignored here.
 pytestmark = [pytest.mark.filterwarnings("ignore::ResourceWarning"),
               pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")]
-
-
-@pytest.fixture
-def chunkr(app, live_server, tmp_path, monkeypatch):
-    """A client pointed at the live server's root, run from an empty directory (no .env)."""
-    monkeypatch.chdir(tmp_path)
-    running = BackgroundWorkers(app, 2).start()
-    client = Chunkr(url=live_server, api_key="test-key")
-    yield client
-    client.close()
-    running.stop()
-    close_client_loop()
-
-
-def close_client_loop() -> None:
-    """chunkr-ai 0.3.7 keeps a module-level event loop open forever; close it so it does not leak."""
-    from chunkr_ai.api import decorators
-
-    if decorators._sync_loop is not None:
-        decorators._sync_loop.close()
-        decorators._sync_loop = None
-    gc.collect()
 
 
 def test_upload_markdown_then_update_with_smaller_chunks(chunkr, tmp_path):

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 import leases
-from helpers import MARKDOWN, create, force
+from helpers import create, force
 from lifecycle import claim_next_task
 from models import Task, db, now_utc
 from worker import BackgroundWorkers, Worker
