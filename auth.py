@@ -6,6 +6,7 @@ import secrets
 
 import click
 from flask import Flask, current_app, g, request
+from flask.cli import AppGroup
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -91,9 +92,7 @@ def ensure_initial_key(app: Flask) -> None:
     app.logger.warning("No API key existed; created one for owner 'default': %s", key)
 
 
-@click.group("keys")
-def keys_cli() -> None:
-    """Manage API keys."""
+keys_cli = AppGroup("keys", help="Manage API keys.")  # an AppGroup: every command runs in the app context
 
 
 @keys_cli.command("create")
