@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 
 from lifecycle import ClaimedTask, Status, expiry, status_in
 from models import Task, TaskFile, db, now_utc, task_files_table, tasks_table
@@ -19,6 +19,27 @@ def _held(claimed: ClaimedTask):
             Task.worker_id == claimed.worker_id, Task.attempt == claimed.attempt)
 
 
+# The fence with its values bound at execution, for the statements built once below.
+_HELD = (Task.task_id == bindparam("held_task"), status_in(Status.PROCESSING),
+         Task.worker_id == bindparam("held_worker"), Task.attempt == bindparam("held_attempt"))
+_RENEW = (update(tasks_table).where(*_HELD)
+          .values(lease_expires_at=bindparam("lease_until", type_=Task.lease_expires_at.type))
+          .returning(Task.task_id))
+_FINISH = (update(tasks_table).where(*_HELD)
+           .values(status=Status.SUCCEEDED.value, message=bindparam("done_message"),
+                   output=bindparam("done_output", type_=Task.output.type),
+                   finished_at=bindparam("done_at", type_=Task.finished_at.type),
+                   expires_at=bindparam("done_expires", type_=Task.expires_at.type),
+                   worker_id=None, lease_expires_at=None, prev_status=None, prev_message=None,
+                   prev_configuration=None, prev_started_at=None, prev_finished_at=None,
+                   prev_expires_at=None, version=Task.version + 1)
+           .returning(Task.task_id))
+
+
+def _held_params(claimed: ClaimedTask) -> dict:
+    return {"held_task": claimed.task_id, "held_worker": claimed.worker_id, "held_attempt": claimed.attempt}
+
+
 def _fenced_update(claimed: ClaimedTask, *conditions, **values) -> bool:
     """One fenced write; False when the lease was lost (and nothing changed)."""
     row = db.session.connection().execute(
@@ -30,7 +51,11 @@ def _fenced_update(claimed: ClaimedTask, *conditions, **values) -> bool:
 
 def renew_lease(claimed: ClaimedTask, lease_seconds: float) -> bool:
     """Heartbeat: push the lease deadline out; False when the lease is no longer ours."""
-    return _fenced_update(claimed, lease_expires_at=now_utc() + timedelta(seconds=lease_seconds))
+    row = db.session.connection().execute(
+        _RENEW, {**_held_params(claimed), "lease_until": now_utc() + timedelta(seconds=lease_seconds)}
+    ).scalar_one_or_none()
+    db.session.commit()
+    return row is not None
 
 
 def report_progress(claimed: ClaimedTask, message: str) -> bool:
@@ -53,14 +78,9 @@ def finish_task(claimed: ClaimedTask, output: dict, files: dict[str, tuple[str, 
                 message: str = SUCCEEDED) -> bool:
     """Succeed: store the output and its files, replacing a previous run's."""
     now = now_utc()
-    row = db.session.connection().execute(
-        update(tasks_table).where(*_held(claimed))
-        .values(status=Status.SUCCEEDED.value, message=message, output=output, finished_at=now,
-                expires_at=expiry(now, claimed.configuration), worker_id=None, lease_expires_at=None,
-                prev_status=None, prev_message=None, prev_configuration=None, prev_started_at=None,
-                prev_finished_at=None, prev_expires_at=None, version=Task.version + 1)
-        .returning(Task.task_id)
-    ).scalar_one_or_none()
+    row = db.session.connection().execute(_FINISH, {
+        **_held_params(claimed), "done_message": message, "done_output": output, "done_at": now,
+        "done_expires": expiry(now, claimed.configuration)}).scalar_one_or_none()
     if row is None:
         db.session.rollback()
         return False

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -227,24 +228,35 @@ class ClaimedTask:
     is_update: bool
 
 
-def claim_next_task(worker_id: str, lease_seconds: float) -> ClaimedTask | None:
-    """Move the oldest Starting task to Processing for this worker, or None when none waits."""
-    now = now_utc()
+@functools.lru_cache(maxsize=None)
+def _claim_statement(dialect_name: str):
+    """The claiming UPDATE, built once per database kind (it runs in every worker's loop)."""
     oldest = select(Task.task_id).where(status_allows("claim")).order_by(Task.created_at).limit(1)
-    if db.engine.dialect.name == "postgresql":
+    if dialect_name == "postgresql":
         # SKIP LOCKED: concurrent claimers take different rows instead of queueing behind one,
         # and a row a cancel is writing right now is skipped rather than waited for.
         oldest = oldest.with_for_update(skip_locked=True)
     # SQLite has no row locks: the whole UPDATE runs under its database write lock, and the
     # status guard below is what makes a claim and a cancel exclude each other.
-    row = db.session.connection().execute(
+    return (
         update(tasks_table)
         .where(Task.task_id == oldest.scalar_subquery(), status_allows("claim"))
-        .values(status=Status.PROCESSING.value, message=STARTED, started_at=now, worker_id=worker_id,
-                attempt=Task.attempt + 1, lease_expires_at=now + timedelta(seconds=lease_seconds),
+        .values(status=Status.PROCESSING.value, message=STARTED,
+                started_at=bindparam("claimed_at", type_=Task.started_at.type),
+                worker_id=bindparam("claimer"), attempt=Task.attempt + 1,
+                lease_expires_at=bindparam("lease_until", type_=Task.lease_expires_at.type),
                 version=Task.version + 1)
         .returning(Task.task_id, Task.attempt, Task.configuration, Task.mime_type, Task.file_name,
                    Task.input_url, Task.prev_status)
+    )
+
+
+def claim_next_task(worker_id: str, lease_seconds: float) -> ClaimedTask | None:
+    """Move the oldest Starting task to Processing for this worker, or None when none waits."""
+    now = now_utc()
+    row = db.session.connection().execute(
+        _claim_statement(db.engine.dialect.name),
+        {"claimed_at": now, "claimer": worker_id, "lease_until": now + timedelta(seconds=lease_seconds)},
     ).one_or_none()
     db.session.commit()
     if row is None:
