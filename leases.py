@@ -119,7 +119,7 @@ def fail_task(claimed: ClaimedTask, reason: str) -> bool:
 def release_task(claimed: ClaimedTask) -> bool:
     """Hand the task back to the queue at shutdown; it does not count as an attempt."""
     return _fenced_update(claimed, status=Status.STARTING.value,
-                          message="Task queued for update" if claimed.is_update else QUEUED,
+                          message=QUEUED,
                           attempt=Task.attempt - 1, worker_id=None, lease_expires_at=None,
                           version=Task.version + 1)
 
