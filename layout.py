@@ -104,7 +104,16 @@ class Block:
         """The block's text, lines joined by spaces."""
         if self.region is not None:
             return " ".join(word.text for word in self.region.words)
-        return " ".join(line.text for line in self.lines)
+        parts: list[str] = []
+        broken = None
+        for line in self.lines:
+            if broken is not None and broken.continued_by is line.words[0]:
+                # A word broken over two lines, rejoined.
+                parts[-1] = parts[-1][:-1] + broken.joins_next + line.text
+            else:
+                parts.append(line.text)
+            broken = line.words[-1] if line.words[-1].joins_next is not None else None
+        return " ".join(parts)
 
     @cached_property
     def size(self) -> float:
@@ -127,33 +136,38 @@ def weighted_median(pairs: list[tuple[float, int]]) -> float:
 def group_lines(words: list[Word]) -> list[Line]:
     """Words grouped into rows by height, each row split into fragments at wide gaps."""
     rows: list[list[Word]] = []
-    anchors: list[tuple[float, float]] = []  # centre and height of each row's tallest word
-    for word in sorted(words, key=lambda item: (item.top + item.bottom) / 2):
+    row: list[Word] | None = None
+    row_centre = row_height = 0.0  # centre and height of the current row's tallest word
+    for word in sorted(words, key=lambda item: item.top + item.bottom):
         centre, height = (word.top + word.bottom) / 2, word.bottom - word.top
-        if rows:
-            row_centre, row_height = anchors[-1]
+        if row is not None:
+            taller, shorter = (height, row_height) if height > row_height else (row_height, height)
             # A word far taller than the row (a watermark, a drop cap) never joins it.
-            similar = max(height, row_height) <= MAX_HEIGHT_RATIO * max(min(height, row_height), 0.1)
-            if similar and abs(centre - row_centre) <= 0.4 * max(height, row_height):
-                rows[-1].append(word)
+            similar = taller <= MAX_HEIGHT_RATIO * (shorter if shorter > 0.1 else 0.1)
+            if similar and abs(centre - row_centre) <= 0.4 * taller:
+                row.append(word)
                 if height > row_height:
-                    anchors[-1] = (centre, height)
+                    row_centre, row_height = centre, height
                 continue
-        rows.append([word])
-        anchors.append((centre, height))
+        row = [word]
+        rows.append(row)
+        row_centre, row_height = centre, height
     lines: list[Line] = []
     for row in rows:
-        row.sort(key=lambda item: item.left)
+        if len(row) > 1:
+            row.sort(key=lambda item: item.left)
         current = [row[0]]
+        previous = row[0]
         for word in row[1:]:
-            previous = current[-1]
-            gap = word.left - previous.right
-            after_marker = len(current) == 1 and LIST_MARKER.match(previous.text) is not None
-            if gap > FRAGMENT_GAP * max(word.size, previous.size) and not after_marker:
+            wider = word.size if word.size > previous.size else previous.size
+            if word.left - previous.right > FRAGMENT_GAP * wider and not (
+                len(current) == 1 and LIST_MARKER.match(previous.text) is not None
+            ):
                 lines.append(Line(current))
                 current = [word]
             else:
                 current.append(word)
+            previous = word
         lines.append(Line(current))
     return lines
 
@@ -218,8 +232,7 @@ def starts_new_block(previous: Line, line: Line, block: Block) -> bool:
 
 def layout_page(lines: list[Line], regions: list[Region], body_size: float) -> list[Block]:
     """The page's blocks in reading order; regions (tables, pictures) stay whole."""
-    free = [line for line in lines if not any(inside(line, region) for region in regions)]
-    items: list = free + list(regions)
+    items: list = free_lines(lines, regions) + list(regions)
     if not items:
         return []
     leaves = xy_cut(items, gap_x=max(body_size, 4.0), gap_y=max(0.55 * body_size, 2.0))
@@ -233,6 +246,26 @@ def layout_page(lines: list[Line], regions: list[Region], body_size: float) -> l
             leaf_blocks.sort(key=lambda block: block.box[1])
         blocks.extend(leaf_blocks)
     return blocks
+
+
+def free_lines(lines: list[Line], regions: list[Region]) -> list[Line]:
+    """The lines outside every region; a line only partly in a table keeps the words the table left."""
+    # A table holds exactly its words: a line can overlap its box (a paragraph just below it,
+    # a row it did not take) without being one of its rows, and must not be lost then.
+    in_tables = {id(word) for region in regions if region.kind == "Table" for word in region.words}
+    others = [region for region in regions if region.kind != "Table"]
+    free = []
+    for line in lines:
+        if others and any(inside(line, region) for region in others):
+            continue
+        if in_tables:
+            kept = [word for word in line.words if id(word) not in in_tables]
+            if not kept:
+                continue
+            if len(kept) < len(line.words):
+                line = Line(kept)
+        free.append(line)
+    return free
 
 
 def inside(word, region) -> bool:

@@ -48,11 +48,24 @@ def object_matrix(obj) -> Matrix:
     return (matrix.a, matrix.b, matrix.c, matrix.d, matrix.e, matrix.f)
 
 
+# A quick look at each page object's type on plain addresses, keeping the GIL: most objects of a
+# text page are text, and only the others are fetched again as typed handles.
+object_at = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int)(
+    ctypes.cast(pdfium_c.FPDFPage_GetObject, ctypes.c_void_p).value
+)
+object_type = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p)(
+    ctypes.cast(pdfium_c.FPDFPageObj_GetType, ctypes.c_void_p).value
+)
+GRAPHIC_TYPES = frozenset({pdfium_c.FPDF_PAGEOBJ_PATH, pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_FORM})
+
+
 def page_graphics(page, transform: PageTransform) -> PageGraphics:
     """Rules and image boxes of a page, forms (XObjects) included."""
     graphics = PageGraphics()
     count = min(pdfium_c.FPDFPage_CountObjects(page.raw), MAX_OBJECTS)
-    objects = [pdfium_c.FPDFPage_GetObject(page.raw, index) for index in range(count)]
+    page_address = ctypes.cast(page.raw, ctypes.c_void_p).value
+    objects = [pdfium_c.FPDFPage_GetObject(page.raw, index) for index in range(count)
+               if object_type(object_at(page_address, index) or 0) in GRAPHIC_TYPES]
     collect(objects, IDENTITY, transform, graphics, depth=0)
     return graphics
 

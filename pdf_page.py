@@ -1,12 +1,13 @@
 """One page into segments: text layer or OCR words, tables, pictures, layout and crops."""
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from statistics import median
 
 from PIL import Image
 
-from layout import Region, group_lines, inside, layout_page
+from layout import Region, free_lines, group_lines, inside, layout_page
 from ocr import ocr_words
 from pdf_classify import BodySize, classify_blocks
 from pdf_objects import PageGraphics
@@ -53,13 +54,19 @@ class PageInput:
     """A page ready for analysis: its image, words, drawn graphics and how to crop from it."""
 
     info: dict  # the `pages` entry: image, page_number, page_width, page_height, dpi
-    image: Image.Image
+    image: Image.Image | Future  # a Future while the page is still being rendered
     words: list[Word]
     graphics: PageGraphics | None
     from_ocr: bool
     render_crop: object = None  # callable(image box) -> sharper crop image, for PDF pages
     layout_size: tuple[float, float] | None = None  # (width, height) where words and graphics live
     to_image: object = same_box  # maps a box of that space to the page image
+
+    def page_image(self) -> Image.Image:
+        """The page image, waiting for it when it is still being rendered."""
+        if isinstance(self.image, Future):
+            self.image = self.image.result()
+        return self.image
 
     def size(self) -> tuple[float, float]:
         """Width and height of the space the layout works in."""
@@ -103,8 +110,7 @@ def analyse_page(page: PageInput, state: DocumentState) -> list[dict]:
     if page.graphics is not None:
         regions += ruled_tables(page.graphics.horizontal, page.graphics.vertical, words)
         regions += picture_regions(page.graphics, width, height, regions)
-    free = [line for line in lines if not any(inside(line, region) for region in regions)]
-    regions += unruled_tables(free, width, body)
+    regions += unruled_tables(free_lines(lines, regions), width, body)
     blocks = layout_page(lines, regions, body)
     if lines:
         state.pages_with_text += 1
@@ -131,7 +137,7 @@ def add_crop(segment: dict, box: tuple, page: PageInput, state: DocumentState) -
         return
     box = page.to_image(box)
     sharp = page.render_crop(box) if page.render_crop is not None and segment["segment_type"] in CROPPED_BY_DEFAULT else None
-    image = sharp if sharp is not None else crop_box(page.image, box)
+    image = sharp if sharp is not None else crop_box(page.page_image(), box)
     if image.width < 1 or image.height < 1:
         return
     name = f"segment-{segment['segment_id']}.jpg"
@@ -144,7 +150,7 @@ def read_picture_text(segment: dict, box: tuple, page: PageInput) -> None:
     left, top, right, bottom = box = page.to_image(box)
     if (right - left) * (bottom - top) < 64 * 64:
         return
-    crop = crop_box(page.image, box, margin=0)
+    crop = crop_box(page.page_image(), box, margin=0)
     words = ocr_words(crop)
     for word in words:
         word.left, word.right = word.left + left, word.right + left

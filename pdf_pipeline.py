@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from concurrent.futures import Future, wait
+from dataclasses import dataclass, field
 
 import pypdfium2 as pdfium
 from PIL import Image, ImageOps, ImageSequence
@@ -16,8 +18,8 @@ from pdf_limits import (MAX_IMAGE_PIXELS, MAX_OCR_PIXELS, MAX_PAGE_IMAGE_PIXELS,
 from pdf_objects import page_graphics
 from pdf_office import office_to_pdf
 from pdf_page import DocumentState, PageInput, analyse_page
-from pdf_render import (CROP_SCALE_HIGH, BackgroundEncoder, crop_box, encode_image, page_scale, render_crop,
-                        render_page)
+from pdf_render import (CROP_SCALE_HIGH, BackgroundEncoder, crop_box, encode_image, page_pixels, page_scale,
+                        render_crop, render_page, render_whole_page)
 from pdf_segments import render_markup, same_box
 from pdf_text import PageTransform, text_is_usable, text_layer_words
 
@@ -101,7 +103,7 @@ def image_page_segments(page_image: Image.Image, number: int, dpi: float, state:
         factor = (MAX_PAGE_IMAGE_PIXELS / (page_image.width * page_image.height)) ** 0.5
         page_image = page_image.resize((int(page_image.width * factor), int(page_image.height * factor)))
         dpi *= factor
-    info = page_info(number, page_image, dpi)
+    info = page_info(number, page_image.size, dpi)
     state.encoder.submit(f"page-{number}.jpg", page_image)
     parsed.pages.append(info)
     ocr_image, to_page = ocr_input(page_image)
@@ -123,75 +125,138 @@ def ocr_input(image: Image.Image) -> tuple[Image.Image, float]:
     return resized, 1.0 / factor
 
 
-def page_info(number: int, image: Image.Image, dpi: float) -> dict:
-    """The `pages` entry of one page image."""
-    return {"image": f"file:page-{number}.jpg", "page_number": number, "page_width": image.width,
-            "page_height": image.height, "dpi": round(dpi, 2)}
+def page_info(number: int, size: tuple[int, int], dpi: float) -> dict:
+    """The `pages` entry of one page image of this size."""
+    return {"image": f"file:page-{number}.jpg", "page_number": number, "page_width": size[0],
+            "page_height": size[1], "dpi": round(dpi, 2)}
 
 
 def parse_open_pdf(pdf: pdfium.PdfDocument, document: bytes, configuration: dict, progress: Progress) -> ParsedDocument:
-    """Every page of an open PDF in turn; only one page's image and objects are held at a time."""
+    """Every page of an open PDF in turn; only a page or two's images and objects are held at a time."""
     count = len(pdf)
     files: dict[str, tuple[str, bytes]] = {PDF_FILE: ("application/pdf", document)}
     state = DocumentState(configuration, files, BackgroundEncoder(files))
     parsed = ParsedDocument(segments=[], page_count=count, files=files, pdf=f"file:{PDF_FILE}")
     per_page: list[list[dict]] = []
+    # A page stays open while the next one is analysed, so that its image renders meanwhile;
+    # pages are still settled (kept, skipped or failed) in order.
+    waiting: AnalysedPage | None = None
     try:
         for index in range(count):
-            number = index + 1
-            progress(f"Running analysis (page {number}/{count})")
-            try:
-                per_page.append(pdf_page_segments(pdf, index, state, parsed))
-            except Exception as error:  # noqa: BLE001 - one bad page must not end the task unasked
-                handle_page_error(error, number, configuration, parsed)
+            progress(f"Running analysis (page {index + 1}/{count})")
+            previous, waiting = waiting, analyse_pdf_page(pdf, index, state)
+            if previous is not None:
+                settle_page(previous, configuration, parsed, per_page)
+        last, waiting = waiting, None
+        if last is not None:
+            settle_page(last, configuration, parsed, per_page)
     finally:
+        if waiting is not None:
+            waiting.close()
         state.encoder.finish()
     finish_segments(per_page, state, parsed)
     return parsed
 
 
-def pdf_page_segments(pdf: pdfium.PdfDocument, index: int, state: DocumentState, parsed: ParsedDocument) -> list[dict]:
-    """Read, render and analyse one PDF page; OCR it when its text layer is not usable."""
-    number = index + 1
-    high_resolution = bool(state.configuration.get("high_resolution", True))
-    with PDFIUM_LOCK:
-        page = pdf[index]
+@dataclass
+class AnalysedPage:
+    """A PDF page's segments (or why it failed), its page entry, and its image while it renders."""
+
+    number: int
+    page: object = None
+    info: dict | None = None
+    segments: list[dict] = field(default_factory=list)
+    rendering: Future | None = None
+    error: Exception | None = None
+
+    def close(self) -> None:
+        """Wait until the page image is done with the page, then close the page."""
+        if self.page is None:
+            return
+        if self.rendering is not None:
+            wait([self.rendering])
+        with PDFIUM_LOCK:
+            self.page.close()
+        self.page = None
+
+
+def settle_page(analysed: AnalysedPage, configuration: dict, parsed: ParsedDocument, per_page: list) -> None:
+    """Keep a page once its image is rendered, or skip it or fail the document over its error."""
+    try:
+        analysed.close()
+        if analysed.error is None and analysed.rendering is not None:
+            analysed.rendering.result()  # a page whose image failed fails as a whole
+    except Exception as error:  # noqa: BLE001 - the page's own failure, handled like any other
+        analysed.error = error
+    if analysed.error is not None:
+        handle_page_error(analysed.error, analysed.number, configuration, parsed)
+        return
+    parsed.pages.append(analysed.info)
+    per_page.append(analysed.segments)
+
+
+def analyse_pdf_page(pdf: pdfium.PdfDocument, index: int, state: DocumentState) -> AnalysedPage:
+    """Read and analyse one PDF page (OCR it when its text layer is not usable); its image may still render."""
+    analysed = AnalysedPage(index + 1)
     try:
         with PDFIUM_LOCK:
-            width, height = page.get_size()
-            scale = capped_scale(width, height, page_scale(high_resolution), MAX_PAGE_IMAGE_PIXELS)
-            transform = PageTransform(page.get_bbox(), page.get_rotation(), scale)
-            textpage = page.get_textpage()
-            try:
-                words = text_layer_words(textpage, transform)
-            finally:
-                textpage.close()
-            image = render_page(page, scale)
-            graphics = page_graphics(page, transform)
-            usable = text_is_usable(words) and not scan_with_scraps_of_text(graphics, words, transform)
-            ocr_image, to_page = (None, 1.0) if usable else scan_input(page, image, scale, width, height)
-        info = page_info(number, image, 72.0 * scale)
-        state.encoder.submit(f"page-{number}.jpg", image)
-        parsed.pages.append(info)
-        layout_size, to_image = (transform.width, transform.height), transform.to_image
-        if ocr_image is not None:
-            # OCR reads the rendered image: its words, and so the layout, are in image pixels.
-            words = ocr_words(ocr_image, to_page)
-            graphics, layout_size, to_image = None, None, same_box
-        crop_scale = CROP_SCALE_HIGH if high_resolution else 0
+            analysed.page = pdf[index]
+        pdf_page_segments(analysed, state)
+    except Exception as error:  # noqa: BLE001 - one bad page must not end the task unasked
+        analysed.error = error
+        analysed.close()
+    return analysed
 
-        def sharper_crop(box):
-            if not crop_scale:
-                return None
-            with PDFIUM_LOCK:
-                return render_crop(page, (width, height), box, scale,
-                                   capped_scale(width, height, crop_scale, MAX_PAGE_IMAGE_PIXELS))
 
-        return analyse_page(PageInput(info, image, words, graphics, ocr_image is not None, sharper_crop,
-                                      layout_size, to_image), state)
-    finally:
+def pdf_page_segments(analysed: AnalysedPage, state: DocumentState) -> None:
+    """Read, render and analyse one open PDF page into `analysed`."""
+    number, page = analysed.number, analysed.page
+    high_resolution = bool(state.configuration.get("high_resolution", True))
+    with PDFIUM_LOCK:
+        width, height = page.get_size()
+        scale = capped_scale(width, height, page_scale(high_resolution), MAX_PAGE_IMAGE_PIXELS)
+        transform = PageTransform(page.get_bbox(), page.get_rotation(), scale)
+        textpage = page.get_textpage()
+        try:
+            words = text_layer_words(textpage, transform)
+        finally:
+            textpage.close()
+        graphics = page_graphics(page, transform)
+    usable = text_is_usable(words) and not scan_with_scraps_of_text(graphics, words, transform)
+    name = f"page-{number}.jpg"
+    if usable:
+        # The helper thread renders the page image while this thread analyses the text layer.
+        size = page_pixels(width, height, scale)
+        analysed.rendering = image = state.encoder.submit_rendered(name, lambda: locked_render(page, size))
+        info = page_info(number, size, 72.0 * scale)
+        layout_size, to_image = (transform.width, transform.height), transform.image_mapping()
+    else:
+        # OCR reads the rendered image: its words, and so the layout, are in image pixels.
         with PDFIUM_LOCK:
-            page.close()
+            image = render_page(page, scale)
+            ocr_image, to_page = scan_input(page, image, scale, width, height)
+        state.encoder.submit(name, image)
+        info = page_info(number, image.size, 72.0 * scale)
+        words = ocr_words(ocr_image, to_page)
+        graphics, layout_size, to_image = None, None, same_box
+    crop_scale = CROP_SCALE_HIGH if high_resolution else 0
+
+    def sharper_crop(box):
+        if not crop_scale:
+            return None
+        with PDFIUM_LOCK:
+            return render_crop(page, (width, height), box, scale,
+                               capped_scale(width, height, crop_scale, MAX_PAGE_IMAGE_PIXELS))
+
+    analysed.info = info
+    analysed.segments = analyse_page(PageInput(info, image, words, graphics, not usable, sharper_crop,
+                                               layout_size, to_image), state)
+
+
+def locked_render(page, size: tuple[int, int]) -> Image.Image:
+    """The page image, rendered under the PDFium lock (on the encoder's thread)."""
+    with PDFIUM_LOCK:
+        return render_whole_page(page, size)
 
 
 def scan_with_scraps_of_text(graphics, words: list, transform: PageTransform) -> bool:

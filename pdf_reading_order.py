@@ -29,23 +29,40 @@ def column_gutters(items: list, min_gap: float) -> list[tuple[float, float]]:
     ]
 
 
-def merge_column_bands(bands: list[list], min_gap: float) -> list[list]:
-    """Neighbouring horizontal bands joined when they share a column gutter."""
+def merge_column_bands(bands: list[list], gap_x: float, gap_y: float) -> list[list]:
+    """Neighbouring horizontal bands joined when they continue the same columns."""
     # A two-column page whose columns both have a gap at the same height would otherwise be
     # cut across first, and read left-top, right-top, left-bottom, right-bottom.
     merged = [bands[0]]
     for band in bands[1:]:
-        previous_gutters = column_gutters(merged[-1], min_gap)
-        gutters = column_gutters(band, min_gap)
-        shares = any(
-            min(a_end, b_end) - max(a_start, b_start) >= min_gap * 0.5
-            for a_start, a_end in previous_gutters for b_start, b_end in gutters
-        )
-        if shares and len(merged[-1]) > 2 and len(band) > 2:
+        if continues_columns(merged[-1], band, gap_x, gap_y):
             merged[-1] = merged[-1] + band
         else:
             merged.append(band)
     return merged
+
+
+def continues_columns(upper: list, lower: list, gap_x: float, gap_y: float) -> bool:
+    """Whether `lower` carries on the columns of the band just above it."""
+    upper_gutters, lower_gutters = column_gutters(upper, gap_x), column_gutters(lower, gap_x)
+    shares = any(
+        min(a_end, b_end) - max(a_start, b_start) >= gap_x * 0.5
+        for a_start, a_end in upper_gutters for b_start, b_end in lower_gutters
+    )
+    close = min(item.top for item in lower) - max(item.bottom for item in upper) <= 2 * gap_y
+    if shares and (len(upper) > 2 and len(lower) > 2 or close):
+        return True  # the same gutter, or a row of column heads just above (or below) the columns
+    if not upper_gutters or lower_gutters:
+        return False
+    # The last lines of a column that runs on below its shorter neighbour: they keep within
+    # that column and follow its lines closely.
+    left, right = min(item.left for item in lower), max(item.right for item in lower)
+    edges = [float("-inf")] + [edge for gutter in upper_gutters for edge in gutter] + [float("inf")]
+    for start, end in zip(edges[::2], edges[1::2]):
+        if start <= left and right <= end:
+            column = [item for item in upper if start <= item.left and item.right <= end]
+            return bool(column) and min(item.top for item in lower) - max(item.bottom for item in column) <= 2 * gap_y
+    return False
 
 
 def merge_margin_columns(columns: list[list]) -> list[list]:
@@ -61,16 +78,23 @@ def merge_margin_columns(columns: list[list]) -> list[list]:
 
 
 def row_aligned_margin(narrow: list, other: list) -> bool:
-    """Whether `narrow` is a thin column whose items each sit on a row of `other`."""
+    """Whether `narrow` is a thin column of labels that line up row by row with `other`."""
+    # Either each label sits on a row of the text, or (a numbered listing with blank lines)
+    # each row of the text has its label.
     width = max(item.right for item in narrow) - min(item.left for item in narrow)
     other_width = max(item.right for item in other) - min(item.left for item in other)
     if len(narrow) < 2 or width > 0.15 * other_width or len(narrow) * len(other) > 250_000:
         return False
-    aligned = sum(
-        1 for item in narrow
-        if any(min(item.bottom, peer.bottom) - max(item.top, peer.top) > 0.5 * (item.bottom - item.top) for peer in other)
-    )
-    return aligned >= 0.8 * len(narrow)
+    labelled = [item for item in narrow if any(rows_overlap(item, peer) for peer in other)]
+    if len(labelled) >= 0.8 * len(narrow):
+        return True
+    rows_labelled = sum(1 for peer in other if any(rows_overlap(item, peer) for item in labelled))
+    return len(other) >= 2 and rows_labelled >= 0.9 * len(other)
+
+
+def rows_overlap(item, peer) -> bool:
+    """Whether two items share a row: the overlap is over half the height of `item`."""
+    return min(item.bottom, peer.bottom) - max(item.top, peer.top) > 0.5 * (item.bottom - item.top)
 
 
 def xy_cut(items: list, gap_x: float, gap_y: float, depth: int = 0) -> list[list]:
@@ -85,7 +109,7 @@ def xy_cut(items: list, gap_x: float, gap_y: float, depth: int = 0) -> list[list
         return [leaf for column in columns for leaf in xy_cut(column, gap_x, gap_y, depth + 1)]
     bands = split_on_gaps(items, False, gap_y)
     if len(bands) > 1:
-        bands = merge_column_bands(bands, gap_x)
+        bands = merge_column_bands(bands, gap_x, gap_y)
         if len(bands) == 1:
             return [items]
         return [leaf for band in bands for leaf in xy_cut(band, gap_x, gap_y, depth + 1)]

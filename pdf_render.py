@@ -1,9 +1,14 @@
 """Page images and segment crops: rendering with PDFium and encoding off the main thread."""
 from __future__ import annotations
 
+import ctypes
 import io
+import math
+import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
+import pypdfium2.raw as pdfium_c
 from PIL import Image
 
 JPEG_QUALITY = 80
@@ -28,6 +33,44 @@ def render_page(page, scale: float, crop: tuple[float, float, float, float] = (0
     return image if image.mode in ("RGB", "RGBX") else image.convert("RGB")
 
 
+# Bitmap calls that hold the GIL (PYFUNCTYPE): they are quick, and a helper thread that gave the GIL
+# up around each call would wait up to the switch interval (5 ms) to get it back from the busy
+# main thread. Only the render itself, the slow call, lets the GIL go.
+create_bitmap = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p,
+                                  ctypes.c_int)(ctypes.cast(pdfium_c.FPDFBitmap_CreateEx, ctypes.c_void_p).value)
+destroy_bitmap = ctypes.PYFUNCTYPE(None, ctypes.c_void_p)(
+    ctypes.cast(pdfium_c.FPDFBitmap_Destroy, ctypes.c_void_p).value
+)
+render_into_bitmap = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                                      ctypes.c_int, ctypes.c_int, ctypes.c_int)(
+    ctypes.cast(pdfium_c.FPDF_RenderPageBitmap, ctypes.c_void_p).value
+)
+WHITE = b"\xff"
+
+
+def render_whole_page(page, size: tuple[int, int]) -> Image.Image:
+    """The whole page as an RGBX image of `size` pixels, as render_page draws it, in one call into PDFium."""
+    width, height = size
+    stride = width * 4
+    pixels = bytearray(WHITE) * (stride * height)  # white paper; the X byte is unused
+    address = ctypes.addressof((ctypes.c_char * len(pixels)).from_buffer(pixels))
+    bitmap = create_bitmap(width, height, pdfium_c.FPDFBitmap_BGRx, address, stride)
+    if not bitmap:
+        raise MemoryError("PDFium could not make the page bitmap")
+    try:
+        page_address = ctypes.cast(page.raw, ctypes.c_void_p).value
+        render_into_bitmap(bitmap, page_address, 0, 0, width, height, 0,
+                           pdfium_c.FPDF_ANNOT | pdfium_c.FPDF_REVERSE_BYTE_ORDER)
+    finally:
+        destroy_bitmap(bitmap)
+    return Image.frombuffer("RGBX", (width, height), pixels, "raw", "RGBX", stride, 1)
+
+
+def page_pixels(width: float, height: float, scale: float) -> tuple[int, int]:
+    """The pixel size of a page image of a page this size (in points, as turned) at this scale."""
+    return math.ceil(width * scale), math.ceil(height * scale)
+
+
 def encode_image(image: Image.Image, fmt: str = "JPEG") -> bytes:
     """An image as JPEG (or PNG) bytes."""
     buffer = io.BytesIO()
@@ -41,31 +84,64 @@ def encode_image(image: Image.Image, fmt: str = "JPEG") -> bytes:
 
 
 class BackgroundEncoder:
-    """Encodes page images on one helper thread (PIL releases the GIL while encoding)."""
+    """Renders page images on one helper thread and encodes them on another (PDFium and PIL release the GIL)."""
 
-    # At most two images wait at a time, so memory stays bounded on long documents.
+    # At most two images wait at a time, so memory stays bounded on long documents. Rendering
+    # has its own thread so that a page's render never queues behind the previous page's encoding.
     def __init__(self, files: dict[str, tuple[str, bytes]]):
         self.files = files
         self.pending: list[tuple[str, str, Future]] = []
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="page-encoder")
+        self.renderer: ThreadPoolExecutor | None = None
 
     def submit(self, name: str, image: Image.Image, fmt: str = "JPEG") -> None:
         """Queue one image to be stored as `name`."""
-        while len(self.pending) >= 2:
-            self._collect_one()
+        self._make_room()
         mime = "image/png" if fmt == "PNG" else "image/jpeg"
         self.pending.append((name, mime, self.executor.submit(encode_image, image, fmt)))
 
+    def submit_rendered(self, name: str, render: Callable[[], Image.Image]) -> Future:
+        """Queue an image to be rendered and then stored as `name`; the future gives the image."""
+        # The caller analyses the page meanwhile, and must wait for the image before closing
+        # the page. A failed render fails that future (and that page), and stores nothing.
+        rendered: Future = Future()
+
+        def render_then_encode() -> Future | None:
+            try:
+                image = render()
+            except BaseException as error:  # noqa: BLE001 - handed to the page through the future
+                rendered.set_exception(error)
+                return None
+            rendered.set_result(image)
+            return self.executor.submit(encode_image, image)
+
+        self._make_room()
+        if self.renderer is None:
+            self.renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="page-renderer")
+        self.pending.append((name, "image/jpeg", self.renderer.submit(render_then_encode)))
+        time.sleep(0)  # let go of the GIL, so that the render starts now rather than at the next switch interval
+        return rendered
+
+    def _make_room(self) -> None:
+        while len(self.pending) >= 2:
+            self._collect_one()
+
     def _collect_one(self) -> None:
         name, mime, future = self.pending.pop(0)
-        self.files[name] = (mime, future.result())
+        data = future.result()
+        if isinstance(data, Future):  # rendered, then queued for encoding
+            data = data.result()
+        if data is not None:
+            self.files[name] = (mime, data)
 
     def finish(self) -> None:
-        """Wait for every queued image and stop the helper thread."""
+        """Wait for every queued image and stop the helper threads."""
         try:
             while self.pending:
                 self._collect_one()
         finally:
+            if self.renderer is not None:
+                self.renderer.shutdown(wait=True, cancel_futures=True)
             self.executor.shutdown(wait=True, cancel_futures=True)
 
 

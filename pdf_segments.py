@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 
 from layout import LIST_MARKER, Block
-from pdf_text import Word
+from pdf_text import Word, same_box
 
 ToImage = Callable[[tuple], tuple]
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]])")
@@ -23,18 +23,22 @@ def box_dict(left: float, top: float, right: float, bottom: float) -> dict:
     }
 
 
-def same_box(box: tuple) -> tuple:
-    """Boxes of pages whose layout space is the image itself."""
-    return box
-
-
 def ocr_entries(words: list[Word], to_image: ToImage = same_box) -> list[dict]:
     """The `ocr` list of a segment: each word or OCR line with its box (in image pixels) and confidence."""
-    if to_image is same_box:
-        return [{"bbox": box_dict(word.left, word.top, word.right, word.bottom), "text": word.text,
-                 "confidence": word.confidence} for word in words]
-    return [{"bbox": box_dict(*to_image((word.left, word.top, word.right, word.bottom))), "text": word.text,
-             "confidence": word.confidence} for word in words]
+    # box_dict written out inline: this runs once per word of every page under ocr_strategy=All.
+    entries = []
+    append = entries.append
+    for word in words:
+        if to_image is same_box:
+            left, top, right, bottom = word.left, word.top, word.right, word.bottom
+        else:
+            left, top, right, bottom = to_image((word.left, word.top, word.right, word.bottom))
+        width, height = right - left, bottom - top
+        append({"bbox": {"left": int(left * 10 + 0.5) / 10, "top": int(top * 10 + 0.5) / 10,
+                         "width": int(width * 10 + 0.5) / 10 if width > 0 else 0.0,
+                         "height": int(height * 10 + 0.5) / 10 if height > 0 else 0.0},
+                "text": word.text, "confidence": word.confidence})
+    return entries
 
 
 def new_segment_id() -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import ctypes
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pypdfium2.raw as pdfium_c
 
@@ -20,11 +20,16 @@ MONO_NAME = re.compile(r"Courier|Mono|CMTT|Consol|Inconsolata", re.IGNORECASE)
 UNMAPPED = re.compile("[\x00-\x1f\ufffd\ufffe\ue000-\uf8ff]")
 
 
-# FPDFText_GetTextObject returning a plain address, cheap to use as a cache key.
-text_object_address = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int)(
+# Quick per-word PDFium calls on plain addresses, keeping the GIL (PYFUNCTYPE): pypdfium2's typed
+# wrappers cost half as much again per call, and letting the GIL go around each call would hand
+# it to the page renderer's thread hundreds of times per page.
+text_object_address = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int)(
     ctypes.cast(pdfium_c.FPDFText_GetTextObject, ctypes.c_void_p).value
 )
-object_font_address = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)(
+loose_char_box = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p)(
+    ctypes.cast(pdfium_c.FPDFText_GetLooseCharBox, ctypes.c_void_p).value
+)
+object_font_address = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)(
     ctypes.cast(pdfium_c.FPDFTextObj_GetFont, ctypes.c_void_p).value
 )
 
@@ -43,6 +48,8 @@ class Word:
     math: bool = False
     mono: bool = False
     confidence: float | None = None
+    joins_next: str | None = None  # ends a line with a hyphen: what it becomes when `continued_by` joins it
+    continued_by: Word | None = field(default=None, compare=False, repr=False)  # the word on the next line
 
 
 @dataclass(slots=True)
@@ -72,6 +79,10 @@ class PageTransform:
         scale = self.scale
         return (left - self.x0) * scale, (self.y1 - top) * scale, (right - self.x0) * scale, (self.y1 - bottom) * scale
 
+    def image_mapping(self):
+        """The function mapping upright pixel boxes to the page image (none for unrotated pages)."""
+        return self.to_image if self.rotation else same_box
+
     def to_image(self, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
         """An upright pixel box (left, top, right, bottom) in the rotated page image."""
         left, top, right, bottom = box
@@ -82,6 +93,11 @@ class PageTransform:
         if self.rotation == 270:
             return top, self.width - right, bottom, self.width - left
         return box
+
+
+def same_box(box: tuple) -> tuple:
+    """Boxes of pages whose layout space is the image itself."""
+    return box
 
 
 def page_text(textpage) -> str:
@@ -102,20 +118,24 @@ def text_layer_words(textpage, transform: PageTransform) -> list[Word]:
     text = page_text(textpage)
     rect = pdfium_c.FS_RECTF()
     rect_ref = ctypes.byref(rect)
-    loose_box = pdfium_c.FPDFText_GetLooseCharBox
+    handle_address, rect_address = ctypes.cast(handle, ctypes.c_void_p).value, ctypes.addressof(rect)
+    loose_box = loose_char_box
     styles: dict[int, FontStyle] = {}
     words: list[Word] = []
     scale = transform.scale
     x0, y1 = transform.x0, transform.y1
     by_object: dict[int, FontStyle] = {}
     soft_hyphens = "\ufffe" in text or "\u00ad" in text
-    for start, end in word_spans(text, handle, rect_ref):
-        if not loose_box(handle, start, rect_ref):
+    spans = word_spans(text, handle, rect_ref) if soft_hyphens else [
+        (match.start(), match.end() - 1) for match in WORD.finditer(text)
+    ]
+    for start, end in spans:
+        if not loose_box(handle_address, start, rect_address):
             continue
         left, bottom, right, top = rect.left, rect.bottom, rect.right, rect.top
         height = top - bottom
         # The last char widens the box only when it sits on the same line as the first.
-        if end != start and loose_box(handle, end, rect_ref) and rect.bottom < top and rect.top > bottom:
+        if end != start and loose_box(handle_address, end, rect_address) and rect.bottom < top and rect.top > bottom:
             if rect.left < left:
                 left = rect.left
             if rect.right > right:
@@ -124,7 +144,7 @@ def text_layer_words(textpage, transform: PageTransform) -> list[Word]:
                 bottom = rect.bottom
             if rect.top > top:
                 top = rect.top
-        text_object = text_object_address(handle, start) or 0
+        text_object = text_object_address(handle_address, start) or 0
         style = by_object.get(text_object)
         if style is None:
             key = object_font_address(text_object) if text_object else 0
@@ -133,15 +153,39 @@ def text_layer_words(textpage, transform: PageTransform) -> list[Word]:
                 style = styles[key] = font_style(pdfium_c.FPDFText_GetTextObject(handle, start))
             by_object[text_object] = style
         word_text = text[start:end + 1]
+        breaks_line = False
         if soft_hyphens:
+            breaks_line = word_text[-1] in "\ufffe\u00ad" and len(word_text) > 1
             word_text = word_text.translate(SOFT_HYPHENS)
         words.append(Word(word_text, (left - x0) * scale, (y1 - top) * scale, (right - x0) * scale,
                           (y1 - bottom) * scale, height * scale / style.height_per_size,
-                          style.bold, style.math, style.mono))
+                          style.bold, style.math, style.mono, joins_next="-" if breaks_line else None))
     if ACCENT_THEN_LETTER.search(text):
         for word in words:
             word.text = compose_accents(word.text)
+    if soft_hyphens:
+        mark_line_end_hyphens(words, text)
     return words
+
+
+def mark_line_end_hyphens(words: list[Word], page_text: str) -> None:
+    """Decide, for each word PDFium saw broken by a hyphen at a line end, whether the hyphen belongs to it."""
+    # PDFium marks every hyphen that ends a line, whether the typesetter added it ("de-fault")
+    # or the word has it ("Unix-alikes"). It is kept when the word is a compound (a part has
+    # a hyphen, digit or capital after it) or appears hyphenated elsewhere on the page.
+    for word, following in zip(words, words[1:]):
+        if word.joins_next is None:
+            continue
+        word.continued_by = following
+        if word.text[-2] == "-":
+            continue
+        first, rest = word.text[:-1], following.text.rstrip(".,;:!?)]}'\"\u2019")
+        if not rest or not rest[0].islower() or not first[-1].isalpha():
+            word.joins_next = "-"
+        elif "-" in first or f"{first}-{rest}" in page_text:
+            word.joins_next = "-"
+        else:
+            word.joins_next = ""
 
 
 def compose_accents(text: str) -> str:

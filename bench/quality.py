@@ -4,7 +4,7 @@ For each PDF: the share of the words pdftotext finds that also appear in the pip
 segments, in order (difflib matching of word sequences, page by page); and for a few pages
 rendered to 150 DPI images and read back by OCR, the same share (the OCR word recall).
 
-    python bench/quality.py [PDF ...] [--max-pages 40] [--scan-pages 2]
+    python bench/quality.py [PDF ...] [--max-pages 40] [--scan-pages 2] [--show-missed 30]
 
 Without PDFs it takes those found under /usr/share and in site-packages (over 20 kB).
 """
@@ -67,6 +67,13 @@ def matched(reference: list[str], found: list[str]) -> int:
     return sum(block.size for block in matcher.get_matching_blocks())
 
 
+def missed(reference: list[str], found: list[str]) -> list[str]:
+    """The reference words not found in order."""
+    matcher = difflib.SequenceMatcher(None, reference, found, autojunk=False)
+    return [word for tag, start, end, _, _ in matcher.get_opcodes() if tag in ("delete", "replace")
+            for word in reference[start:end]]
+
+
 def bag_matched(reference: list[str], found: list[str]) -> int:
     """How many reference words the found words contain, in any order."""
     remaining = Counter(found)
@@ -112,11 +119,16 @@ def scan_png(path: str, index: int, dpi: int = 150) -> bytes:
     return buffer.getvalue()
 
 
-def measure(path: str, max_pages: int, scan_pages: int) -> tuple[int, int, int, int, int, int]:
+def measure(path: str, max_pages: int, scan_pages: int, show_missed: int = 0) -> tuple[int, int, int, int, int, int]:
     """(pages, reference words, matched in order, scan reference words, scan matched, matched in any order)."""
     reference = pdftotext_pages(path, max_pages)
     parsed = pdf_pipeline.parse_pdf(first_pages(path, max_pages), CONFIG, lambda message: None)
     found = page_words(parsed)
+    if show_missed:
+        for number, words in enumerate(reference, start=1):
+            lost = missed(words, found.get(number, []))
+            if lost:
+                print(f"    page {number}: {len(lost)} missed: {' '.join(lost[:show_missed])}")
     total = sum(len(words) for words in reference)
     hits = sum(matched(words, found.get(number, [])) for number, words in enumerate(reference, start=1))
     bag_hits = sum(bag_matched(words, found.get(number, [])) for number, words in enumerate(reference, start=1))
@@ -137,6 +149,8 @@ def main() -> None:
     parser.add_argument("pdfs", nargs="*")
     parser.add_argument("--max-pages", type=int, default=40)
     parser.add_argument("--scan-pages", type=int, default=2, help="pages per PDF read back by OCR")
+    parser.add_argument("--show-missed", type=int, default=0, metavar="N",
+                        help="print up to N words per page that were not found in order")
     arguments = parser.parse_args()
     if shutil.which("pdftotext") is None:
         sys.exit("pdftotext is missing: apt-get install -y poppler-utils")
@@ -145,7 +159,7 @@ def main() -> None:
     print(f"{'PDF':40s} {'pages':>5s} {'words':>7s} {'text':>6s} {'any':>6s} {'scan':>6s} {'secs':>6s}")
     for path in paths:
         started = time.perf_counter()
-        result = measure(path, arguments.max_pages, arguments.scan_pages)
+        result = measure(path, arguments.max_pages, arguments.scan_pages, arguments.show_missed)
         totals = [a + b for a, b in zip(totals, result)]
         pages, total, hits, scan_total, scan_hits, bag_hits = result
         scan = f"{scan_hits / scan_total:.3f}" if scan_total else "-"

@@ -210,6 +210,27 @@ def test_boxes_follow_page_rotation(rotation):
     assert any(abs(cx - box["left"]) <= 2 or abs(cx - box["left"] - box["width"]) <= 2 for cx, _ in corners)
     assert any(abs(cy - box["top"]) <= 2 or abs(cy - box["top"] - box["height"]) <= 2 for _, cy in corners)
     assert (width > height) == (rotation in (0, 180))
+    assert Image.open(io.BytesIO(parsed.files["page-1.jpg"][1])).size == (width, height)
+
+
+def test_failing_page_render_skips_only_that_page_with_continue(report, monkeypatch):
+    real = pdf_pipeline.render_whole_page
+    calls = []
+
+    def second_render_breaks(page, size):
+        calls.append(size)
+        if len(calls) == 2:
+            raise pdfium.PdfiumError("render broke")
+        return real(page, size)
+
+    monkeypatch.setattr(pdf_pipeline, "render_whole_page", second_render_breaks)
+    parsed = pdf_pipeline.parse_pdf(report, config(error_handling="Continue"), lambda message: None)
+    assert [page["page_number"] for page in parsed.pages] == [1]
+    assert {segment["page_number"] for segment in parsed.segments} == {1}
+    assert "page-2.jpg" not in parsed.files and parsed.skipped[0].startswith("page 2: the page is damaged")
+    with pytest.raises(DocumentError, match="Failed to process page 2"):
+        calls.clear()
+        pdf_pipeline.parse_pdf(report, config(), lambda message: None)
 
 
 def test_parsing_in_two_threads_at_once_gives_the_same_result(report):
@@ -232,3 +253,73 @@ def test_parsing_in_two_threads_at_once_gives_the_same_result(report):
     for thread in threads:
         thread.join()
     assert errors == [] and results == [expected] * 6
+
+
+def test_numbered_listing_with_blank_lines_reads_each_number_with_its_line():
+    from layout import group_lines, layout_page
+    from pdf_text import Word
+
+    words = []
+    for row in range(8):
+        top = 100 + row * 20
+        words.append(Word(str(57 + row), 60, top + 4, 70, top + 12, 8.0))
+        if row % 2:
+            words += [Word("code", 85, top, 125, top + 14, 12.0), Word(f"line{row}", 135, top, 185, top + 14, 12.0)]
+    blocks = layout_page(group_lines(words), [], 12.0)
+    text = " ".join(block.text for block in blocks)
+    assert text == "57 58 code line1 59 60 code line3 61 62 code line5 63 64 code line7"
+
+
+@pytest.mark.parametrize("rotation", [0, 90])
+def test_page_image_render_matches_pypdfium2s_render(rotation):
+    from PIL import ImageChops
+
+    from pdf_render import page_pixels, render_page, render_whole_page
+
+    pdf = pdfium.PdfDocument(rotated_pdf(rotation))
+    try:
+        page = pdf[0]
+        width, height = page.get_size()
+        ours, theirs = render_whole_page(page, page_pixels(width, height, 1.5)), render_page(page, 1.5)
+        page.close()
+    finally:
+        pdf.close()
+    assert ours.size == theirs.size
+    assert ImageChops.difference(ours.convert("RGB"), theirs.convert("RGB")).getbbox() is None
+
+
+def test_two_column_index_reads_column_heads_and_long_column_tails_in_their_column():
+    from layout import group_lines, layout_page
+    from pdf_text import Word
+
+    def line(text, left, top, size=12.0):
+        return Word(text, left, top, left + 10 * len(text), top + size, size)
+
+    words = [line("Index_of_functions_and_variables", 100, 40, 24.0), line("A", 100, 100, 16.0),
+             line("N", 400, 100, 16.0)]
+    words += [line(f"alpha{row}", 100, 125 + 16 * row) for row in range(6)]  # left column, longer
+    words += [line(f"nu{row}", 400, 125 + 16 * row) for row in range(3)]
+    words += [line("M", 100, 125 + 16 * 6 + 1, 16.0), line("mu", 100, 125 + 16 * 6 + 26)]  # runs on below
+    blocks = layout_page(group_lines(words), [], 12.0)
+    order = " ".join(block.text for block in blocks).split()
+    assert order == (["Index_of_functions_and_variables", "A"] + [f"alpha{row}" for row in range(6)] + ["M", "mu", "N"]
+                     + [f"nu{row}" for row in range(3)])
+
+
+def test_words_broken_over_lines_by_a_hyphen_are_rejoined_in_the_text():
+    from reportlab.pdfgen import canvas as pdf_canvas
+
+    buffer = io.BytesIO()
+    pdf = pdf_canvas.Canvas(buffer, pagesize=(612, 792))
+    pdf.setFont("Helvetica", 11)
+    lines = ["The value by de-", "fault comes from the Unix-", "alikes and from the set-", "up of Unix-alikes here."]
+    for number, text in enumerate(lines):
+        pdf.drawString(72, 700 - 14 * number, text)
+    pdf.showPage()
+    pdf.save()
+    parsed = pdf_pipeline.parse_pdf(buffer.getvalue(), config(), lambda message: None)
+    assert [s["text"] for s in parsed.segments] == [
+        "The value by default comes from the Unix-alikes and from the setup of Unix-alikes here."
+    ]
+    ocr = pdf_pipeline.parse_pdf(buffer.getvalue(), config(ocr_strategy="All"), lambda message: None).segments[0]["ocr"]
+    assert [entry["text"] for entry in ocr][3:5] == ["de-", "fault"]  # each part keeps its own box

@@ -46,3 +46,15 @@ def test_aligned_short_cells_are_a_table_and_prose_columns_are_not():
                 prose.append(word(text, left, 100 + 14 * index))
                 left += 6 * len(text) + 4
     assert unruled_tables(group_lines(prose), page_width=600, body=10) == []
+
+
+def test_lines_over_a_table_box_that_the_table_did_not_take_are_kept():
+    from layout import Line, Region, free_lines
+
+    cell, beside = Word("01", 20, 20, 40, 30, 10.0), Word("note", 120, 20, 160, 30, 10.0)
+    below = [Word("By", 0, 85, 20, 97, 10.0), Word("default", 25, 85, 200, 97, 10.0)]
+    table = Region("Table", 10, 10, 150, 95, words=[cell])
+    free = free_lines([Line([cell, beside]), Line(below)], [table])
+    assert [[word.text for word in line.words] for line in free] == [["note"], ["By", "default"]]
+    picture = Region("Picture", 0, 0, 300, 300)
+    assert free_lines([Line(below)], [picture]) == []
