@@ -6,20 +6,15 @@ from datetime import timedelta
 from sqlalchemy import bindparam, delete, insert, or_, select, update
 
 from lifecycle import ClaimedTask, Status, expiry, status_in
-from models import Task, TaskFile, db, now_utc, task_files_table, tasks_table
+from models import INPUT_FILE, Task, TaskFile, db, now_utc, task_files_table, tasks_table
 
 QUEUED = "Task queued"
 SUCCEEDED = "Task succeeded"
 TIMED_OUT = "Task timed out"
 
 
-def _held(claimed: ClaimedTask):
-    """The fence: the task is still Processing under this worker's claim of this attempt."""
-    return (Task.task_id == claimed.task_id, status_in(Status.PROCESSING),
-            Task.worker_id == claimed.worker_id, Task.attempt == claimed.attempt)
-
-
-# The fence with its values bound at execution, for the statements built once below.
+# The fence: the task is still Processing under this worker's claim of this attempt. Its
+# values are bound at execution, so the statements below are built once.
 _HELD = (Task.task_id == bindparam("held_task"), status_in(Status.PROCESSING),
          Task.worker_id == bindparam("held_worker"), Task.attempt == bindparam("held_attempt"))
 _RENEW = (update(tasks_table).where(*_HELD)
@@ -43,7 +38,8 @@ def _held_params(claimed: ClaimedTask) -> dict:
 def _fenced_update(claimed: ClaimedTask, *conditions, **values) -> bool:
     """One fenced write; False when the lease was lost (and nothing changed)."""
     row = db.session.connection().execute(
-        update(tasks_table).where(*_held(claimed), *conditions).values(**values).returning(Task.task_id)
+        update(tasks_table).where(*_HELD, *conditions).values(**values).returning(Task.task_id),
+        _held_params(claimed),
     ).scalar_one_or_none()
     db.session.commit()
     return row is not None
@@ -67,9 +63,9 @@ def record_input(claimed: ClaimedTask, data: bytes, mime_type: str, file_name: s
     """Store a downloaded input document with its type and name."""
     ok = _fenced_update(claimed, mime_type=mime_type, file_name=file_name)
     if ok:
-        db.session.connection().execute(delete(task_files_table).where(TaskFile.task_id == claimed.task_id, TaskFile.name == "input"))
+        db.session.connection().execute(delete(task_files_table).where(TaskFile.task_id == claimed.task_id, TaskFile.name == INPUT_FILE))
         db.session.connection().execute(insert(task_files_table).values(
-            task_id=claimed.task_id, name="input", mime_type=mime_type, data=data))
+            task_id=claimed.task_id, name=INPUT_FILE, mime_type=mime_type, data=data))
         db.session.commit()
     return ok
 
@@ -88,7 +84,7 @@ def finish_task(claimed: ClaimedTask, output: dict, files: dict[str, tuple[str, 
     # update's run has a previous output whose files go.
     if claimed.is_update:
         db.session.connection().execute(
-            delete(task_files_table).where(TaskFile.task_id == claimed.task_id, TaskFile.name != "input"))
+            delete(task_files_table).where(TaskFile.task_id == claimed.task_id, TaskFile.name != INPUT_FILE))
     if files:
         db.session.connection().execute(insert(task_files_table), [
             {"task_id": claimed.task_id, "name": name, "mime_type": mime_type, "data": data}

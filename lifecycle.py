@@ -10,7 +10,7 @@ from typing import Callable
 
 from sqlalchemy import bindparam, case, delete, insert, literal_column, or_, select, update
 
-from models import Task, TaskFile, db, now_utc, task_files_table, tasks_table
+from models import INPUT_FILE, Task, TaskFile, db, now_utc, task_files_table, tasks_table
 
 
 class Status(str, enum.Enum):
@@ -134,7 +134,7 @@ def create_task(owner: str, configuration: dict, file_name: str | None, mime_typ
     ).one()
     if document is not None:
         db.session.connection().execute(insert(task_files_table).values(
-            task_id=task_id, name="input", mime_type=mime_type, data=document))
+            task_id=task_id, name=INPUT_FILE, mime_type=mime_type, data=document))
     db.session.commit()
     return row
 

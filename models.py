@@ -39,6 +39,9 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
+INPUT_FILE = "input"  # the task file holding the input document
+
+
 class Task(db.Model):
     """One document task and its lifecycle state."""
 

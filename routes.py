@@ -10,9 +10,10 @@ from auth import authenticate
 from errors import BadInput, plain
 from inputs import InputDocument, checked_document, read_file_field
 from lifecycle import Status
+from models import INPUT_FILE
 from schemas import (ConfigurationSchema, CreateTaskSchema, GetQuerySchema, ListQuerySchema,
                      TaskResponseSchema, default_configuration, merge_configuration)
-from storage import INPUT_FILE, file_url, public_base, resolve_output_urls
+from storage import file_url, public_base, resolve_output_urls
 
 bp = Blueprint("tasks", __name__)
 PREFIXES = {"tasks": "", "api_v1": "/api/v1"}  # blueprint registration name -> URL prefix

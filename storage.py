@@ -15,7 +15,6 @@ from sqlalchemy.exc import IntegrityError
 from lifecycle import read_connection
 from models import Setting, TaskFile, db
 
-INPUT_FILE = "input"
 FILE_REF_PREFIX = "file:"
 
 

@@ -18,7 +18,7 @@ from doctype import SUPPORTED, detect_mime_type, extension_for
 from document import DocumentError
 from fetch import download
 from lifecycle import ClaimedTask, claim_next_task, sweep_expired
-from models import db
+from models import INPUT_FILE, db
 from runner import Abandoned, PipelineRunner, TaskTimeout
 from storage import load_file
 
@@ -140,7 +140,7 @@ class Worker:
 
     def _input(self, claimed: ClaimedTask) -> tuple[bytes, str, str]:
         """The document bytes, their type and name: stored, or downloaded now for a URL input."""
-        stored = load_file(claimed.task_id, "input")
+        stored = load_file(claimed.task_id, INPUT_FILE)
         if stored is not None:
             return stored.data, stored.mime_type, claimed.file_name or f"{claimed.task_id}.{extension_for(stored.mime_type)}"
         leases.report_progress(claimed, "Downloading file")
