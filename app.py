@@ -18,6 +18,7 @@ import settings
 from errors import plain, register_error_handlers
 from models import db
 from routes import bp
+from statements import AUTOCOMMIT_BIND
 from storage import load_secret_key
 from worker import worker_command
 
@@ -92,9 +93,9 @@ def configure_database(app: Flask) -> None:
         # Wait on a locked database instead of failing at once (workers and servers share it).
         options["connect_args"] = {"timeout": 30}
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
-    # A second pool for single-statement reads (GET, auth): autocommit, so a read costs one
-    # round trip, with no BEGIN before it and no ROLLBACK when the connection goes back.
-    app.config.setdefault("SQLALCHEMY_BINDS", {"reads": {
+    # A second pool for single statements (statements.py: GET, key checks, claims, heartbeats):
+    # autocommit, so each costs one round trip, with no BEGIN before it and no ROLLBACK after.
+    app.config.setdefault("SQLALCHEMY_BINDS", {AUTOCOMMIT_BIND: {
         "url": uri, **options, "isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}})
 
 

@@ -10,8 +10,8 @@ from flask.cli import AppGroup
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from lifecycle import read_connection
 from models import ApiKey, db, now_utc
+from statements import Prepared
 
 INITIAL_KEY_NAME = "initial"
 
@@ -43,7 +43,8 @@ def parse_env_keys(value: str | None) -> dict[str, str]:
 
 
 # Built once: every request runs it.
-_OWNER_OF_KEY = select(ApiKey.owner).where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
+_OWNER_OF_KEY = Prepared(
+    select(ApiKey.owner).where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None)))
 
 
 def authenticate() -> str:
@@ -59,8 +60,7 @@ def authenticate() -> str:
     digest = hash_key(key)
     owner = current_app.config["ENV_API_KEYS"].get(digest)
     if owner is None:
-        with read_connection() as connection:
-            owner = connection.execute(_OWNER_OF_KEY, {"key_hash": digest}).scalar_one_or_none()
+        owner = _OWNER_OF_KEY.scalar({"key_hash": digest})
     if owner is None:
         raise AuthError("Invalid or inactive API key")
     g.owner = owner

@@ -7,6 +7,7 @@ from sqlalchemy import bindparam, delete, insert, or_, select, update
 
 from lifecycle import ClaimedTask, Status, expiry, status_in
 from models import INPUT_FILE, Task, TaskFile, db, now_utc, task_files_table, tasks_table
+from statements import Prepared
 
 QUEUED = "Task queued"
 SUCCEEDED = "Task succeeded"
@@ -17,10 +18,13 @@ TIMED_OUT = "Task timed out"
 # values are bound at execution, so the statements below are built once.
 _HELD = (Task.task_id == bindparam("held_task"), status_in(Status.PROCESSING),
          Task.worker_id == bindparam("held_worker"), Task.attempt == bindparam("held_attempt"))
-_RENEW = (update(tasks_table).where(*_HELD)
-          .values(lease_expires_at=bindparam("lease_until", type_=Task.lease_expires_at.type))
-          .returning(Task.task_id))
-_FINISH = (update(tasks_table).where(*_HELD)
+# Single statements: they run alone in autocommit (statements.py).
+_RENEW = Prepared(update(tasks_table).where(*_HELD)
+                  .values(lease_expires_at=bindparam("lease_until", type_=Task.lease_expires_at.type))
+                  .returning(Task.task_id))
+_PROGRESS = Prepared(update(tasks_table).where(*_HELD).values(message=bindparam("progress"))
+                     .returning(Task.task_id))
+_FINISH = Prepared(update(tasks_table).where(*_HELD)
            .values(status=Status.SUCCEEDED.value, message=bindparam("done_message"),
                    output=bindparam("done_output", type_=Task.output.type),
                    finished_at=bindparam("done_at", type_=Task.finished_at.type),
@@ -47,16 +51,13 @@ def _fenced_update(claimed: ClaimedTask, *conditions, **values) -> bool:
 
 def renew_lease(claimed: ClaimedTask, lease_seconds: float) -> bool:
     """Heartbeat: push the lease deadline out; False when the lease is no longer ours."""
-    row = db.session.connection().execute(
-        _RENEW, {**_held_params(claimed), "lease_until": now_utc() + timedelta(seconds=lease_seconds)}
-    ).scalar_one_or_none()
-    db.session.commit()
-    return row is not None
+    return _RENEW.scalar(
+        {**_held_params(claimed), "lease_until": now_utc() + timedelta(seconds=lease_seconds)}) is not None
 
 
 def report_progress(claimed: ClaimedTask, message: str) -> bool:
     """Set the task's progress message."""
-    return _fenced_update(claimed, message=message[:1000])
+    return _PROGRESS.scalar({**_held_params(claimed), "progress": message[:1000]}) is not None
 
 
 def record_input(claimed: ClaimedTask, data: bytes, mime_type: str, file_name: str) -> bool:
@@ -74,9 +75,11 @@ def finish_task(claimed: ClaimedTask, output: dict, files: dict[str, tuple[str, 
                 message: str = SUCCEEDED) -> bool:
     """Succeed: store the output and its files, replacing a previous run's."""
     now = now_utc()
-    row = db.session.connection().execute(_FINISH, {
-        **_held_params(claimed), "done_message": message, "done_output": output, "done_at": now,
-        "done_expires": expiry(now, claimed.configuration)}).scalar_one_or_none()
+    params = {**_held_params(claimed), "done_message": message, "done_output": output, "done_at": now,
+              "done_expires": expiry(now, claimed.configuration)}
+    if not files and not claimed.is_update:
+        return _FINISH.scalar(params) is not None  # nothing else changes: the write alone
+    row = db.session.connection().execute(_FINISH.statement, params).scalar_one_or_none()
     if row is None:
         db.session.rollback()
         return False

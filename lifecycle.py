@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import enum
-import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,6 +10,7 @@ from typing import Callable
 from sqlalchemy import bindparam, case, delete, insert, literal_column, or_, select, update
 
 from models import INPUT_FILE, Task, TaskFile, db, now_utc, task_files_table, tasks_table
+from statements import Prepared
 
 
 class Status(str, enum.Enum):
@@ -56,8 +56,10 @@ def _allowed(operation: str) -> list[str]:
 
 def status_in(*statuses: str):
     """`status IN ('A', ...)` with the values inlined, not bound: only then can the planners of
-    both databases match the partial indexes on status (a parameter's value is unknown at plan time)."""
-    return Task.status.in_([literal_column(f"'{Status(status).value}'") for status in statuses])
+    both databases match the partial indexes on status (a parameter's value is unknown at plan time).
+    One status is written `status = 'A'`: SQLite matches a partial index only on the same term."""
+    values = [literal_column(f"'{Status(status).value}'") for status in statuses]
+    return Task.status == values[0] if len(values) == 1 else Task.status.in_(values)
 
 
 def status_allows(operation: str):
@@ -86,27 +88,20 @@ def expiry(finished_at: datetime, configuration: dict) -> datetime | None:
     return None if seconds is None else finished_at + timedelta(seconds=seconds)
 
 
-# Built once: GET is the hottest path, and compiling a statement per request costs more than the query.
+# Prepared once: GET is the hottest path, and SQLAlchemy's per-call machinery costs more than the query.
 RESPONSE_COLUMNS = (Task.task_id, Task.status, Task.message, Task.created_at, Task.started_at,
                     Task.finished_at, Task.expires_at, Task.configuration, Task.output, Task.input_url,
                     Task.mime_type)
-_GET_TASK = select(*RESPONSE_COLUMNS).where(
+_GET_TASK = Prepared(select(*RESPONSE_COLUMNS).where(
     Task.task_id == bindparam("task_id"), Task.owner == bindparam("owner"),
-    or_(Task.expires_at.is_(None), Task.expires_at > bindparam("now", type_=Task.expires_at.type)))
-
-
-def read_connection():
-    """A connection of the autocommit `reads` engine, for single reads: no session, no BEGIN/ROLLBACK."""
-    return db.engines["reads"].connect()
+    or_(Task.expires_at.is_(None), Task.expires_at > bindparam("now", type_=Task.expires_at.type))))
 
 
 def get_task(task_id: str, owner: str):
     """The task's row (the columns a response needs, as attributes), or TaskNotFound."""
     if not _looks_like_task_id(task_id):
         raise TaskNotFound()
-    with read_connection() as connection:
-        task = connection.execute(
-            _GET_TASK, {"task_id": task_id, "owner": owner, "now": now_utc()}).one_or_none()
+    task = _GET_TASK.one_or_none({"task_id": task_id, "owner": owner, "now": now_utc()})
     if task is None:
         raise TaskNotFound()
     return task
@@ -121,20 +116,23 @@ def _refusal(operation: str, task_id: str, owner: str) -> Exception:
     return TaskNotFound() if status is None else TransitionRefused(operation, status)
 
 
+# Built once; each create binds its values (building an INSERT per call costs more than running it).
+_INSERT_TASK = insert(tasks_table).returning(*RESPONSE_COLUMNS)
+_INSERT_FILE = insert(task_files_table)
+
+
 def create_task(owner: str, configuration: dict, file_name: str | None, mime_type: str | None,
                 input_url: str | None, document: bytes | None):
     """Insert a new Starting task (and its inline input document); returns its response row."""
     task_id = str(uuid.uuid4())
-    row = db.session.connection().execute(
-        insert(tasks_table).values(
-            task_id=task_id, owner=owner, status=Status.STARTING.value, message=QUEUED,
-            configuration=configuration, file_name=file_name, mime_type=mime_type, input_url=input_url,
-            created_at=now_utc(), version=0, attempt=0)
-        .returning(*RESPONSE_COLUMNS)
-    ).one()
+    connection = db.session.connection()
+    row = connection.execute(_INSERT_TASK, {
+        "task_id": task_id, "owner": owner, "status": Status.STARTING.value, "message": QUEUED,
+        "configuration": configuration, "file_name": file_name, "mime_type": mime_type,
+        "input_url": input_url, "created_at": now_utc(), "version": 0, "attempt": 0}).one()
     if document is not None:
-        db.session.connection().execute(insert(task_files_table).values(
-            task_id=task_id, name=INPUT_FILE, mime_type=mime_type, data=document))
+        connection.execute(_INSERT_FILE, {"task_id": task_id, "name": INPUT_FILE, "mime_type": mime_type,
+                                          "data": document})
     db.session.commit()
     return row
 
@@ -228,37 +226,30 @@ class ClaimedTask:
     is_update: bool
 
 
-@functools.lru_cache(maxsize=None)
-def _claim_statement(dialect_name: str):
-    """The claiming UPDATE, built once per database kind (it runs in every worker's loop)."""
-    oldest = select(Task.task_id).where(status_allows("claim")).order_by(Task.created_at).limit(1)
-    if dialect_name == "postgresql":
-        # SKIP LOCKED: concurrent claimers take different rows instead of queueing behind one,
-        # and a row a cancel is writing right now is skipped rather than waited for.
-        oldest = oldest.with_for_update(skip_locked=True)
-    # SQLite has no row locks: the whole UPDATE runs under its database write lock, and the
-    # status guard below is what makes a claim and a cancel exclude each other.
-    return (
-        update(tasks_table)
-        .where(Task.task_id == oldest.scalar_subquery(), status_allows("claim"))
-        .values(status=Status.PROCESSING.value, message=STARTED,
-                started_at=bindparam("claimed_at", type_=Task.started_at.type),
-                worker_id=bindparam("claimer"), attempt=Task.attempt + 1,
-                lease_expires_at=bindparam("lease_until", type_=Task.lease_expires_at.type),
-                version=Task.version + 1)
-        .returning(Task.task_id, Task.attempt, Task.configuration, Task.mime_type, Task.file_name,
-                   Task.input_url, Task.prev_status)
-    )
+# The claim: one statement, so it runs alone in autocommit. On PostgreSQL, SKIP LOCKED:
+# concurrent claimers take different rows instead of queueing behind one, and a row a cancel is
+# writing right now is skipped rather than waited for. SQLite renders no FOR UPDATE and has no
+# row locks: the whole UPDATE runs under its database write lock, and the status guard is what
+# makes a claim and a cancel exclude each other.
+_OLDEST_STARTING = (select(Task.task_id).where(status_allows("claim")).order_by(Task.created_at).limit(1)
+                    .with_for_update(skip_locked=True))
+_CLAIM = Prepared(
+    update(tasks_table)
+    .where(Task.task_id == _OLDEST_STARTING.scalar_subquery(), status_allows("claim"))
+    .values(status=Status.PROCESSING.value, message=STARTED,
+            started_at=bindparam("claimed_at", type_=Task.started_at.type),
+            worker_id=bindparam("claimer"), attempt=Task.attempt + 1,
+            lease_expires_at=bindparam("lease_until", type_=Task.lease_expires_at.type),
+            version=Task.version + 1)
+    .returning(Task.task_id, Task.attempt, Task.configuration, Task.mime_type, Task.file_name,
+               Task.input_url, Task.prev_status))
 
 
 def claim_next_task(worker_id: str, lease_seconds: float) -> ClaimedTask | None:
     """Move the oldest Starting task to Processing for this worker, or None when none waits."""
     now = now_utc()
-    row = db.session.connection().execute(
-        _claim_statement(db.engine.dialect.name),
-        {"claimed_at": now, "claimer": worker_id, "lease_until": now + timedelta(seconds=lease_seconds)},
-    ).one_or_none()
-    db.session.commit()
+    row = _CLAIM.one_or_none(
+        {"claimed_at": now, "claimer": worker_id, "lease_until": now + timedelta(seconds=lease_seconds)})
     if row is None:
         return None
     return ClaimedTask(task_id=row.task_id, attempt=row.attempt, worker_id=worker_id,

@@ -12,8 +12,8 @@ from flask import current_app, request
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
-from lifecycle import read_connection
 from models import Setting, TaskFile, db
+from statements import Prepared
 
 FILE_REF_PREFIX = "file:"
 
@@ -35,14 +35,13 @@ def load_secret_key() -> str:
     return stored.value
 
 
-_LOAD_FILE = select(TaskFile.mime_type, TaskFile.data).where(
-    TaskFile.task_id == bindparam("task_id"), TaskFile.name == bindparam("name"))
+_LOAD_FILE = Prepared(select(TaskFile.mime_type, TaskFile.data).where(
+    TaskFile.task_id == bindparam("task_id"), TaskFile.name == bindparam("name")))
 
 
 def load_file(task_id: str, name: str):
     """One stored file of a task (`mime_type`, `data`), or None."""
-    with read_connection() as connection:
-        return connection.execute(_LOAD_FILE, {"task_id": task_id, "name": name}).one_or_none()
+    return _LOAD_FILE.one_or_none({"task_id": task_id, "name": name})
 
 
 def _signature(task_id: str, name: str, expires: int) -> str:
