@@ -18,7 +18,7 @@ import settings
 from errors import plain, register_error_handlers
 from models import db
 from routes import bp
-from statements import AUTOCOMMIT_BIND
+from statements import AUTOCOMMIT_BIND, RELAXED_BIND
 from storage import load_secret_key
 from worker import worker_command
 
@@ -58,6 +58,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         return plain(f"OK - Version {VERSION}", 200)
 
     with app.app_context():
+        prepare_connections()
         upgrade_database(app)
         app.config["URL_SIGNING_KEY"] = load_secret_key()
         auth.ensure_initial_key(app)
@@ -93,10 +94,11 @@ def configure_database(app: Flask) -> None:
         # Wait on a locked database instead of failing at once (workers and servers share it).
         options["connect_args"] = {"timeout": 30}
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
-    # A second pool for single statements (statements.py: GET, key checks, claims, heartbeats):
+    # Two more pools for single statements (statements.py: GET, key checks, claims, heartbeats):
     # autocommit, so each costs one round trip, with no BEGIN before it and no ROLLBACK after.
-    app.config.setdefault("SQLALCHEMY_BINDS", {AUTOCOMMIT_BIND: {
-        "url": uri, **options, "isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}})
+    # The relaxed one does not wait for the disk at commit (see relax_commits).
+    autocommit = {"url": uri, **options, "isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
+    app.config.setdefault("SQLALCHEMY_BINDS", {AUTOCOMMIT_BIND: autocommit, RELAXED_BIND: autocommit})
 
 
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
@@ -134,10 +136,28 @@ def migration_lock(app: Flask):
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
-def upgrade_database(app: Flask) -> None:
-    """Apply pending migrations."""
+def relax_commits(dbapi_connection, connection_record) -> None:
+    """PostgreSQL: this connection's commits return before the WAL reaches the disk.
+
+    Only for writes whose loss in a database crash is harmless: a claim (the task is Starting
+    again, and the orphaned run's fenced writes change nothing), a heartbeat, a progress
+    message. A later durable commit (a finish) flushes them anyway."""
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    dbapi_connection.execute("SET synchronous_commit = off")
+    dbapi_connection.autocommit = autocommit
+
+
+def prepare_connections() -> None:
+    """Per-connection settings, on every engine's new connections."""
     if db.engine.dialect.name == "sqlite":
         for engine in db.engines.values():
             event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        event.listen(db.engines[RELAXED_BIND], "connect", relax_commits)
+
+
+def upgrade_database(app: Flask) -> None:
+    """Apply pending migrations."""
     with migration_lock(app):
         flask_migrate.upgrade(directory=MIGRATIONS)

@@ -18,12 +18,13 @@ TIMED_OUT = "Task timed out"
 # values are bound at execution, so the statements below are built once.
 _HELD = (Task.task_id == bindparam("held_task"), status_in(Status.PROCESSING),
          Task.worker_id == bindparam("held_worker"), Task.attempt == bindparam("held_attempt"))
-# Single statements: they run alone in autocommit (statements.py).
+# Single statements: they run alone in autocommit (statements.py). A lost heartbeat or progress
+# message (a database crash before the WAL reached the disk) costs nothing: not durable.
 _RENEW = Prepared(update(tasks_table).where(*_HELD)
                   .values(lease_expires_at=bindparam("lease_until", type_=Task.lease_expires_at.type))
-                  .returning(Task.task_id))
+                  .returning(Task.task_id), durable=False)
 _PROGRESS = Prepared(update(tasks_table).where(*_HELD).values(message=bindparam("progress"))
-                     .returning(Task.task_id))
+                     .returning(Task.task_id), durable=False)
 _FINISH = Prepared(update(tasks_table).where(*_HELD)
            .values(status=Status.SUCCEEDED.value, message=bindparam("done_message"),
                    output=bindparam("done_output", type_=Task.output.type),

@@ -10,7 +10,7 @@ from typing import Callable
 from sqlalchemy import bindparam, case, delete, insert, literal_column, or_, select, update
 
 from models import INPUT_FILE, Task, TaskFile, db, now_utc, task_files_table, tasks_table
-from statements import Prepared
+from statements import Prepared, transaction
 
 
 class Status(str, enum.Enum):
@@ -116,24 +116,31 @@ def _refusal(operation: str, task_id: str, owner: str) -> Exception:
     return TaskNotFound() if status is None else TransitionRefused(operation, status)
 
 
-# Built once; each create binds its values (building an INSERT per call costs more than running it).
-_INSERT_TASK = insert(tasks_table).returning(*RESPONSE_COLUMNS)
-_INSERT_FILE = insert(task_files_table)
+def _bound(*columns) -> dict:
+    """VALUES for an INSERT: each column bound by its own name and type."""
+    return {column.key: bindparam(column.key, type_=column.type) for column in columns}
+
+
+# Prepared once: building an INSERT per call costs more than running it.
+_INSERT_TASK = Prepared(insert(tasks_table).values(
+    **_bound(Task.task_id, Task.owner, Task.configuration, Task.file_name, Task.mime_type,
+             Task.input_url, Task.created_at),
+    status=Status.STARTING.value, message=QUEUED, version=0, attempt=0).returning(*RESPONSE_COLUMNS))
+_INSERT_FILE = Prepared(insert(task_files_table).values(
+    **_bound(TaskFile.task_id, TaskFile.name, TaskFile.mime_type, TaskFile.data)))
 
 
 def create_task(owner: str, configuration: dict, file_name: str | None, mime_type: str | None,
                 input_url: str | None, document: bytes | None):
     """Insert a new Starting task (and its inline input document); returns its response row."""
     task_id = str(uuid.uuid4())
-    connection = db.session.connection()
-    row = connection.execute(_INSERT_TASK, {
-        "task_id": task_id, "owner": owner, "status": Status.STARTING.value, "message": QUEUED,
-        "configuration": configuration, "file_name": file_name, "mime_type": mime_type,
-        "input_url": input_url, "created_at": now_utc(), "version": 0, "attempt": 0}).one()
-    if document is not None:
-        connection.execute(_INSERT_FILE, {"task_id": task_id, "name": INPUT_FILE, "mime_type": mime_type,
-                                          "data": document})
-    db.session.commit()
+    with transaction() as within:
+        row = _INSERT_TASK.one_or_none({
+            "task_id": task_id, "owner": owner, "configuration": configuration, "file_name": file_name,
+            "mime_type": mime_type, "input_url": input_url, "created_at": now_utc()}, within)
+        if document is not None:
+            _INSERT_FILE.rows({"task_id": task_id, "name": INPUT_FILE, "mime_type": mime_type,
+                               "data": document}, within)
     return row
 
 
@@ -224,25 +231,36 @@ class ClaimedTask:
     file_name: str | None
     input_url: str | None
     is_update: bool
+    document: bytes | None = None  # the stored input, None for a URL not fetched yet
 
 
-# The claim: one statement, so it runs alone in autocommit. On PostgreSQL, SKIP LOCKED:
-# concurrent claimers take different rows instead of queueing behind one, and a row a cancel is
-# writing right now is skipped rather than waited for. SQLite renders no FOR UPDATE and has no
-# row locks: the whole UPDATE runs under its database write lock, and the status guard is what
-# makes a claim and a cancel exclude each other.
-_OLDEST_STARTING = (select(Task.task_id).where(status_allows("claim")).order_by(Task.created_at).limit(1)
+# The claim: one statement, so it runs alone in autocommit. The subquery's status guard decides
+# the race with a cancel. On PostgreSQL its row is locked FOR UPDATE, and a row a concurrent
+# write changed is re-checked against the guard after that write commits; SKIP LOCKED makes
+# concurrent claimers take different rows instead of queueing behind one. SQLite renders no FOR
+# UPDATE: an UPDATE holds the database's write lock from its start, so the subquery reads the
+# current rows. The outer WHERE is the primary key alone: a repeated status term there let
+# PostgreSQL's planner, on a young table, scan the whole queue index instead.
+# The stored input comes back with the claim: the worker needs it next, and this saves a round
+# trip. Written out because SQLAlchemy's SQLite compiler drops the table names inside RETURNING,
+# which would turn the correlation into task_id = task_id.
+_STORED_INPUT = literal_column(
+    f"(SELECT task_files.data FROM task_files WHERE task_files.task_id = tasks.task_id"
+    f" AND task_files.name = '{INPUT_FILE}')", type_=TaskFile.data.type)
+_OLDEST_STARTING = (select(Task.task_id).where(status_allows("claim")).order_by(Task.created_at)
+                    .limit(literal_column("1"))  # inlined: a generic plan must know it reads one row
                     .with_for_update(skip_locked=True))
 _CLAIM = Prepared(
     update(tasks_table)
-    .where(Task.task_id == _OLDEST_STARTING.scalar_subquery(), status_allows("claim"))
+    .where(Task.task_id == _OLDEST_STARTING.scalar_subquery())
     .values(status=Status.PROCESSING.value, message=STARTED,
             started_at=bindparam("claimed_at", type_=Task.started_at.type),
             worker_id=bindparam("claimer"), attempt=Task.attempt + 1,
             lease_expires_at=bindparam("lease_until", type_=Task.lease_expires_at.type),
             version=Task.version + 1)
     .returning(Task.task_id, Task.attempt, Task.configuration, Task.mime_type, Task.file_name,
-               Task.input_url, Task.prev_status))
+               Task.input_url, Task.prev_status, _STORED_INPUT.label("document")),
+    durable=False)  # a claim lost in a database crash leaves the task Starting: harmless
 
 
 def claim_next_task(worker_id: str, lease_seconds: float) -> ClaimedTask | None:
@@ -255,7 +273,7 @@ def claim_next_task(worker_id: str, lease_seconds: float) -> ClaimedTask | None:
     return ClaimedTask(task_id=row.task_id, attempt=row.attempt, worker_id=worker_id,
                        configuration=row.configuration, mime_type=row.mime_type,
                        file_name=row.file_name, input_url=row.input_url,
-                       is_update=row.prev_status is not None)
+                       is_update=row.prev_status is not None, document=row.document)
 
 
 def list_tasks(owner: str, *, limit: int | None, offset: int, start: datetime | None,

@@ -8,22 +8,25 @@ call only binds its values, runs the SQL on a pooled connection of the autocommi
 converts the row with the column types' own result processors.
 
 Autocommit: each statement is its own transaction, so it must be one that is correct alone
-(every write here is a single guarded UPDATE).
+(every write here is a single guarded UPDATE), or
+run inside `transaction()`.
 """
 from __future__ import annotations
 
 from collections import namedtuple
+from contextlib import contextmanager
 
 from sqlalchemy import exc
 
 from models import db
 
 AUTOCOMMIT_BIND = "autocommit"
+RELAXED_BIND = "relaxed"  # autocommit too, and its commits do not wait for the disk (app.relax_commits)
 
 
-def autocommit_engine():
+def autocommit_engine(durable: bool = True):
     """The engine whose connections commit every statement by itself."""
-    return db.engines[AUTOCOMMIT_BIND]
+    return db.engines[AUTOCOMMIT_BIND if durable else RELAXED_BIND]
 
 
 class _Compiled:
@@ -58,11 +61,54 @@ class _Compiled:
                           for process, value in zip(self.result_processors, raw)])
 
 
-class Prepared:
-    """A statement to run alone, in autocommit, many times with different values."""
+class Transaction:
+    """Several prepared statements in one transaction on one autocommit connection."""
 
-    def __init__(self, statement):
+    def __init__(self, cursor):
+        self.cursor = cursor
+
+
+@contextmanager
+def transaction():
+    """BEGIN ... COMMIT around the prepared statements run with the yielded Transaction."""
+    engine = autocommit_engine()
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        try:
+            _execute(engine, cursor, "BEGIN", None)
+            yield Transaction(cursor)
+            _execute(engine, cursor, "COMMIT", None)
+        except BaseException:
+            try:
+                cursor.execute("ROLLBACK")
+            except engine.dialect.loaded_dbapi.Error as error:
+                connection.invalidate(error)
+            raise
+        finally:
+            cursor.close()
+    finally:
+        connection.close()
+
+
+def _execute(engine, cursor, sql: str, arguments) -> list[tuple]:
+    """Run SQL on a driver cursor; its rows. Driver errors come out as SQLAlchemy's."""
+    try:
+        cursor.execute(sql, arguments) if arguments is not None else cursor.execute(sql)
+        return cursor.fetchall() if cursor.description is not None else []
+    except engine.dialect.loaded_dbapi.Error as error:
+        raise exc.DBAPIError.instance(sql, arguments, error, engine.dialect.loaded_dbapi.Error,
+                                      dialect=engine.dialect) from error
+
+
+class Prepared:
+    """A statement to run many times with different values: alone in autocommit, or in a Transaction."""
+
+    def __init__(self, statement, durable: bool = True):
+        """durable=False: the commit does not wait for the disk; only for writes whose loss in
+        a database crash is harmless (a claim, a heartbeat, a progress message)."""
         self.statement = statement
+        self.durable = durable
         self._compiled: dict[str, _Compiled] = {}
 
     def _compile(self, dialect) -> _Compiled:
@@ -71,36 +117,37 @@ class Prepared:
             compiled = self._compiled[dialect.name] = _Compiled(self.statement, dialect)
         return compiled
 
-    def rows(self, params: dict) -> list:
+    def rows(self, params: dict, within: Transaction | None = None) -> list:
         """Run the statement; its rows (attribute access by column key)."""
-        engine = autocommit_engine()
+        engine = autocommit_engine(self.durable)
         compiled = self._compile(engine.dialect)
         arguments = compiled.arguments(params)
-        connection = engine.raw_connection()
-        try:
-            cursor = connection.cursor()
+        if within is not None:
+            raw_rows = _execute(engine, within.cursor, compiled.sql, arguments)
+        else:
+            connection = engine.raw_connection()
             try:
-                cursor.execute(compiled.sql, arguments)
-                raw_rows = cursor.fetchall() if cursor.description is not None else []
+                cursor = connection.cursor()
+                try:
+                    raw_rows = _execute(engine, cursor, compiled.sql, arguments)
+                finally:
+                    cursor.close()
+            except exc.DBAPIError as error:
+                # The connection's state is unknown after a driver error: never pool it again.
+                connection.invalidate(error.orig)
+                raise
             finally:
-                cursor.close()
-        except engine.dialect.loaded_dbapi.Error as error:
-            # The connection's state is unknown after a driver error: never pool it again.
-            connection.invalidate(error)
-            raise exc.DBAPIError.instance(compiled.sql, arguments, error,
-                                          engine.dialect.loaded_dbapi.Error, dialect=engine.dialect) from error
-        finally:
-            connection.close()
+                connection.close()
         return [compiled.convert(raw) for raw in raw_rows]
 
-    def one_or_none(self, params: dict):
+    def one_or_none(self, params: dict, within: Transaction | None = None):
         """The single row, or None."""
-        rows = self.rows(params)
+        rows = self.rows(params, within)
         if len(rows) > 1:
             raise exc.MultipleResultsFound("Multiple rows were found when one or none was required")
         return rows[0] if rows else None
 
-    def scalar(self, params: dict):
+    def scalar(self, params: dict, within: Transaction | None = None):
         """The first column of the single row, or None."""
-        row = self.one_or_none(params)
+        row = self.one_or_none(params, within)
         return None if row is None else row[0]

@@ -18,9 +18,8 @@ from doctype import SUPPORTED, detect_mime_type, extension_for
 from document import DocumentError
 from fetch import download
 from lifecycle import ClaimedTask, claim_next_task, sweep_expired
-from models import INPUT_FILE, db
+from models import db
 from runner import Abandoned, PipelineRunner, TaskTimeout
-from storage import load_file
 
 log = logging.getLogger(__name__)
 IDLE_SECONDS = 0.5
@@ -140,9 +139,9 @@ class Worker:
 
     def _input(self, claimed: ClaimedTask) -> tuple[bytes, str, str]:
         """The document bytes, their type and name: stored, or downloaded now for a URL input."""
-        stored = load_file(claimed.task_id, INPUT_FILE)
-        if stored is not None:
-            return stored.data, stored.mime_type, claimed.file_name or f"{claimed.task_id}.{extension_for(stored.mime_type)}"
+        if claimed.document is not None:  # stored: it came with the claim
+            return (claimed.document, claimed.mime_type,
+                    claimed.file_name or f"{claimed.task_id}.{extension_for(claimed.mime_type)}")
         leases.report_progress(claimed, "Downloading file")
         data, given_name = download(claimed.input_url, self.app.config["MAX_FILE_BYTES"],
                                     self.app.config["ALLOW_PRIVATE_URLS"])

@@ -1,8 +1,9 @@
 """Tasks per second through the queue (create, claim, run, finish) beside bare UPDATE transactions.
 
-For SQLite and PostgreSQL and 1, 2 and 4 worker processes: a producer creates N tasks with a
-one-byte text document while the workers (the real `worker.Worker`, one per process) drain
-them; the rate is N over the time until every task has Succeeded. Beside it, in the same run,
+For SQLite and PostgreSQL and 1, 2 and 4 worker processes: as many producer processes create
+N tasks with a one-byte text document (lifecycle.create_task, as the API does) while the
+workers (the real `worker.Worker`, one per process) drain them; the rate is N over the time
+until every task has Succeeded. Beside it, in the same run,
 the same number of processes run bare single-row UPDATE transactions in a loop (psycopg or
 sqlite3, no SQLAlchemy), and on PostgreSQL also pgbench with the same UPDATE.
 Run: `.venv/bin/python bench/queue.py`.
@@ -50,35 +51,48 @@ def worker_process(database_url: str, start, stop) -> None:
             time.sleep(0.01)  # a short idle poll: 1 ms would let idle workers swamp the database
 
 
+def producer_process(database_url: str, tasks: int, start) -> None:
+    """Create tasks one by one, as API requests would, once the run starts."""
+    from lifecycle import create_task
+    from schemas import default_configuration
+
+    app = make_app(database_url)
+    configuration = default_configuration(None)
+    with app.app_context():
+        start.wait()
+        for _ in range(tasks):
+            create_task("default", configuration, "empty.txt", "text/plain", None, b" ")
+
+
 def queue_rate(database_url: str, workers: int, tasks: int) -> float:
-    """Tasks per second from the first create to the last Succeeded."""
+    """Tasks per second from the start of creation to the last Succeeded.
+
+    As many producer processes as workers create the tasks: one producer alone would cap the
+    rate at its own creation rate, while the baseline runs that many clients at once."""
     from sqlalchemy import func, select
 
-    from lifecycle import create_task
     from models import Task, db
-    from schemas import default_configuration
 
     app = make_app(database_url)
     context = multiprocessing.get_context("spawn")
     start, stop = context.Event(), context.Event()
     processes = [context.Process(target=worker_process, args=(database_url, start, stop)) for _ in range(workers)]
-    for process in processes:
+    shares = [tasks // workers + (index < tasks % workers) for index in range(workers)]
+    producers = [context.Process(target=producer_process, args=(database_url, share, start)) for share in shares]
+    for process in processes + producers:
         process.start()
-    time.sleep(3)  # let every worker build its app
-    configuration = default_configuration(None)
+    time.sleep(3)  # let every process build its app
     done = select(func.count()).select_from(Task).where(Task.status == "Succeeded")
     with app.app_context():
         began = time.perf_counter()
         start.set()
-        for _ in range(tasks):
-            create_task("default", configuration, "empty.txt", "text/plain", None, b" ")
         while db.session.execute(done).scalar_one() < tasks:
             db.session.rollback()
             time.sleep(0.01)
         elapsed = time.perf_counter() - began
         db.session.remove()
     stop.set()
-    for process in processes:
+    for process in processes + producers:
         process.join(30)
     return tasks / elapsed
 

@@ -1,0 +1,95 @@
+"""The prepared single statements (statements.py): results, errors, transactions, durability."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+import lifecycle
+from models import ApiKey, Task, db
+from schemas import default_configuration
+from statements import AUTOCOMMIT_BIND, RELAXED_BIND, Prepared, transaction
+
+_INSERT_KEY = Prepared(insert(ApiKey.__table__).values(
+    key_hash=bindparam("key_hash"), prefix="ck_test", owner=bindparam("owner"),
+    created_at=bindparam("created_at", type_=ApiKey.created_at.type)))
+_KEY_OWNER = Prepared(select(ApiKey.owner, ApiKey.created_at).where(ApiKey.key_hash == bindparam("key_hash")))
+
+
+def test_prepared_rows_convert_types_like_sqlalchemy(app):
+    """JSON comes back as dicts and datetimes as aware UTC, exactly as through the ORM."""
+    with app.app_context():
+        created = lifecycle.create_task("default", default_configuration(None), "a.txt", "text/plain",
+                                        None, b"hello")
+        row = lifecycle.get_task(created.task_id, "default")
+        orm = db.session.get(Task, created.task_id)
+        assert row.configuration == orm.configuration == default_configuration(None)
+        assert row.created_at == orm.created_at
+        assert row.created_at.tzinfo is not None and row.created_at.utcoffset().total_seconds() == 0
+        assert row.status == "Starting" and row.mime_type == "text/plain" and row.output is None
+
+
+def test_a_driver_error_is_sqlalchemys_and_the_pool_stays_usable(app):
+    with app.app_context():
+        values = {"key_hash": "h" * 64, "owner": "x", "created_at": datetime.now(timezone.utc)}
+        _INSERT_KEY.rows(values)
+        with pytest.raises(IntegrityError):
+            _INSERT_KEY.rows(values)
+        for _ in range(5):  # every pooled connection still works
+            assert _KEY_OWNER.scalar({"key_hash": "h" * 64}) == "x"
+
+
+def test_transaction_commits_together_or_not_at_all(app):
+    with app.app_context():
+        now = datetime.now(timezone.utc)
+        with transaction() as within:
+            _INSERT_KEY.rows({"key_hash": "a" * 64, "owner": "a", "created_at": now}, within)
+            _INSERT_KEY.rows({"key_hash": "b" * 64, "owner": "b", "created_at": now}, within)
+        assert _KEY_OWNER.scalar({"key_hash": "a" * 64}) == "a"
+        assert _KEY_OWNER.scalar({"key_hash": "b" * 64}) == "b"
+
+        with pytest.raises(IntegrityError):
+            with transaction() as within:
+                _INSERT_KEY.rows({"key_hash": "c" * 64, "owner": "c", "created_at": now}, within)
+                _INSERT_KEY.rows({"key_hash": "a" * 64, "owner": "dup", "created_at": now}, within)
+        assert _KEY_OWNER.scalar({"key_hash": "c" * 64}) is None  # rolled back with the failure
+
+        with pytest.raises(RuntimeError):
+            with transaction() as within:
+                _INSERT_KEY.rows({"key_hash": "d" * 64, "owner": "d", "created_at": now}, within)
+                raise RuntimeError("the caller failed")
+        assert _KEY_OWNER.scalar({"key_hash": "d" * 64}) is None
+
+
+def test_create_task_stores_task_and_input_in_one_transaction(app, monkeypatch):
+    with app.app_context():
+        fixed = uuid.uuid4()
+        monkeypatch.setattr(lifecycle.uuid, "uuid4", lambda: fixed)
+        lifecycle.create_task("default", default_configuration(None), "a.txt", "text/plain", None, b"one")
+        with pytest.raises(DBAPIError):  # the same task id again: the task's INSERT fails
+            lifecycle.create_task("default", default_configuration(None), "b.txt", "text/plain", None, b"two")
+        tasks = db.session.execute(text("SELECT count(*) FROM tasks")).scalar_one()
+        files = db.session.execute(text("SELECT count(*) FROM task_files")).scalar_one()
+        assert (tasks, files) == (1, 1)
+
+
+def test_only_the_relaxed_pool_skips_waiting_for_the_disk(app):
+    """On PostgreSQL claims, heartbeats and progress commit without waiting for the WAL flush;
+    creates, finishes and every other write wait for it."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            # SQLite: every pool has the WAL journal (its commits do not fsync each time anyway).
+            for engine in db.engines.values():
+                with engine.connect() as connection:
+                    assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            return
+        settings = {}
+        for name, engine in db.engines.items():
+            with engine.connect() as connection:
+                settings[name] = connection.execute(text("SHOW synchronous_commit")).scalar()
+        assert settings == {None: "on", AUTOCOMMIT_BIND: "on", RELAXED_BIND: "off"}
+        assert lifecycle._CLAIM.durable is False
+        assert lifecycle._INSERT_TASK.durable and lifecycle._INSERT_FILE.durable
