@@ -46,6 +46,7 @@ class _Compiled:
             if processor is not None:
                 self.bind_processors[name] = processor
         columns = list(statement.exported_columns)
+        self.returns_rows = bool(columns)
         self.row = namedtuple("Row", [column.key for column in columns])
         self.result_processors = [column.type.dialect_impl(dialect).result_processor(dialect, None)
                                   for column in columns]
@@ -91,11 +92,12 @@ def transaction():
         connection.close()
 
 
-def _execute(engine, cursor, sql: str, arguments) -> list[tuple]:
+def _execute(engine, cursor, sql: str, arguments, returns_rows: bool = False) -> list[tuple]:
     """Run SQL on a driver cursor; its rows. Driver errors come out as SQLAlchemy's."""
     try:
         cursor.execute(sql, arguments) if arguments is not None else cursor.execute(sql)
-        return cursor.fetchall() if cursor.description is not None else []
+        # Known from the statement: asking the cursor (`description`) costs more than the fetch.
+        return cursor.fetchall() if returns_rows else []
     except engine.dialect.loaded_dbapi.Error as error:
         raise exc.DBAPIError.instance(sql, arguments, error, engine.dialect.loaded_dbapi.Error,
                                       dialect=engine.dialect) from error
@@ -123,13 +125,13 @@ class Prepared:
         compiled = self._compile(engine.dialect)
         arguments = compiled.arguments(params)
         if within is not None:
-            raw_rows = _execute(engine, within.cursor, compiled.sql, arguments)
+            raw_rows = _execute(engine, within.cursor, compiled.sql, arguments, compiled.returns_rows)
         else:
             connection = engine.raw_connection()
             try:
                 cursor = connection.cursor()
                 try:
-                    raw_rows = _execute(engine, cursor, compiled.sql, arguments)
+                    raw_rows = _execute(engine, cursor, compiled.sql, arguments, compiled.returns_rows)
                 finally:
                     cursor.close()
             except exc.DBAPIError as error:
