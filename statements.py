@@ -8,8 +8,9 @@ call only binds its values, runs the SQL on a pooled connection of the autocommi
 converts the row with the column types' own result processors.
 
 Autocommit: each statement is its own transaction, so it must be one that is correct alone
-(every write here is a single guarded UPDATE), or
-run inside `transaction()`.
+(every write here is a single guarded UPDATE); statements that must commit together run inside
+`transaction()`. A driver error comes out as SQLAlchemy's exception (IntegrityError, ...), and
+the connection it happened on is dropped from the pool.
 """
 from __future__ import annotations
 
