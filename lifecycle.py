@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import bindparam, case, delete, insert, literal_column, or_, select, update
+from sqlalchemy import bindparam, case, delete, insert, literal, literal_column, or_, select, update
 
 from models import INPUT_FILE, Task, TaskFile, db, now_utc, task_files_table, tasks_table
 from statements import Prepared, transaction
@@ -122,25 +122,36 @@ def _bound(*columns) -> dict:
 
 
 # Prepared once: building an INSERT per call costs more than running it.
-_INSERT_TASK = Prepared(insert(tasks_table).values(
+_NEW_TASK = insert(tasks_table).values(
     **_bound(Task.task_id, Task.owner, Task.configuration, Task.file_name, Task.mime_type,
              Task.input_url, Task.created_at),
-    status=Status.STARTING.value, message=QUEUED, version=0, attempt=0).returning(*RESPONSE_COLUMNS))
+    status=Status.STARTING.value, message=QUEUED, version=0, attempt=0).returning(*RESPONSE_COLUMNS)
+_INSERT_TASK = Prepared(_NEW_TASK)
 _INSERT_FILE = Prepared(insert(task_files_table).values(
     **_bound(TaskFile.task_id, TaskFile.name, TaskFile.mime_type, TaskFile.data)))
+# PostgreSQL runs both INSERTs as one statement (the file's in a WITH clause), so a create with
+# its document is one autocommit round trip; SQLite has no INSERT in WITH: a transaction there.
+_created = _NEW_TASK.cte("created")
+_INSERT_TASK_WITH_FILE = Prepared(select(*_created.c).add_cte(
+    insert(task_files_table).from_select(
+        ["task_id", "name", "mime_type", "data"],
+        select(_created.c.task_id, literal(INPUT_FILE), _created.c.mime_type,
+               bindparam("data", type_=TaskFile.data.type))).cte("stored")))
 
 
 def create_task(owner: str, configuration: dict, file_name: str | None, mime_type: str | None,
                 input_url: str | None, document: bytes | None):
     """Insert a new Starting task (and its inline input document); returns its response row."""
-    task_id = str(uuid.uuid4())
+    values = {"task_id": str(uuid.uuid4()), "owner": owner, "configuration": configuration,
+              "file_name": file_name, "mime_type": mime_type, "input_url": input_url, "created_at": now_utc()}
+    if document is None:
+        return _INSERT_TASK.one_or_none(values)
+    if db.engine.dialect.name == "postgresql":
+        return _INSERT_TASK_WITH_FILE.one_or_none({**values, "data": document})
     with transaction() as within:
-        row = _INSERT_TASK.one_or_none({
-            "task_id": task_id, "owner": owner, "configuration": configuration, "file_name": file_name,
-            "mime_type": mime_type, "input_url": input_url, "created_at": now_utc()}, within)
-        if document is not None:
-            _INSERT_FILE.rows({"task_id": task_id, "name": INPUT_FILE, "mime_type": mime_type,
-                               "data": document}, within)
+        row = _INSERT_TASK.one_or_none(values, within)
+        _INSERT_FILE.rows({"task_id": values["task_id"], "name": INPUT_FILE, "mime_type": mime_type,
+                           "data": document}, within)
     return row
 
 
