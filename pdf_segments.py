@@ -26,18 +26,19 @@ def box_dict(left: float, top: float, right: float, bottom: float) -> dict:
 def ocr_entries(words: list[Word], to_image: ToImage = same_box) -> list[dict]:
     """The `ocr` list of a segment: each word or OCR line with its box (in image pixels) and confidence."""
     # box_dict written out inline: this runs once per word of every page under ocr_strategy=All.
+    if to_image is same_box:
+        return [{"bbox": {"left": int(word.left * 10 + 0.5) / 10, "top": int(word.top * 10 + 0.5) / 10,
+                          "width": int((word.right - word.left) * 10 + 0.5) / 10 if word.right > word.left else 0.0,
+                          "height": int((word.bottom - word.top) * 10 + 0.5) / 10 if word.bottom > word.top else 0.0},
+                 "text": word.text, "confidence": word.confidence} for word in words]
     entries = []
-    append = entries.append
     for word in words:
-        if to_image is same_box:
-            left, top, right, bottom = word.left, word.top, word.right, word.bottom
-        else:
-            left, top, right, bottom = to_image((word.left, word.top, word.right, word.bottom))
+        left, top, right, bottom = to_image((word.left, word.top, word.right, word.bottom))
         width, height = right - left, bottom - top
-        append({"bbox": {"left": int(left * 10 + 0.5) / 10, "top": int(top * 10 + 0.5) / 10,
-                         "width": int(width * 10 + 0.5) / 10 if width > 0 else 0.0,
-                         "height": int(height * 10 + 0.5) / 10 if height > 0 else 0.0},
-                "text": word.text, "confidence": word.confidence})
+        entries.append({"bbox": {"left": int(left * 10 + 0.5) / 10, "top": int(top * 10 + 0.5) / 10,
+                                 "width": int(width * 10 + 0.5) / 10 if width > 0 else 0.0,
+                                 "height": int(height * 10 + 0.5) / 10 if height > 0 else 0.0},
+                        "text": word.text, "confidence": word.confidence})
     return entries
 
 
