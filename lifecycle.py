@@ -245,6 +245,13 @@ class ClaimedTask:
     document: bytes | None = None  # the stored input, None for a URL not fetched yet
 
 
+# The stored input comes back with the claim: the worker needs it next, and this saves a round
+# trip. Written out because SQLAlchemy's SQLite compiler drops the table names inside RETURNING,
+# which would turn the correlation into task_id = task_id.
+_STORED_INPUT = literal_column(
+    f"(SELECT task_files.data FROM task_files WHERE task_files.task_id = tasks.task_id"
+    f" AND task_files.name = '{INPUT_FILE}')", type_=TaskFile.data.type)
+
 # The claim: one statement, so it runs alone in autocommit. The subquery's status guard decides
 # the race with a cancel. On PostgreSQL its row is locked FOR UPDATE, and a row a concurrent
 # write changed is re-checked against the guard after that write commits; SKIP LOCKED makes
@@ -252,12 +259,6 @@ class ClaimedTask:
 # UPDATE: an UPDATE holds the database's write lock from its start, so the subquery reads the
 # current rows. The outer WHERE is the primary key alone: a repeated status term there let
 # PostgreSQL's planner, on a young table, scan the whole queue index instead.
-# The stored input comes back with the claim: the worker needs it next, and this saves a round
-# trip. Written out because SQLAlchemy's SQLite compiler drops the table names inside RETURNING,
-# which would turn the correlation into task_id = task_id.
-_STORED_INPUT = literal_column(
-    f"(SELECT task_files.data FROM task_files WHERE task_files.task_id = tasks.task_id"
-    f" AND task_files.name = '{INPUT_FILE}')", type_=TaskFile.data.type)
 _OLDEST_STARTING = (select(Task.task_id).where(status_allows("claim")).order_by(Task.created_at)
                     .limit(literal_column("1"))  # inlined: a generic plan must know it reads one row
                     .with_for_update(skip_locked=True))
