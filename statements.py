@@ -76,7 +76,11 @@ def transaction():
     engine = autocommit_engine()
     connection = engine.raw_connection()
     try:
-        cursor = connection.cursor()
+        try:
+            cursor = _cursor(engine, connection)
+        except exc.DBAPIError as error:
+            connection.invalidate(error.orig)
+            raise
         try:
             _execute(engine, cursor, "BEGIN", None)
             yield Transaction(cursor)
@@ -91,6 +95,15 @@ def transaction():
             cursor.close()
     finally:
         connection.close()
+
+
+def _cursor(engine, connection):
+    """A driver cursor; a connection that cannot give one (closed, broken) raises SQLAlchemy's error."""
+    try:
+        return connection.cursor()
+    except engine.dialect.loaded_dbapi.Error as error:
+        raise exc.DBAPIError.instance(None, None, error, engine.dialect.loaded_dbapi.Error,
+                                      dialect=engine.dialect) from error
 
 
 def _execute(engine, cursor, sql: str, arguments, returns_rows: bool = False) -> list[tuple]:
@@ -130,7 +143,7 @@ class Prepared:
         else:
             connection = engine.raw_connection()
             try:
-                cursor = connection.cursor()
+                cursor = _cursor(engine, connection)
                 try:
                     raw_rows = _execute(engine, cursor, compiled.sql, arguments, compiled.returns_rows)
                 finally:

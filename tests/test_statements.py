@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 import lifecycle
 from models import ApiKey, Task, db
 from schemas import default_configuration
-from statements import AUTOCOMMIT_BIND, RELAXED_BIND, Prepared, transaction
+from statements import AUTOCOMMIT_BIND, RELAXED_BIND, Prepared, autocommit_engine, transaction
 
 _INSERT_KEY = Prepared(insert(ApiKey.__table__).values(
     key_hash=bindparam("key_hash"), prefix="ck_test", owner=bindparam("owner"),
@@ -93,3 +93,24 @@ def test_only_the_relaxed_pool_skips_waiting_for_the_disk(app):
         assert settings == {None: "on", AUTOCOMMIT_BIND: "on", RELAXED_BIND: "off"}
         assert lifecycle._CLAIM.durable is False
         assert lifecycle._INSERT_TASK.durable and lifecycle._INSERT_FILE.durable
+
+
+def test_a_broken_pooled_connection_fails_one_call_and_is_replaced(app):
+    """A connection the database dropped (restart, idle timeout) costs one error, not every call after."""
+    with app.app_context():
+        for durable in (True, False):
+            owner_of_key = Prepared(_KEY_OWNER.statement, durable=durable)
+            broken = autocommit_engine(durable).raw_connection()
+            broken.dbapi_connection.close()  # as if the server had gone away
+            broken.close()  # back into the pool, broken
+            with pytest.raises(DBAPIError):
+                owner_of_key.scalar({"key_hash": "x" * 64})
+            assert owner_of_key.scalar({"key_hash": "x" * 64}) is None  # a fresh connection
+            with pytest.raises(DBAPIError):  # the same inside a transaction
+                broken = autocommit_engine().raw_connection()
+                broken.dbapi_connection.close()
+                broken.close()
+                with transaction() as within:
+                    owner_of_key.scalar({"key_hash": "x" * 64}, within)
+            with transaction() as within:
+                assert owner_of_key.scalar({"key_hash": "x" * 64}, within) is None
