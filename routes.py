@@ -14,6 +14,7 @@ from models import INPUT_FILE
 from schemas import (ConfigurationSchema, CreateTaskSchema, GetQuerySchema, ListQuerySchema,
                      TaskResponseSchema, default_configuration, merge_configuration)
 from storage import file_url, public_base, resolve_output_urls
+from worker import announce_work
 
 bp = Blueprint("tasks", __name__)
 PREFIXES = {"tasks": "", "api_v1": "/api/v1"}  # blueprint registration name -> URL prefix
@@ -64,6 +65,7 @@ def _start_task(document: InputDocument, given: dict) -> dict:
     configuration = merge_configuration(default_configuration(current_app.config["DEFAULT_EXPIRES_IN"]), given)
     task = lifecycle.create_task(g.owner, configuration, document.file_name,
                                  document.mime_type, document.url, document.data)
+    announce_work()
     return task_response(task)
 
 
@@ -109,6 +111,7 @@ def update_task(task_id: str):
     given = _configuration_schema.load(_json_body())
     task = lifecycle.queue_update(task_id, g.owner,
                                   lambda stored: merge_configuration(stored, given))
+    announce_work()
     return jsonify(task_response(task))
 
 

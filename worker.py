@@ -24,6 +24,14 @@ from runner import Abandoned, PipelineRunner, TaskTimeout
 log = logging.getLogger(__name__)
 IDLE_SECONDS = 0.5
 SHUTDOWN_GRACE_SECONDS = 10.0
+# Set when this process queues a task (a create or an update): its idle workers claim at once
+# instead of at their next poll. Workers in other processes still find it by polling.
+_work_queued = threading.Event()
+
+
+def announce_work() -> None:
+    """A task was just queued in this process: wake its idle workers."""
+    _work_queued.set()
 
 
 class Heartbeat:
@@ -88,8 +96,8 @@ class Worker:
             except Exception:  # noqa: BLE001 - the loop must survive a database hiccup
                 log.exception("Worker %s: claim failed", self.worker_id)
                 worked = False
-            if not worked:
-                self.stop.wait(IDLE_SECONDS)
+            if not worked and _work_queued.wait(IDLE_SECONDS):
+                _work_queued.clear()
 
     def run_once(self) -> bool:
         """Claim and process one task; False when the queue was empty."""
@@ -190,6 +198,7 @@ class BackgroundWorkers:
     def stop(self, timeout: float = SHUTDOWN_GRACE_SECONDS + 5) -> None:
         """Stop claiming; let each worker finish or hand back its task; wait for them."""
         self.stop_event.set()
+        announce_work()  # idle workers wake, see the stop, and end now
         deadline = time.monotonic() + timeout
         for thread in self.threads:
             thread.join(max(deadline - time.monotonic(), 0))

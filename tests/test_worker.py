@@ -235,3 +235,25 @@ def test_task_timeout_fails_the_run(app, client, auth, monkeypatch):
     second = create(client, auth)["task_id"]
     assert worker.run_once()
     assert client.get(f"/task/{second}", headers=auth).json["status"] == "Succeeded"
+
+
+def test_a_task_queued_here_wakes_idle_workers_at_once(app, client, auth, monkeypatch):
+    """A create or an update in this process wakes its idle workers, without waiting for their poll."""
+    import worker
+
+    monkeypatch.setattr(worker, "IDLE_SECONDS", 30.0)  # a poll would take 30 s to find the task
+    running = BackgroundWorkers(app, 1).start()
+    try:
+        time.sleep(0.5)  # the worker found nothing and sleeps until its next poll
+        task_id = create(client, auth, file_name="doc.md")["task_id"]
+        assert wait_for(client, auth, task_id, timeout=10)["status"] == "Succeeded"
+        time.sleep(0.5)
+        updated = client.patch(f"/task/{task_id}/parse", json={"chunk_processing": {"target_length": 64}},
+                               headers=auth)
+        assert updated.status_code == 200 and updated.json["status"] == "Starting"
+        task = wait_for(client, auth, task_id, timeout=10)
+        assert task["status"] == "Succeeded" and task["configuration"]["chunk_processing"]["target_length"] == 64
+    finally:
+        began = time.monotonic()
+        running.stop()
+        assert time.monotonic() - began < 5  # stopping wakes idle workers too
