@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import flask_migrate
 import orjson
 from flask import Flask
+from flask.sessions import SessionInterface
 from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import event, text
 
@@ -45,6 +46,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     flask_migrate.Migrate(app, db, directory=MIGRATIONS)
     app.json = FastJSONProvider(app)
+    app.session_interface = NoSessions()
     register_error_handlers(app)
     app.register_blueprint(bp, url_prefix="/api/v1", name="api_v1")
     app.register_blueprint(bp)
@@ -66,6 +68,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
+class NoSessions(SessionInterface):
+    """The API is stateless (a key on every request, no cookies): never read or sign a session cookie."""
+
+    def open_session(self, app, request):
+        return None  # Flask then uses its empty, unsaved NullSession
+
+    def save_session(self, app, session, response) -> None:
+        return None
+
+
 def dump_json(value) -> str:
     """JSON text of a value, with orjson (several times faster than the json module)."""
     return orjson.dumps(value).decode()
@@ -82,6 +94,15 @@ class FastJSONProvider(DefaultJSONProvider):
 
     def loads(self, s, **kwargs):
         return orjson.loads(s)
+
+    def response(self, *args, **kwargs):
+        """jsonify: the body as orjson's bytes, without a round trip through str."""
+        value = self._prepare_response_obj(args, kwargs)
+        try:
+            body = orjson.dumps(value, default=self.default, option=orjson.OPT_APPEND_NEWLINE)
+        except TypeError:
+            body = f"{super().dumps(value)}\n"
+        return self._app.response_class(body, mimetype=self.mimetype)
 
 
 def configure_database(app: Flask) -> None:

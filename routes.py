@@ -24,6 +24,7 @@ _create_schema = CreateTaskSchema()
 _get_query = GetQuerySchema()
 _list_query = ListQuerySchema()
 _response_schema = TaskResponseSchema()
+_GET_DEFAULTS = _get_query.load({})  # most GETs have no query string
 
 
 @bp.before_request
@@ -100,7 +101,7 @@ def create_task_upload():
 @bp.get("/task/<task_id>")
 def get_task(task_id: str):
     """One task; chunks unless include_chunks=false."""
-    query = _get_query.load(request.args.to_dict())
+    query = _get_query.load(request.args.to_dict()) if request.query_string else _GET_DEFAULTS
     task = lifecycle.get_task(task_id, g.owner)
     return jsonify(task_response(task, query["include_chunks"], query["base64_urls"]))
 

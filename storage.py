@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import secrets
 import time
@@ -47,7 +46,7 @@ def load_file(task_id: str, name: str):
 def _signature(task_id: str, name: str, expires: int) -> str:
     key = current_app.config["URL_SIGNING_KEY"].encode()
     message = f"{task_id}/{name}/{expires}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return hmac.digest(key, message, "sha256").hex()  # one-shot: every GET signs the input's URL
 
 
 def signed_url(task_id: str, name: str) -> str:

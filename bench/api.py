@@ -114,7 +114,8 @@ def seed_tasks(database_url: str, count: int) -> list[str]:
                 for _ in range(count)]
 
 
-def bench_engine(engine_name: str, seconds: int, connections: int, hello_port: int) -> list[tuple]:
+def bench_engine(engine_name: str, seconds: int, connections: int, hello_port: int,
+                 operations: list[str]) -> list[tuple]:
     """Each operation measured between two runs of the bare endpoint, so load drift cancels out."""
     rows = []
     with scratch_database(engine_name) as database_url:
@@ -131,7 +132,8 @@ def bench_engine(engine_name: str, seconds: int, connections: int, hello_port: i
                 "create": (f"{base}/api/v1/task/parse", lua_headers("POST", json.dumps({"file": DOCUMENT})),
                            lua_headers("POST", json.dumps({"file": DOCUMENT}))),
             }
-            for name, (url, script, bare_script) in runs.items():
+            for name in operations:
+                url, script, bare_script = runs[name]
                 before = wrk(bare_url, seconds, connections, bare_script)
                 rate, p99, errors = wrk(url, seconds, connections, script)
                 after = wrk(bare_url, seconds, connections, bare_script)
@@ -149,6 +151,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--operations", default="GET task,cancel,create",
+                        help="comma-separated, from: GET task, cancel, create")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
@@ -160,7 +164,8 @@ def main() -> None:
           f"{'bare r/s':>9}{'bare p99':>9}{'rate/bare':>10}{'p99/bare':>9}")
     try:
         for engine_name in args.engines.split(","):
-            for row in bench_engine(engine_name, args.seconds, args.connections, hello_port):
+            for row in bench_engine(engine_name, args.seconds, args.connections, hello_port,
+                                    args.operations.split(",")):
                 engine, name, rate, p99, errors, bare_rate, bare_p99, rate_ratio, p99_ratio = row
                 print(f"{engine:<11}{name:<10}{rate:>8.0f}{p99:>8.2f}{errors:>8}{bare_rate:>9.0f}"
                       f"{bare_p99:>9.2f}{rate_ratio:>10.2f}{p99_ratio:>9.2f}", flush=True)
