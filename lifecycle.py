@@ -262,30 +262,37 @@ _STORED_INPUT = literal_column(
 _OLDEST_STARTING = (select(Task.task_id).where(status_allows("claim")).order_by(Task.created_at)
                     .limit(literal_column("1"))  # inlined: a generic plan must know it reads one row
                     .with_for_update(skip_locked=True))
-_CLAIM = Prepared(
-    update(tasks_table)
-    .where(Task.task_id == _OLDEST_STARTING.scalar_subquery())
-    .values(status=Status.PROCESSING.value, message=STARTED,
-            started_at=bindparam("claimed_at", type_=Task.started_at.type),
-            worker_id=bindparam("claimer"), attempt=Task.attempt + 1,
-            lease_expires_at=bindparam("lease_until", type_=Task.lease_expires_at.type),
-            version=Task.version + 1)
-    .returning(Task.task_id, Task.attempt, Task.configuration, Task.mime_type, Task.file_name,
-               Task.input_url, Task.prev_status, _STORED_INPUT.label("document")),
-    durable=False)  # a claim lost in a database crash leaves the task Starting: harmless
+# The claim's statement, also run with a finish in front of it (leases.finish_and_claim).
+CLAIM = (update(tasks_table)
+         .where(Task.task_id == _OLDEST_STARTING.scalar_subquery())
+         .values(status=Status.PROCESSING.value, message=STARTED,
+                 started_at=bindparam("claimed_at", type_=Task.started_at.type),
+                 worker_id=bindparam("claimer"), attempt=Task.attempt + 1,
+                 lease_expires_at=bindparam("lease_until", type_=Task.lease_expires_at.type),
+                 version=Task.version + 1)
+         .returning(Task.task_id, Task.attempt, Task.configuration, Task.mime_type, Task.file_name,
+                    Task.input_url, Task.prev_status, _STORED_INPUT.label("document")))
+_CLAIM = Prepared(CLAIM, durable=False)  # a claim lost in a database crash leaves the task Starting: harmless
 
 
-def claim_next_task(worker_id: str, lease_seconds: float) -> ClaimedTask | None:
-    """Move the oldest Starting task to Processing for this worker, or None when none waits."""
+def claim_values(worker_id: str, lease_seconds: float) -> dict:
+    """The values CLAIM binds."""
     now = now_utc()
-    row = _CLAIM.one_or_none(
-        {"claimed_at": now, "claimer": worker_id, "lease_until": now + timedelta(seconds=lease_seconds)})
-    if row is None:
-        return None
+    return {"claimed_at": now, "claimer": worker_id, "lease_until": now + timedelta(seconds=lease_seconds)}
+
+
+def claimed_task(row, worker_id: str) -> ClaimedTask:
+    """The ClaimedTask of a row CLAIM returned."""
     return ClaimedTask(task_id=row.task_id, attempt=row.attempt, worker_id=worker_id,
                        configuration=row.configuration, mime_type=row.mime_type,
                        file_name=row.file_name, input_url=row.input_url,
                        is_update=row.prev_status is not None, document=row.document)
+
+
+def claim_next_task(worker_id: str, lease_seconds: float) -> ClaimedTask | None:
+    """Move the oldest Starting task to Processing for this worker, or None when none waits."""
+    row = _CLAIM.one_or_none(claim_values(worker_id, lease_seconds))
+    return None if row is None else claimed_task(row, worker_id)
 
 
 def list_tasks(owner: str, *, limit: int | None, offset: int, start: datetime | None,

@@ -87,6 +87,7 @@ class Worker:
         self.heartbeat = Heartbeat(app, stop)
         self.runner = PipelineRunner()
         self._stop_seen_at: float | None = None
+        self._next: ClaimedTask | None = None  # claimed together with the last finish, not started
 
     def run(self) -> None:
         """Work until the stop event is set."""
@@ -98,20 +99,32 @@ class Worker:
                 worked = False
             if not worked and _work_queued.wait(IDLE_SECONDS):
                 _work_queued.clear()
+        self.hand_back()
 
     def run_once(self) -> bool:
-        """Claim and process one task; False when the queue was empty."""
+        """Process one task: the one claimed with the last finish, else the oldest Starting one.
+        False when the queue was empty."""
         with self.app.app_context():
-            claimed = claim_next_task(self.worker_id, self.app.config["LEASE_SECONDS"])
+            claimed, self._next = self._next, None
+            if claimed is None:
+                claimed = claim_next_task(self.worker_id, self.app.config["LEASE_SECONDS"])
             if claimed is None:
                 return False
             self.heartbeat.hold(claimed)
             try:
-                self.process(claimed)
+                self._next = self.process(claimed)
             finally:
                 self.heartbeat.hold(None)
             db.session.remove()
             return True
+
+    def hand_back(self) -> None:
+        """Return a task claimed with the last finish but not started (at shutdown) to the queue."""
+        claimed, self._next = self._next, None
+        if claimed is not None:
+            with self.app.app_context():
+                leases.release_task(claimed)
+                db.session.remove()
 
     def _should_abandon(self) -> bool:
         """Give up the run: the lease is gone, or shutdown's grace period ran out."""
@@ -122,8 +135,9 @@ class Worker:
             return time.monotonic() - self._stop_seen_at > SHUTDOWN_GRACE_SECONDS
         return False
 
-    def process(self, claimed: ClaimedTask) -> None:
-        """Run one claimed task to an end state, every write fenced by the claim."""
+    def process(self, claimed: ClaimedTask) -> ClaimedTask | None:
+        """Run one claimed task to an end state, every write fenced by the claim; the next task
+        when a success claimed it in the same statement (leases.finish_and_claim)."""
         config = self.app.config
         try:
             document, mime_type, file_name = self._input(claimed)
@@ -133,7 +147,11 @@ class Worker:
                                      progress=lambda message: leases.report_progress(claimed, message),
                                      timeout=config["TASK_TIMEOUT"], should_abandon=self._should_abandon)
             message = "; ".join([leases.SUCCEEDED] + [f"skipped {item}" for item in result.skipped])
-            leases.finish_task(claimed, result.output, result.files, message)
+            if self.stop.is_set():  # shutting down: claim nothing more
+                leases.finish_task(claimed, result.output, result.files, message)
+                return None
+            return leases.finish_and_claim(claimed, result.output, result.files, message,
+                                           config["LEASE_SECONDS"])
         except DocumentError as error:
             leases.fail_task(claimed, str(error))
         except TaskTimeout:
@@ -144,6 +162,7 @@ class Worker:
             db.session.rollback()
             log.exception("Worker %s: task %s failed", self.worker_id, claimed.task_id)
             leases.fail_task(claimed, "Internal error while processing the task")
+        return None
 
     def _input(self, claimed: ClaimedTask) -> tuple[bytes, str, str]:
         """The document bytes, their type and name: stored, or downloaded now for a URL input."""

@@ -257,3 +257,88 @@ def test_a_task_queued_here_wakes_idle_workers_at_once(app, client, auth, monkey
         began = time.monotonic()
         running.stop()
         assert time.monotonic() - began < 5  # stopping wakes idle workers too
+
+
+def _row(app, task_id: str) -> dict:
+    with app.app_context():
+        task = db.session.get(Task, task_id)
+        row = {"status": task.status, "worker_id": task.worker_id, "attempt": task.attempt,
+               "message": task.message}
+        db.session.remove()
+    return row
+
+
+def test_a_success_claims_the_next_task_in_the_same_statement_on_postgresql(app, client, auth):
+    """PostgreSQL: run_once finishes its task and holds the next oldest one, claimed by that
+    same statement; SQLite finishes alone and leaves the next task Starting."""
+    first, second = (create(client, auth)["task_id"] for _ in range(2))
+    worker = Worker(app, threading.Event(), name="chain")
+    assert worker.run_once()
+    assert _row(app, first)["status"] == "Succeeded"
+    held = _row(app, second)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        assert (held["status"], held["worker_id"], held["attempt"]) == ("Processing", "chain", 1)
+        assert worker._next is not None and worker._next.task_id == second
+        assert worker._next.document is not None  # the claim brought the input with it
+    else:
+        assert held["status"] == "Starting" and worker._next is None
+    assert worker.run_once()  # the held task runs next, without another claim
+    assert client.get(f"/task/{second}", headers=auth).json["status"] == "Succeeded"
+    assert worker._next is None and not worker.run_once()
+
+
+def test_a_task_claimed_with_the_last_finish_goes_back_when_the_worker_stops(app, client, auth):
+    """A worker stopped while holding a task it has not started hands it back, not as an attempt;
+    another worker then runs it to success."""
+    first, second = (create(client, auth)["task_id"] for _ in range(2))
+    stop = threading.Event()
+    worker = Worker(app, stop, name="stopping")
+    assert worker.run_once()
+    stop.set()
+    worker.run()  # the loop sees the stop at once and hands back what it holds
+    held = _row(app, second)
+    assert (held["status"], held["worker_id"], held["attempt"]) == ("Starting", None, 0)
+    assert held["message"] == "Task queued"
+    assert Worker(app, threading.Event(), name="other").run_once()
+    assert client.get(f"/task/{second}", headers=auth).json["status"] == "Succeeded"
+    assert _row(app, first)["status"] == "Succeeded"
+
+
+def test_a_stopping_worker_claims_nothing_with_its_last_finish(app, client, auth, monkeypatch):
+    """Once stop is set, a success is written alone: the next task stays Starting, untouched."""
+    first, second = (create(client, auth)["task_id"] for _ in range(2))
+    stop = threading.Event()
+    worker = Worker(app, stop, name="last")
+    real_run = worker.runner.run
+
+    def run_then_stop(*args, **kwargs):
+        result = real_run(*args, **kwargs)
+        stop.set()
+        return result
+
+    monkeypatch.setattr(worker.runner, "run", run_then_stop)
+    assert worker.run_once()
+    assert _row(app, first)["status"] == "Succeeded"
+    assert worker._next is None
+    untouched = _row(app, second)
+    assert (untouched["status"], untouched["worker_id"], untouched["attempt"]) == ("Starting", None, 0)
+
+
+def test_a_finish_that_lost_its_lease_changes_nothing_but_still_claims(app, client, auth):
+    """The finish in front of the claim is fenced: after the reaper took the task back it writes
+    nothing, and the claim (of the oldest Starting task, here that same one) proceeds."""
+    task_id = create(client, auth)["task_id"]
+    with app.app_context():
+        claimed = claim_next_task("lost", 60)
+        db.session.remove()
+    force(app, task_id, status="Starting", worker_id=None, message="Retrying task 2/3")  # reaped
+    with app.app_context():
+        again = leases.finish_and_claim(claimed, {"chunks": []}, {}, leases.SUCCEEDED, 60)
+        db.session.remove()
+    row = _row(app, task_id)
+    assert row["status"] != "Succeeded"
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        assert again is not None and again.task_id == task_id and again.attempt == 2
+        assert (row["status"], row["worker_id"]) == ("Processing", "lost")
+    else:
+        assert again is None and row["status"] == "Starting"
