@@ -177,9 +177,14 @@ def main() -> None:
     for engine_name in args.engines.split(","):
         for workers in [int(n) for n in args.workers.split(",")]:
             with scratch_database(engine_name) as database_url:
-                rate = queue_rate(database_url, workers, args.tasks)
+                # The baselines are measured before and after the queue and averaged: this
+                # machine's fsync time drifts, and one side alone can miss it by half.
                 bare = bare_rate(database_url, workers)
                 pgbench = pgbench_rate(database_url, workers) if engine_name == "postgresql" else None
+                rate = queue_rate(database_url, workers, args.tasks)
+                bare = (bare + bare_rate(database_url, workers)) / 2
+                if pgbench:
+                    pgbench = (pgbench + pgbench_rate(database_url, workers)) / 2
             pg_columns = f"{pgbench:>13.0f}{rate / pgbench:>7.2f}" if pgbench else f"{'-':>13}{'-':>7}"
             print(f"{engine_name:<11}{workers:>8}{rate:>9.0f}{bare:>15.0f}{rate / bare:>7.2f}{pg_columns}", flush=True)
 
