@@ -120,7 +120,8 @@ def bench_engine(engine_name: str, seconds: int, connections: int, hello_port: i
     rows = []
     with scratch_database(engine_name) as database_url:
         env = {"DATABASE_URL": database_url, "API_KEYS": KEY, "WORKER_THREADS": "0", "SECRET_KEY": "bench"}
-        seeded = seed_tasks(database_url, 40_000 if engine_name == "postgresql" else 20_000)
+        seeded = (seed_tasks(database_url, 40_000 if engine_name == "postgresql" else 20_000)
+                  if "cancel" in operations else [])
         port = free_port()
         server = start_gunicorn("wsgi:app", env, port)
         try:
