@@ -101,7 +101,7 @@ class FastJSONProvider(DefaultJSONProvider):
         try:
             body = orjson.dumps(value, default=self.default, option=orjson.OPT_APPEND_NEWLINE)
         except TypeError:
-            body = f"{super().dumps(value)}\n"
+            body = f"{super().dumps(value, separators=(',', ':'))}\n"  # compact, as Flask's own
         return self._app.response_class(body, mimetype=self.mimetype)
 
 

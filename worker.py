@@ -99,7 +99,10 @@ class Worker:
                 worked = False
             if not worked and _work_queued.wait(IDLE_SECONDS):
                 _work_queued.clear()
-        self.hand_back()
+        try:
+            self.hand_back()
+        except Exception:  # noqa: BLE001 - the lease runs out and the reaper requeues it
+            log.exception("Worker %s: handing back its claimed task failed", self.worker_id)
 
     def run_once(self) -> bool:
         """Process one task: the one claimed with the last finish, else the oldest Starting one.

@@ -132,3 +132,26 @@ def test_health_needs_no_key(client):
     """Health answers in plain text with the version."""
     response = client.get("/health")
     assert response.status_code == 200 and response.text.startswith("OK - Version ")
+
+
+def test_json_responses_are_compact_with_a_newline_even_beyond_64_bit_integers(app):
+    """orjson writes responses; an integer orjson cannot write falls back to the json module,
+    with the same compact form and trailing newline."""
+    with app.test_request_context():
+        fast = app.json.response({"a": "é", "n": 1})
+        slow = app.json.response({"a": "é", "n": 2 ** 70})
+    assert fast.mimetype == slow.mimetype == "application/json"
+    assert fast.get_data() == '{"a":"é","n":1}\n'.encode()
+    assert slow.get_data() == b'{"a":"\\u00e9","n":1180591620717411303424}\n'
+
+
+def test_requests_open_no_session(app, client, auth):
+    """The API is stateless: a request never reads a session cookie (even a forged one) and no
+    response sets one."""
+    from flask import session
+    from flask.sessions import NullSession
+
+    with app.test_request_context(headers={"Cookie": "session=forged.value.here"}):
+        assert isinstance(session, NullSession)
+    response = client.post("/api/v1/task/parse", json={"file": b64(MARKDOWN)}, headers=auth)
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers

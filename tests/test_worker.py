@@ -294,6 +294,8 @@ def test_a_task_claimed_with_the_last_finish_goes_back_when_the_worker_stops(app
     stop = threading.Event()
     worker = Worker(app, stop, name="stopping")
     assert worker.run_once()
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        assert worker._next is not None and _row(app, second)["status"] == "Processing"
     stop.set()
     worker.run()  # the loop sees the stop at once and hands back what it holds
     held = _row(app, second)
@@ -325,20 +327,26 @@ def test_a_stopping_worker_claims_nothing_with_its_last_finish(app, client, auth
 
 
 def test_a_finish_that_lost_its_lease_changes_nothing_but_still_claims(app, client, auth):
-    """The finish in front of the claim is fenced: after the reaper took the task back it writes
-    nothing, and the claim (of the oldest Starting task, here that same one) proceeds."""
-    task_id = create(client, auth)["task_id"]
+    """The finish in front of the claim is fenced: once the task was reaped and claimed again by
+    another worker, the old claim's finish writes nothing, and the claim takes the next task."""
+    lost_task = create(client, auth)["task_id"]
     with app.app_context():
         claimed = claim_next_task("lost", 60)
         db.session.remove()
-    force(app, task_id, status="Starting", worker_id=None, message="Retrying task 2/3")  # reaped
+    force(app, lost_task, status="Starting", worker_id=None, message="Retrying task 2/3")  # reaped
     with app.app_context():
-        again = leases.finish_and_claim(claimed, {"chunks": []}, {}, leases.SUCCEEDED, 60)
+        assert claim_next_task("thief", 60).task_id == lost_task  # attempt 2, another worker
         db.session.remove()
-    row = _row(app, task_id)
-    assert row["status"] != "Succeeded"
+    waiting = create(client, auth)["task_id"]
+    with app.app_context():
+        nxt = leases.finish_and_claim(claimed, {"chunks": []}, {}, leases.SUCCEEDED, 60)
+        db.session.remove()
+        task = db.session.get(Task, lost_task)
+        assert (task.status, task.worker_id, task.attempt) == ("Processing", "thief", 2)
+        assert task.output is None and task.finished_at is None
+        db.session.remove()
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        assert again is not None and again.task_id == task_id and again.attempt == 2
-        assert (row["status"], row["worker_id"]) == ("Processing", "lost")
+        assert nxt is not None and nxt.task_id == waiting
+        assert (_row(app, waiting)["status"], _row(app, waiting)["worker_id"]) == ("Processing", "lost")
     else:
-        assert again is None and row["status"] == "Starting"
+        assert nxt is None and _row(app, waiting)["status"] == "Starting"
