@@ -187,11 +187,42 @@ def child(path: str) -> None:
           f"peak RSS {peak:.0f} MB (after imports {before:.0f} MB); output files {stored:.0f} MB")
 
 
+def small_documents(count: int) -> None:
+    """A one-page PDF as a worker runs it (runner.py: a child process per document) beside the
+    pipeline called in this process, both warm: what a document costs besides its pages."""
+    from reportlab.pdfgen import canvas
+
+    from runner import PipelineRunner
+
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer)
+    pdf.drawString(72, 720, "Invoice 42: one line of text")
+    pdf.save()
+    document = buffer.getvalue()
+    run, _ = whole_pipeline()
+    runner = PipelineRunner()
+
+    def in_child():
+        return runner.run(document, "application/pdf", "small.pdf", configuration(True),
+                          progress=lambda message: None, timeout=600, should_abandon=lambda: False)
+
+    timings = {}
+    for name, call in (("in this process", lambda: run(document, configuration(True))), ("in a child", in_child)):
+        call()  # warm: imports, the tokenizer, the fork server
+        started = time.perf_counter()
+        for _ in range(count):
+            call()
+        timings[name] = (time.perf_counter() - started) / count * 1000
+    print(f"Small PDFs: a one-page PDF takes {timings['in a child']:.0f} ms in a worker's child process, "
+          f"{timings['in this process']:.0f} ms in this process (mean of {count})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pdfs", nargs="*")
     parser.add_argument("--scan-pages", type=int, default=4)
     parser.add_argument("--memory-pages", type=int, default=500)
+    parser.add_argument("--small", type=int, default=10, help="one-page PDFs run through the worker's runner")
     parser.add_argument("--child")
     arguments = parser.parse_args()
     if arguments.child:
@@ -201,6 +232,8 @@ def main() -> None:
     text_pdfs(paths)
     if arguments.scan_pages:
         scans(paths[0], arguments.scan_pages)
+    if arguments.small:
+        small_documents(arguments.small)
     if arguments.memory_pages:
         memory(arguments.memory_pages)
 
