@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.forkserver
+import os
 import queue
 import threading
 import time
@@ -11,6 +13,8 @@ from document import DocumentError, Result
 
 TICK_SECONDS = 0.2
 PRELOAD = ["pipeline_preload"]
+PROJECT = os.path.dirname(os.path.abspath(__file__))
+_fork_server_lock = threading.Lock()
 PROGRESS_INTERVAL_SECONDS = 0.5
 
 
@@ -79,6 +83,19 @@ def process_context():
     tokenizer loaded instead of loading them afresh (0.6 s of a run)."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
+    with _fork_server_lock:
+        # Python 3.11's fork server imports its preload with its own sys.path, whose first entry
+        # is its working directory, not the project: name the project in PYTHONPATH while it
+        # starts (a server already running is left as it is).
+        saved = os.environ.get("PYTHONPATH")
+        os.environ["PYTHONPATH"] = os.pathsep.join(path for path in (PROJECT, saved) if path)
+        try:
+            multiprocessing.forkserver.ensure_running()
+        finally:
+            if saved is None:
+                del os.environ["PYTHONPATH"]
+            else:
+                os.environ["PYTHONPATH"] = saved
     return context
 
 

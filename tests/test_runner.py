@@ -19,9 +19,11 @@ def _loaded(report) -> None:
     report.close()
 
 
-def test_document_children_start_with_the_pipeline_and_tokenizer_loaded():
+def test_document_children_start_with_the_pipeline_and_tokenizer_loaded(tmp_path, monkeypatch):
     """A child of the runner's context already has the pipeline's modules and the cl100k table,
-    loaded once by its fork server, before it runs anything."""
+    loaded once by its fork server, before it runs anything: even when the process works in
+    another directory than the project's (as the client tests do)."""
+    monkeypatch.chdir(tmp_path)
     context = runner.process_context()
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_loaded, args=(sender,))
