@@ -12,10 +12,10 @@ from typing import Callable, Iterator
 from document import DocumentError, Result
 
 TICK_SECONDS = 0.2
-PRELOAD = ["pipeline_preload"]
+PROGRESS_INTERVAL_SECONDS = 0.5
+PRELOAD = ["pipeline_preload"]  # what the fork server of document children loads once
 PROJECT = os.path.dirname(os.path.abspath(__file__))
 _fork_server_lock = threading.Lock()
-PROGRESS_INTERVAL_SECONDS = 0.5
 
 
 class TaskTimeout(Exception):
