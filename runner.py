@@ -42,9 +42,21 @@ def _pipeline_events(document, mime_type, file_name, configuration, emit: Callab
         emit(("crash", f"{type(error).__name__}: {error}"))
 
 
-def _child_main(sender, document, mime_type, file_name, configuration) -> None:
-    _pipeline_events(document, mime_type, file_name, configuration, sender.send)
-    sender.close()
+def _serve_documents(jobs, events) -> None:
+    """A document child's loop: run each job sent to it, until its worker closes the pipe."""
+    import gc
+
+    from ocr import release_free_memory
+
+    while True:
+        try:
+            args = jobs.recv()
+        except EOFError:  # the worker closed it, or is gone
+            return
+        _pipeline_events(*args, events.send)
+        del args
+        gc.collect()
+        release_free_memory()  # what this document used goes back before the next one
 
 
 class PipelineThread:
@@ -99,28 +111,70 @@ def process_context():
     return context
 
 
-def _process_events(args) -> Iterator[tuple | None]:
-    """Events of a run in a child process, so a hostile file cannot take the worker down."""
-    context = process_context()
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child_main, args=(sender, *args), daemon=True)
-    process.start()
-    sender.close()
+class DocumentChild:
+    """A child process that runs one worker's documents one after another, so what a run loads
+    (the OCR engine: about 1.3 s to build and warm) stays loaded for the next. A child whose run
+    did not end in a result (a failure, a crash, a timeout, an abandon) is killed, and so is one
+    that holds more than MAX_CHILD_RSS_BYTES or sat idle for IDLE_CHILD_SECONDS: the next
+    document starts a fresh one."""
+
+    def __init__(self):
+        context = process_context()
+        self.events, child_events = context.Pipe(duplex=False)
+        child_jobs, self.jobs = context.Pipe(duplex=False)
+        self.process = context.Process(target=_serve_documents, args=(child_jobs, child_events), daemon=True)
+        self.process.start()
+        child_jobs.close()
+        child_events.close()
+        self.last_used = time.monotonic()
+
+    def resident_bytes(self) -> int:
+        """The child's resident memory now (0 once it is gone)."""
+        try:
+            with open(f"/proc/{self.process.pid}/statm") as statm:
+                return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            return 0
+
+    def close(self) -> None:
+        for end in (self.jobs, self.events):
+            end.close()
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+
+
+MAX_CHILD_RSS_BYTES = 600 * 1024 * 1024
+IDLE_CHILD_SECONDS = 60.0
+
+
+def _child_events(args, runner: "PipelineRunner") -> Iterator[tuple | None]:
+    """Events of a run in the worker's document child, so a hostile file cannot take the worker down."""
+    child = runner.document_child()
+    try:
+        child.jobs.send(args)
+    except OSError:  # it died since its last run: a fresh one
+        runner.close_child()
+        child = runner.document_child()
+        child.jobs.send(args)
+    succeeded = False
     try:
         while True:
-            if receiver.poll(TICK_SECONDS):
+            if child.events.poll(TICK_SECONDS):
                 try:
-                    yield receiver.recv()
+                    event = child.events.recv()
                 except EOFError:
-                    process.join(5)
-                    yield ("crash", f"the document parser died (exit code {process.exitcode})")
+                    child.process.join(5)
+                    yield ("crash", f"the document parser died (exit code {child.process.exitcode})")
+                    continue
+                succeeded = event[0] == "result"
+                yield event
             else:
                 yield None
     finally:
-        receiver.close()
-        if process.is_alive():
-            process.kill()
-        process.join(5)
+        child.last_used = time.monotonic()
+        if not succeeded or child.resident_bytes() > MAX_CHILD_RSS_BYTES:
+            runner.close_child()
 
 
 class PipelineRunner:
@@ -128,13 +182,31 @@ class PipelineRunner:
 
     def __init__(self):
         self._thread: PipelineThread | None = None
+        self._child: DocumentChild | None = None
+
+    def document_child(self) -> DocumentChild:
+        """This worker's document child, started when there is none."""
+        if self._child is None:
+            self._child = DocumentChild()
+        return self._child
+
+    def close_child(self) -> None:
+        """Stop the document child (the next document starts a fresh one)."""
+        child, self._child = self._child, None
+        if child is not None:
+            child.close()
+
+    def close_idle_child(self) -> None:
+        """Stop a document child that has not run anything for IDLE_CHILD_SECONDS (its memory goes)."""
+        if self._child is not None and time.monotonic() - self._child.last_used > IDLE_CHILD_SECONDS:
+            self.close_child()
 
     def run(self, document: bytes, mime_type: str, file_name: str | None, configuration: dict, *,
             progress: Callable[[str], None], timeout: float, should_abandon: Callable[[], bool]) -> Result:
         """The pipeline's Result, or DocumentError / TaskTimeout / Abandoned."""
         args = (document, mime_type, file_name, configuration)
         if not mime_type.startswith("text/"):
-            return _supervise(_process_events(args), progress, timeout, should_abandon)
+            return _supervise(_child_events(args, self), progress, timeout, should_abandon)
         if self._thread is None:
             self._thread = PipelineThread()
         try:

@@ -97,8 +97,11 @@ class Worker:
             except Exception:  # noqa: BLE001 - the loop must survive a database hiccup
                 log.exception("Worker %s: claim failed", self.worker_id)
                 worked = False
-            if not worked and _work_queued.wait(IDLE_SECONDS):
-                _work_queued.clear()
+            if not worked:
+                self.runner.close_idle_child()
+                if _work_queued.wait(IDLE_SECONDS):
+                    _work_queued.clear()
+        self.runner.close_child()
         try:
             self.hand_back()
         except Exception:  # noqa: BLE001 - the lease runs out and the reaper requeues it

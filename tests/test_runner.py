@@ -1,12 +1,19 @@
-"""The runner: documents other than text run in a child forked from a server that preloads the pipeline."""
+"""The runner: documents other than text run in a worker's child process, forked from a server that
+preloads the pipeline, kept while its runs succeed and replaced when one does not."""
 from __future__ import annotations
 
 import io
+import os
+import signal
 import sys
+import threading
+import time
 
+import pytest
 from reportlab.pdfgen import canvas
 
 import runner
+from document import DocumentError
 from schemas import default_configuration
 
 
@@ -48,3 +55,117 @@ def test_a_pdf_runs_to_its_result_in_a_child():
     texts = [segment["text"] for chunk in result.output["chunks"] for segment in chunk["segments"]]
     assert texts == ["Invoice 42: one line of text"]
     assert result.output["page_count"] == 1 and result.output["chunks"][0]["chunk_length"] > 0
+
+
+def _pdf(pages: int = 1, text: str = "Invoice 42: one line of text") -> bytes:
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer)
+    for number in range(pages):
+        for line in range(40):
+            pdf.drawString(72, 760 - 18 * line, f"{text} (page {number + 1}, line {line + 1})")
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def _run(pipeline_runner, document: bytes, timeout: float = 120):
+    return pipeline_runner.run(document, "application/pdf", "doc.pdf", default_configuration(None),
+                               progress=lambda message: None, timeout=timeout, should_abandon=lambda: False)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_worker_runs_its_documents_in_one_child_while_they_succeed():
+    """Documents that succeed run one after another in the same child, each with its own result."""
+    pipeline_runner = runner.PipelineRunner()
+    try:
+        first = _run(pipeline_runner, _pdf(text="First document"))
+        pid = pipeline_runner._child.process.pid
+        second = _run(pipeline_runner, _pdf(text="Second document"))
+        assert pipeline_runner._child.process.pid == pid
+        assert first.output["chunks"][0]["segments"][0]["text"].startswith("First document")
+        assert second.output["chunks"][0]["segments"][0]["text"].startswith("Second document")
+    finally:
+        pipeline_runner.close_child()
+    assert not _alive(pid)
+
+
+def test_a_failed_document_costs_its_child_and_the_next_starts_afresh():
+    pipeline_runner = runner.PipelineRunner()
+    try:
+        _run(pipeline_runner, _pdf())
+        pid = pipeline_runner._child.process.pid
+        with pytest.raises(DocumentError):
+            _run(pipeline_runner, _pdf()[:400])  # truncated
+        assert pipeline_runner._child is None and not _alive(pid)
+        assert _run(pipeline_runner, _pdf()).output["page_count"] == 1
+        assert pipeline_runner._child.process.pid != pid
+    finally:
+        pipeline_runner.close_child()
+
+
+def test_a_child_killed_mid_run_fails_that_run_only():
+    """A child that dies (here SIGKILL, as the kernel's OOM killer would) fails its run with a
+    message, and the worker's next document runs in a new child."""
+    pipeline_runner = runner.PipelineRunner()
+    outcome = {}
+
+    def slow_run():
+        try:
+            _run(pipeline_runner, _pdf(pages=150))
+        except DocumentError as error:
+            outcome["error"] = str(error)
+
+    try:
+        thread = threading.Thread(target=slow_run)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while pipeline_runner._child is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        pid = pipeline_runner._child.process.pid
+        time.sleep(0.3)
+        os.kill(pid, signal.SIGKILL)
+        thread.join(60)
+        assert outcome["error"] == f"Failed to process the document: the document parser died (exit code -{signal.SIGKILL})"
+        assert pipeline_runner._child is None
+        assert _run(pipeline_runner, _pdf()).output["page_count"] == 1
+    finally:
+        pipeline_runner.close_child()
+
+
+def test_a_run_past_its_deadline_kills_its_child():
+    pipeline_runner = runner.PipelineRunner()
+    try:
+        _run(pipeline_runner, _pdf())
+        pid = pipeline_runner._child.process.pid
+        with pytest.raises(runner.TaskTimeout):
+            _run(pipeline_runner, _pdf(pages=150), timeout=0.3)
+        assert pipeline_runner._child is None and not _alive(pid)
+        assert _run(pipeline_runner, _pdf()).output["page_count"] == 1
+    finally:
+        pipeline_runner.close_child()
+
+
+def test_a_large_or_idle_child_is_let_go(monkeypatch):
+    """A child grown past the memory cap is replaced after its run; one idle too long is stopped."""
+    pipeline_runner = runner.PipelineRunner()
+    try:
+        monkeypatch.setattr(runner, "MAX_CHILD_RSS_BYTES", 1)
+        _run(pipeline_runner, _pdf())
+        assert pipeline_runner._child is None
+        monkeypatch.setattr(runner, "MAX_CHILD_RSS_BYTES", 10 * 2**30)
+        _run(pipeline_runner, _pdf())
+        pid = pipeline_runner._child.process.pid
+        pipeline_runner.close_idle_child()
+        assert pipeline_runner._child is not None  # just used
+        monkeypatch.setattr(runner, "IDLE_CHILD_SECONDS", 0.0)
+        pipeline_runner.close_idle_child()
+        assert pipeline_runner._child is None and not _alive(pid)
+    finally:
+        pipeline_runner.close_child()
