@@ -188,8 +188,8 @@ def child(path: str) -> None:
 
 
 def small_documents(count: int) -> None:
-    """A one-page PDF as a worker runs it (runner.py: a child process per document) beside the
-    pipeline called in this process, both warm: what a document costs besides its pages."""
+    """A one-page PDF as a worker runs it (runner.py: in its document child, kept between
+    documents, or a fresh one after a failure) beside the pipeline called in this process."""
     from reportlab.pdfgen import canvas
 
     from runner import PipelineRunner
@@ -206,15 +206,23 @@ def small_documents(count: int) -> None:
         return runner.run(document, "application/pdf", "small.pdf", configuration(True),
                           progress=lambda message: None, timeout=600, should_abandon=lambda: False)
 
+    def in_fresh_child():
+        runner.close_child()
+        return in_child()
+
     timings = {}
-    for name, call in (("in this process", lambda: run(document, configuration(True))), ("in a child", in_child)):
+    calls = (("in this process", lambda: run(document, configuration(True))), ("kept child", in_child),
+             ("fresh child", in_fresh_child))
+    for name, call in calls:
         call()  # warm: imports, the tokenizer, the fork server
         started = time.perf_counter()
         for _ in range(count):
             call()
         timings[name] = (time.perf_counter() - started) / count * 1000
-    print(f"Small PDFs: a one-page PDF takes {timings['in a child']:.0f} ms in a worker's child process, "
-          f"{timings['in this process']:.0f} ms in this process (mean of {count})")
+    runner.close_child()
+    print(f"Small PDFs: a one-page PDF takes {timings['kept child']:.0f} ms in a worker's document child, "
+          f"{timings['fresh child']:.0f} ms in a fresh one, {timings['in this process']:.0f} ms in this "
+          f"process (mean of {count})")
 
 
 def main() -> None:
