@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import multiprocessing.forkserver
 import os
 import queue
 import threading
@@ -15,7 +14,11 @@ TICK_SECONDS = 0.2
 PROGRESS_INTERVAL_SECONDS = 0.5
 PRELOAD = ["pipeline_preload"]  # what the fork server of document children loads once
 PROJECT = os.path.dirname(os.path.abspath(__file__))
-_fork_server_lock = threading.Lock()
+# Python 3.11's fork server imports its preload with its own sys.path (its working directory
+# first), not the parent's: the project goes on PYTHONPATH, here, once, before any thread starts
+# (changing the environment while threads run is not safe).
+if PROJECT not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+    os.environ["PYTHONPATH"] = os.pathsep.join(path for path in (PROJECT, os.environ.get("PYTHONPATH")) if path)
 
 
 class TaskTimeout(Exception):
@@ -42,13 +45,24 @@ def _pipeline_events(document, mime_type, file_name, configuration, emit: Callab
         emit(("crash", f"{type(error).__name__}: {error}"))
 
 
+def resident_bytes(pid: int | str = "self") -> int:
+    """A process's resident memory now (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _serve_documents(jobs, events) -> None:
-    """A document child's loop: run each job sent to it, until its worker closes the pipe."""
+    """A document child's loop: say it is ready (with its memory after the last document was
+    let go), run the job sent to it, and again, until its worker closes the pipe."""
     import gc
 
     from ocr import release_free_memory
 
     while True:
+        events.send(("ready", resident_bytes()))
         try:
             args = jobs.recv()
         except EOFError:  # the worker closed it, or is gone
@@ -91,23 +105,10 @@ def _thread_events(args, executor: PipelineThread) -> Iterator[tuple | None]:
 
 def process_context():
     """The forkserver context documents run in. Its server loads the pipeline once, when it
-    starts (pipeline_preload.py); each run's child forks from it with every module and the
-    tokenizer loaded instead of loading them afresh (0.6 s of a run)."""
+    starts (pipeline_preload.py); each child forks from it with every module and the tokenizer
+    loaded instead of loading them afresh (0.6 s)."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
-    with _fork_server_lock:
-        # Python 3.11's fork server imports its preload with its own sys.path, whose first entry
-        # is its working directory, not the project: name the project in PYTHONPATH while it
-        # starts (a server already running is left as it is).
-        saved = os.environ.get("PYTHONPATH")
-        os.environ["PYTHONPATH"] = os.pathsep.join(path for path in (PROJECT, saved) if path)
-        try:
-            multiprocessing.forkserver.ensure_running()
-        finally:
-            if saved is None:
-                del os.environ["PYTHONPATH"]
-            else:
-                os.environ["PYTHONPATH"] = saved
     return context
 
 
@@ -115,8 +116,8 @@ class DocumentChild:
     """A child process that runs one worker's documents one after another, so what a run loads
     (the OCR engine: about 1.3 s to build and warm) stays loaded for the next. A child whose run
     did not end in a result (a failure, a crash, a timeout, an abandon) is killed, and so is one
-    that holds more than MAX_CHILD_RSS_BYTES or sat idle for IDLE_CHILD_SECONDS: the next
-    document starts a fresh one."""
+    that holds more than MAX_CHILD_RSS_BYTES once it let its last document go, or sat idle for
+    IDLE_CHILD_SECONDS: the next document starts a fresh one."""
 
     def __init__(self):
         context = process_context()
@@ -128,13 +129,17 @@ class DocumentChild:
         child_events.close()
         self.last_used = time.monotonic()
 
-    def resident_bytes(self) -> int:
-        """The child's resident memory now (0 once it is gone)."""
+    def ready(self, timeout: float, max_resident: float = float("inf")) -> bool:
+        """Whether the child said it is ready for a document, within `max_resident` bytes. False
+        when it died (even after its last result: the next document must not be blamed), did not
+        answer in time, or is too large."""
         try:
-            with open(f"/proc/{self.process.pid}/statm") as statm:
-                return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, ValueError, IndexError):
-            return 0
+            if not self.events.poll(timeout):
+                return False
+            kind, resident = self.events.recv()
+        except (EOFError, OSError):
+            return False
+        return kind == "ready" and resident <= max_resident
 
     def close(self) -> None:
         for end in (self.jobs, self.events):
@@ -146,24 +151,20 @@ class DocumentChild:
 
 MAX_CHILD_RSS_BYTES = 600 * 1024 * 1024
 IDLE_CHILD_SECONDS = 60.0
+READY_SECONDS = 60.0  # a fresh child's first start waits for its fork server to load the pipeline
 
 
 def _child_events(args, runner: "PipelineRunner") -> Iterator[tuple | None]:
     """Events of a run in the worker's document child, so a hostile file cannot take the worker down."""
     child = runner.document_child()
-    try:
-        child.jobs.send(args)
-    except OSError:  # it died since its last run: a fresh one
-        runner.close_child()
-        child = runner.document_child()
-        child.jobs.send(args)
     succeeded = False
     try:
+        child.jobs.send(args)
         while True:
             if child.events.poll(TICK_SECONDS):
                 try:
                     event = child.events.recv()
-                except EOFError:
+                except (EOFError, OSError):  # OSError: it died halfway through a message
                     child.process.join(5)
                     yield ("crash", f"the document parser died (exit code {child.process.exitcode})")
                     continue
@@ -173,7 +174,7 @@ def _child_events(args, runner: "PipelineRunner") -> Iterator[tuple | None]:
                 yield None
     finally:
         child.last_used = time.monotonic()
-        if not succeeded or child.resident_bytes() > MAX_CHILD_RSS_BYTES:
+        if not succeeded:
             runner.close_child()
 
 
@@ -185,9 +186,16 @@ class PipelineRunner:
         self._child: DocumentChild | None = None
 
     def document_child(self) -> DocumentChild:
-        """This worker's document child, started when there is none."""
+        """This worker's document child, ready for a document: the kept one, or a fresh one when
+        there is none or the kept one died or grew past MAX_CHILD_RSS_BYTES."""
+        if self._child is not None and not self._child.ready(READY_SECONDS, MAX_CHILD_RSS_BYTES):
+            self.close_child()
         if self._child is None:
-            self._child = DocumentChild()
+            child = DocumentChild()
+            if not child.ready(READY_SECONDS):
+                child.close()
+                raise DocumentError("The document parser could not be started")
+            self._child = child
         return self._child
 
     def close_child(self) -> None:

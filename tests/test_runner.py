@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -17,29 +18,44 @@ from document import DocumentError
 from schemas import default_configuration
 
 
-def _loaded(report) -> None:
-    """In a child: what it started with."""
+PROBE = """
+import os, sys
+sys.path.insert(0, {project!r})
+import runner
+
+
+def loaded(report):
     import chunking
 
-    report.send({"preloaded": "pipeline_preload" in sys.modules, "pdf_pipeline": "pdf_pipeline" in sys.modules,
-                 "tokenizer_loaded": chunking.cl100k_encoding.cache_info().currsize == 1})
+    report.send(["pipeline_preload" in sys.modules, "pdf_pipeline" in sys.modules,
+                 chunking.cl100k_encoding.cache_info().currsize == 1])
     report.close()
 
 
-def test_document_children_start_with_the_pipeline_and_tokenizer_loaded(tmp_path, monkeypatch):
-    """A child of the runner's context already has the pipeline's modules and the cl100k table,
-    loaded once by its fork server, before it runs anything: even when the process works in
-    another directory than the project's (as the client tests do)."""
-    monkeypatch.chdir(tmp_path)
+if __name__ == "__main__":
+    os.chdir({elsewhere!r})
     context = runner.process_context()
     receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_loaded, args=(sender,))
+    child = context.Process(target=loaded, args=(sender,))
     child.start()
     sender.close()
-    assert receiver.poll(60)
-    assert receiver.recv() == {"preloaded": True, "pdf_pipeline": True, "tokenizer_loaded": True}
+    print(receiver.recv() if receiver.poll(60) else "no answer")
     child.join(10)
-    assert child.exitcode == 0
+"""
+
+
+def test_document_children_start_with_the_pipeline_and_tokenizer_loaded(tmp_path):
+    """A child of the runner's context already has the pipeline's modules and the cl100k table,
+    loaded once by its fork server, before it runs anything: even when the process that starts
+    the fork server works in another directory than the project's (as the client tests do)."""
+    probe = tmp_path / "probe.py"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    probe.write_text(PROBE.format(project=runner.PROJECT, elsewhere=str(elsewhere)))
+    environment = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+    finished = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True, timeout=120,
+                              cwd=elsewhere, env=environment)
+    assert finished.stdout.strip() == "[True, True, True]", finished.stderr
 
 
 def test_a_pdf_runs_to_its_result_in_a_child():
@@ -48,10 +64,13 @@ def test_a_pdf_runs_to_its_result_in_a_child():
     pdf = canvas.Canvas(buffer)
     pdf.drawString(72, 720, "Invoice 42: one line of text")
     pdf.save()
-    progress = []
-    result = runner.PipelineRunner().run(buffer.getvalue(), "application/pdf", "invoice.pdf",
-                                         default_configuration(None), progress=progress.append,
-                                         timeout=120, should_abandon=lambda: False)
+    pipeline_runner = runner.PipelineRunner()
+    try:
+        result = pipeline_runner.run(buffer.getvalue(), "application/pdf", "invoice.pdf",
+                                     default_configuration(None), progress=lambda message: None,
+                                     timeout=120, should_abandon=lambda: False)
+    finally:
+        pipeline_runner.close_child()
     texts = [segment["text"] for chunk in result.output["chunks"] for segment in chunk["segments"]]
     assert texts == ["Invoice 42: one line of text"]
     assert result.output["page_count"] == 1 and result.output["chunks"][0]["chunk_length"] > 0
@@ -118,7 +137,7 @@ def test_a_child_killed_mid_run_fails_that_run_only():
 
     def slow_run():
         try:
-            _run(pipeline_runner, _pdf(pages=150))
+            _run(pipeline_runner, _pdf(pages=400))
         except DocumentError as error:
             outcome["error"] = str(error)
 
@@ -145,27 +164,45 @@ def test_a_run_past_its_deadline_kills_its_child():
         _run(pipeline_runner, _pdf())
         pid = pipeline_runner._child.process.pid
         with pytest.raises(runner.TaskTimeout):
-            _run(pipeline_runner, _pdf(pages=150), timeout=0.3)
+            _run(pipeline_runner, _pdf(pages=400), timeout=0.3)
         assert pipeline_runner._child is None and not _alive(pid)
         assert _run(pipeline_runner, _pdf()).output["page_count"] == 1
     finally:
         pipeline_runner.close_child()
 
 
+def test_a_kept_child_that_died_between_documents_is_not_blamed_on_the_next():
+    """A kept child that died after its last result (killed while idle) is replaced before the
+    next document is sent: that document succeeds."""
+    pipeline_runner = runner.PipelineRunner()
+    try:
+        _run(pipeline_runner, _pdf())
+        pid = pipeline_runner._child.process.pid
+        os.kill(pid, signal.SIGKILL)
+        assert _run(pipeline_runner, _pdf(text="After the loss")).output["page_count"] == 1
+        assert pipeline_runner._child.process.pid != pid
+    finally:
+        pipeline_runner.close_child()
+
+
 def test_a_large_or_idle_child_is_let_go(monkeypatch):
-    """A child grown past the memory cap is replaced after its run; one idle too long is stopped."""
+    """A child larger than the cap once it let its document go is replaced before the next one;
+    one idle too long is stopped."""
     pipeline_runner = runner.PipelineRunner()
     try:
         monkeypatch.setattr(runner, "MAX_CHILD_RSS_BYTES", 1)
         _run(pipeline_runner, _pdf())
-        assert pipeline_runner._child is None
-        monkeypatch.setattr(runner, "MAX_CHILD_RSS_BYTES", 10 * 2**30)
+        large = pipeline_runner._child.process.pid
         _run(pipeline_runner, _pdf())
-        pid = pipeline_runner._child.process.pid
+        assert pipeline_runner._child.process.pid != large and not _alive(large)
+        monkeypatch.setattr(runner, "MAX_CHILD_RSS_BYTES", 10 * 2**30)
+        kept = pipeline_runner._child.process.pid
+        _run(pipeline_runner, _pdf())
+        assert pipeline_runner._child.process.pid == kept
         pipeline_runner.close_idle_child()
         assert pipeline_runner._child is not None  # just used
         monkeypatch.setattr(runner, "IDLE_CHILD_SECONDS", 0.0)
         pipeline_runner.close_idle_child()
-        assert pipeline_runner._child is None and not _alive(pid)
+        assert pipeline_runner._child is None and not _alive(kept)
     finally:
         pipeline_runner.close_child()
