@@ -98,14 +98,19 @@ class Worker:
                 log.exception("Worker %s: claim failed", self.worker_id)
                 worked = False
             if not worked:
-                self.runner.close_idle_child()
+                self._let_go(self.runner.close_idle_child)
                 if _work_queued.wait(IDLE_SECONDS):
                     _work_queued.clear()
-        self.runner.close_child()
+        self._let_go(self.runner.close_child)
+        self._let_go(self.hand_back)
+
+    def _let_go(self, release) -> None:
+        """Release something this worker holds (a document child, a claimed task); a failure is
+        logged, not fatal: a child left over exits with this process, a task by its lease."""
         try:
-            self.hand_back()
-        except Exception:  # noqa: BLE001 - the lease runs out and the reaper requeues it
-            log.exception("Worker %s: handing back its claimed task failed", self.worker_id)
+            release()
+        except Exception:  # noqa: BLE001
+            log.exception("Worker %s: %s failed", self.worker_id, release.__name__)
 
     def run_once(self) -> bool:
         """Process one task: the one claimed with the last finish, else the oldest Starting one.
