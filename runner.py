@@ -167,7 +167,7 @@ def _child_events(args, runner: "PipelineRunner") -> Iterator[tuple | None]:
                 except (EOFError, OSError):  # OSError: it died halfway through a message
                     child.process.join(5)
                     yield ("crash", f"the document parser died (exit code {child.process.exitcode})")
-                    continue
+                    return
                 succeeded = event[0] == "result"
                 yield event
             else:
