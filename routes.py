@@ -12,8 +12,8 @@ from inputs import InputDocument, checked_document, read_file_field
 from lifecycle import Status
 from models import INPUT_FILE
 from schemas import (ConfigurationSchema, CreateTaskSchema, GetQuerySchema, ListQuerySchema,
-                     TaskResponseSchema, default_configuration, merge_configuration)
-from storage import file_url, public_base, resolve_output_urls
+                     default_configuration, merge_configuration, utc_timestamp)
+from storage import FileLinks, resolve_output_urls
 from worker import announce_work
 
 bp = Blueprint("tasks", __name__)
@@ -23,7 +23,6 @@ _configuration_schema = ConfigurationSchema()
 _create_schema = CreateTaskSchema()
 _get_query = GetQuerySchema()
 _list_query = ListQuerySchema()
-_response_schema = TaskResponseSchema()
 _GET_DEFAULTS = _get_query.load({})  # most GETs have no query string
 
 
@@ -34,22 +33,31 @@ def require_api_key():
 
 
 def task_response(task, include_chunks: bool = True, base64_urls: bool = False) -> dict:
-    """The TaskResponse of SPEC.md §7 for one task."""
+    """The TaskResponse of SPEC.md §7 for one task.
+
+    Built directly rather than dumped through a marshmallow schema: every field is the server's
+    own, so there is nothing to validate, and a GET is mostly this function."""
+    links = FileLinks(base64_urls)
+    task_id = task.task_id
     configuration = dict(task.configuration)
-    stored_input = task.mime_type is not None
     configuration["input_file_url"] = (
-        file_url(task.task_id, INPUT_FILE, base64_urls) if stored_input else task.input_url)
+        links.url(task_id, INPUT_FILE) if task.mime_type is not None else task.input_url)
     output = None
     if task.output is not None:
         chunks_ready = include_chunks and task.status == Status.SUCCEEDED.value
-        output = resolve_output_urls(task.task_id, task.output, chunks_ready, base64_urls)
-    return _response_schema.dump({
-        **{name: getattr(task, name) for name in ("task_id", "status", "message", "created_at",
-                                                   "started_at", "finished_at", "expires_at")},
-        "task_url": f"{public_base()}{request.script_root}{PREFIXES[request.blueprint]}/task/{task.task_id}",
+        output = resolve_output_urls(task_id, task.output, chunks_ready, links)
+    return {
+        "task_id": task_id,
+        "status": task.status,
+        "message": task.message,
+        "created_at": utc_timestamp(task.created_at),
+        "started_at": utc_timestamp(task.started_at),
+        "finished_at": utc_timestamp(task.finished_at),
+        "expires_at": utc_timestamp(task.expires_at),
+        "task_url": f"{links.root}{PREFIXES[request.blueprint]}/task/{task_id}",
         "configuration": configuration,
         "output": output,
-    })
+    }
 
 
 def _json_body() -> dict:

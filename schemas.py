@@ -1,4 +1,4 @@
-"""Input checking and response shapes (marshmallow): configuration, create, list, TaskResponse."""
+"""Input checking (marshmallow): configuration, create, get and list queries; the response's time format."""
 from __future__ import annotations
 
 import copy
@@ -268,25 +268,8 @@ def describe_errors(messages, path: str = "") -> list[str]:
     return [f"{path}: {messages}" if path else str(messages)]
 
 
-class UtcDateTimeField(fields.DateTime):
-    """RFC 3339 in UTC with a `Z`."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        if value is None:
-            return None
-        return value.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-class TaskResponseSchema(Schema):
-    """The TaskResponse of SPEC.md §7; every field is set by the server."""
-
-    task_id = fields.String(dump_only=True)
-    status = fields.String(dump_only=True)
-    message = fields.String(dump_only=True)
-    created_at = UtcDateTimeField(dump_only=True)
-    started_at = UtcDateTimeField(dump_only=True)
-    finished_at = UtcDateTimeField(dump_only=True)
-    expires_at = UtcDateTimeField(dump_only=True)
-    task_url = fields.String(dump_only=True)
-    configuration = fields.Raw(dump_only=True)
-    output = fields.Raw(dump_only=True)
+def utc_timestamp(value):
+    """A response's time: RFC 3339 in UTC with microseconds and a `Z` (SPEC.md §7), or None."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")

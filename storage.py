@@ -43,30 +43,48 @@ def load_file(task_id: str, name: str):
     return _LOAD_FILE.one_or_none({"task_id": task_id, "name": name})
 
 
-def _signature(task_id: str, name: str, expires: int) -> str:
-    key = current_app.config["URL_SIGNING_KEY"].encode()
+def _signature(key: bytes, task_id: str, name: str, expires: int) -> str:
     message = f"{task_id}/{name}/{expires}".encode()
     return hmac.digest(key, message, "sha256").hex()  # one-shot: every GET signs the input's URL
 
 
-def signed_url(task_id: str, name: str) -> str:
-    """An absolute URL of this service that serves one file until it expires."""
-    expires = int(time.time()) + current_app.config["FILE_URL_SECONDS"]
-    query = f"?expires={expires}&signature={_signature(task_id, name, expires)}"
-    return f"{public_base()}{request.script_root}/files/{task_id}/{quote(name, safe='')}{query}"
-
-
 def signature_is_valid(task_id: str, name: str, expires: int, signature: str) -> bool:
     """Whether a file URL's signature matches (the expiry is checked separately)."""
-    return hmac.compare_digest(_signature(task_id, name, expires), signature)
+    key = current_app.config["URL_SIGNING_KEY"].encode()
+    return hmac.compare_digest(_signature(key, task_id, name, expires), signature)
 
 
-def public_base() -> str:
-    """The scheme and host clients reach this service at: PUBLIC_URL, else the request's."""
+def service_root() -> str:
+    """The URL clients reach this service's root at: PUBLIC_URL, else the request's, with its script root."""
     public = current_app.config.get("PUBLIC_URL")
-    if public:
-        return public.rstrip("/")
-    return f"{request.scheme}://{request.host}"
+    base = public.rstrip("/") if public else f"{request.scheme}://{request.host}"
+    return f"{base}{request.script_root}"
+
+
+class FileLinks:
+    """How one response hands out a task's files: signed, expiring URLs of this service, or
+    `data:` URLs. Built once per response, so the request and settings are read once."""
+
+    def __init__(self, base64_urls: bool):
+        config = current_app.config
+        self.base64_urls = base64_urls
+        self.root = service_root()
+        self._key = config["URL_SIGNING_KEY"].encode()
+        self._expires = int(time.time()) + config["FILE_URL_SECONDS"]
+
+    def url(self, task_id: str, name: str) -> str | None:
+        """The URL of one stored file (None when a `data:` URL is asked for and it is missing)."""
+        if self.base64_urls:
+            return data_url(task_id, name)
+        expires = self._expires
+        signature = _signature(self._key, task_id, name, expires)
+        return f"{self.root}/files/{task_id}/{quote(name, safe='')}?expires={expires}&signature={signature}"
+
+    def resolve(self, task_id: str, value):
+        """A stored `file:<name>` reference as its URL; any other value as it is."""
+        if isinstance(value, str) and value.startswith(FILE_REF_PREFIX):
+            return self.url(task_id, value[len(FILE_REF_PREFIX):])
+        return value
 
 
 def data_url(task_id: str, name: str) -> str | None:
@@ -77,25 +95,13 @@ def data_url(task_id: str, name: str) -> str | None:
     return f"data:{stored.mime_type};base64,{base64.b64encode(stored.data).decode()}"
 
 
-def file_url(task_id: str, name: str, base64_urls: bool) -> str | None:
-    """The URL a response gives for one stored file."""
-    if base64_urls:
-        return data_url(task_id, name)
-    return signed_url(task_id, name)
-
-
-def _resolve(task_id: str, value, base64_urls: bool):
-    if isinstance(value, str) and value.startswith(FILE_REF_PREFIX):
-        return file_url(task_id, value[len(FILE_REF_PREFIX):], base64_urls)
-    return value
-
-
-def resolve_output_urls(task_id: str, output: dict, include_chunks: bool, base64_urls: bool) -> dict:
+def resolve_output_urls(task_id: str, output: dict, include_chunks: bool, links: FileLinks) -> dict:
     """A copy of a stored Output with its `file:<name>` references turned into URLs."""
+    resolve = links.resolve
     resolved = dict(output)
-    resolved["pdf_url"] = _resolve(task_id, output.get("pdf_url"), base64_urls)
+    resolved["pdf_url"] = resolve(task_id, output.get("pdf_url"))
     resolved["pages"] = [
-        {**page, "image": _resolve(task_id, page.get("image"), base64_urls)}
+        {**page, "image": resolve(task_id, page.get("image"))}
         for page in output.get("pages") or []
     ] if output.get("pages") is not None else None
     if not include_chunks:
@@ -103,7 +109,7 @@ def resolve_output_urls(task_id: str, output: dict, include_chunks: bool, base64
         return resolved
     resolved["chunks"] = [
         {**chunk, "segments": [
-            {**segment, "image": _resolve(task_id, segment.get("image"), base64_urls)}
+            {**segment, "image": resolve(task_id, segment.get("image"))}
             for segment in chunk.get("segments", [])
         ]}
         for chunk in output.get("chunks") or []
