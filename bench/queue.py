@@ -1,9 +1,10 @@
 """Tasks per second through the queue (create, claim, run, finish) beside bare UPDATE transactions.
 
-For SQLite and PostgreSQL and 1, 2 and 4 worker processes: as many producer processes create
-N tasks with a one-byte text document (lifecycle.create_task, as the API does) while the
-workers (the real `worker.Worker`, one per process) drain them; the rate is N over the time
-until every task has Succeeded. Beside it, in the same run,
+For SQLite and PostgreSQL and 1, 2 and 4 workers: as many producer processes create N tasks
+with a one-byte text document (lifecycle.create_task, as the API does) while the workers (the
+real `worker.Worker`) drain them; the rate is N over the time until every task has Succeeded.
+The workers run as the service runs them, as threads of one worker process (`flask worker
+--threads N`), and, for comparison, as N processes of one thread each. Beside it, in the same run,
 the same number of processes run bare single-row UPDATE transactions in a loop (psycopg or
 sqlite3, no SQLAlchemy), and on PostgreSQL also pgbench with the same UPDATE.
 Run: `.venv/bin/python bench/queue.py`.
@@ -37,21 +38,30 @@ def make_app(database_url: str):
     return create_app({"DATABASE_URL": database_url, **SETTINGS})
 
 
-def worker_process(database_url: str, start, stop, finished) -> None:
-    """One worker loop, idling 10 ms (not the service's 0.5 s) so the bench measures the queue, not the poll."""
+def worker_process(database_url: str, threads: int, start, stop, finished) -> None:
+    """A worker process with `threads` worker loops, as `flask worker --threads N` runs them,
+    idling 10 ms (not the service's 0.5 s) so the bench measures the queue, not the poll."""
     import threading
 
     from worker import Worker
 
     app = make_app(database_url)
-    worker = Worker(app, threading.Event())
-    start.wait()
-    while not stop.is_set():
-        if worker.run_once():
-            with finished.get_lock():
-                finished.value += 1
-        else:
-            time.sleep(0.01)  # a short idle poll: 1 ms would let idle workers swamp the database
+
+    def loop() -> None:
+        worker = Worker(app, threading.Event())
+        start.wait()
+        while not stop.is_set():
+            if worker.run_once():
+                with finished.get_lock():
+                    finished.value += 1
+            else:
+                time.sleep(0.01)  # a short idle poll: 1 ms would let idle workers swamp the database
+
+    loops = [threading.Thread(target=loop, name=f"worker-{n}") for n in range(threads)]
+    for thread in loops:
+        thread.start()
+    for thread in loops:
+        thread.join()
 
 
 def producer_process(database_url: str, tasks: int, start) -> None:
@@ -67,9 +77,11 @@ def producer_process(database_url: str, tasks: int, start) -> None:
             create_task("default", configuration, "empty.txt", "text/plain", None, b" ")
 
 
-def queue_rate(database_url: str, workers: int, tasks: int) -> float:
+def queue_rate(database_url: str, workers: int, tasks: int, layout: str = "threads") -> float:
     """Tasks per second from the start of creation to the last Succeeded.
 
+    layout "threads": one worker process running `workers` worker threads (`flask worker
+    --threads N`, or a server's WORKER_THREADS); "processes": `workers` processes of one thread.
     As many producer processes as workers create the tasks: one producer alone would cap the
     rate at its own creation rate, while the baseline runs that many clients at once."""
     from sqlalchemy import func, select
@@ -79,8 +91,9 @@ def queue_rate(database_url: str, workers: int, tasks: int) -> float:
     app = make_app(database_url)
     context = multiprocessing.get_context("spawn")
     start, stop, finished = context.Event(), context.Event(), context.Value("i", 0)
-    processes = [context.Process(target=worker_process, args=(database_url, start, stop, finished))
-                 for _ in range(workers)]
+    layouts = {"threads": [workers], "processes": [1] * workers}
+    processes = [context.Process(target=worker_process, args=(database_url, threads, start, stop, finished))
+                 for threads in layouts[layout]]
     shares = [tasks // workers + (index < tasks % workers) for index in range(workers)]
     producers = [context.Process(target=producer_process, args=(database_url, share, start)) for share in shares]
     for process in processes + producers:
@@ -173,7 +186,10 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--engines", default="sqlite,postgresql")
     args = parser.parse_args()
-    print(f"{'engine':<11}{'workers':>8}{'tasks/s':>9}{'bare UPDATE/s':>15}{'ratio':>7}{'pgbench tps':>13}{'ratio':>7}")
+    print("tasks/s: N worker threads in one process | N worker processes of one thread; "
+          "ratios of the first to the baselines")
+    print(f"{'engine':<11}{'workers':>8}{'threads':>9}{'procs':>7}{'bare UPDATE/s':>15}{'ratio':>7}"
+          f"{'pgbench tps':>13}{'ratio':>7}")
     for engine_name in args.engines.split(","):
         for workers in [int(n) for n in args.workers.split(",")]:
             with scratch_database(engine_name) as database_url:
@@ -181,12 +197,17 @@ def main() -> None:
                 # machine's fsync time drifts, and one side alone can miss it by half.
                 bare = bare_rate(database_url, workers)
                 pgbench = pgbench_rate(database_url, workers) if engine_name == "postgresql" else None
-                rate = queue_rate(database_url, workers, args.tasks)
+                rate = queue_rate(database_url, workers, args.tasks, "threads")
                 bare = (bare + bare_rate(database_url, workers)) / 2
                 if pgbench:
                     pgbench = (pgbench + pgbench_rate(database_url, workers)) / 2
+            by_processes = rate
+            if workers > 1:
+                with scratch_database(engine_name) as database_url:  # a fresh table, as the first had
+                    by_processes = queue_rate(database_url, workers, args.tasks, "processes")
             pg_columns = f"{pgbench:>13.0f}{rate / pgbench:>7.2f}" if pgbench else f"{'-':>13}{'-':>7}"
-            print(f"{engine_name:<11}{workers:>8}{rate:>9.0f}{bare:>15.0f}{rate / bare:>7.2f}{pg_columns}", flush=True)
+            print(f"{engine_name:<11}{workers:>8}{rate:>9.0f}{by_processes:>7.0f}{bare:>15.0f}{rate / bare:>7.2f}"
+                  f"{pg_columns}", flush=True)
 
 
 if __name__ == "__main__":
