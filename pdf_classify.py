@@ -71,7 +71,8 @@ def block_kind(block: Block, page_height: float, body: float, regions: list[Bloc
         return "SectionHeader"
     if starts_list_item(block.lines[0]):
         return "ListItem"
-    if block.size <= 0.88 * body and top >= 0.55 * page_height and FOOTNOTE_MARK.match(text):
+    if (block.size <= 0.88 * body and top >= 0.55 * page_height and FOOTNOTE_MARK.match(text)
+            and any(char.isalpha() for char in text[1:])):  # a mark alone (a listing's line number) is no note
         return "Footnote"
     return "Text"
 

@@ -323,3 +323,29 @@ def test_words_broken_over_lines_by_a_hyphen_are_rejoined_in_the_text():
     ]
     ocr = pdf_pipeline.parse_pdf(buffer.getvalue(), config(ocr_strategy="All"), lambda message: None).segments[0]["ocr"]
     assert [entry["text"] for entry in ocr][3:5] == ["de-", "fault"]  # each part keeps its own box
+
+
+def test_small_line_numbers_low_on_a_page_are_not_footnotes():
+    """A listing's line numbers (small digits alone, low on the page) are no footnotes; a
+    small line starting with a mark and going on in words still is."""
+    from reportlab.pdfgen import canvas as pdf_canvas
+
+    buffer = io.BytesIO()
+    pdf = pdf_canvas.Canvas(buffer, pagesize=(612, 792))
+    pdf.setFont("Helvetica", 11)
+    for row in range(12):  # body text, so that the page's body size is 11 points
+        pdf.drawString(72, 740 - 14 * row, "The listing below counts its lines in the margin, as listings do.")
+    for row in range(4):
+        y = 330 - 30 * row  # in the lower part of the page, where footnotes sit
+        pdf.setFont("Helvetica", 7)
+        pdf.drawString(60, y, str(46 + row))
+        pdf.setFont("Courier", 10)
+        pdf.drawString(120, y - 14, f"\\element{{group{row}}}{{")
+    pdf.setFont("Helvetica", 8)
+    pdf.drawString(72, 120, "1 Prices are in euros and exclude shipping.")
+    pdf.showPage()
+    pdf.save()
+    parsed = pdf_pipeline.parse_pdf(buffer.getvalue(), config(), lambda message: None)
+    assert [s["text"] for s in by_type(parsed, "Footnote")] == ["1 Prices are in euros and exclude shipping."]
+    numbers = [s for s in parsed.segments if s["text"].strip() in {"46", "47", "48", "49"}]
+    assert numbers and all(s["segment_type"] == "Text" for s in numbers)
