@@ -7,11 +7,13 @@ from datetime import timezone
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
 
+from settings import MAX_SECONDS
+
 SEGMENT_TYPES = ("Title", "SectionHeader", "Text", "ListItem", "Table", "Picture", "Caption",
                  "Formula", "Footnote", "PageHeader", "PageFooter", "Page")
 TOKENIZERS = ("Word", "Cl100kBase", "XlmRobertaBase", "BertBaseUncased")
 STATUSES = ("Starting", "Processing", "Succeeded", "Failed", "Cancelled")
-MAX_EXPIRES_IN = 100 * 366 * 24 * 3600  # a century: any later date would be "never" anyway
+MAX_EXPIRES_IN = MAX_SECONDS  # a century: any later date would be "never" anyway
 
 
 def _segment_key_aliases() -> dict[str, str]:

@@ -1,6 +1,7 @@
 """The settings of SPEC.md §9: defaults, read from the environment, checked at start."""
 from __future__ import annotations
 
+import math
 import os
 from typing import Callable
 
@@ -22,6 +23,11 @@ DEFAULTS = {
 }
 
 
+# The longest duration any setting may take: a century (as `expires_in` in schemas.py). Longer
+# would overflow the dates computed from it, and means "never" anyway.
+MAX_SECONDS = 100 * 366 * 24 * 3600
+
+
 def _boolean(value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -31,26 +37,31 @@ def _boolean(value: str) -> bool:
     raise ValueError("expected true or false")
 
 
-def _optional_int(value: str) -> int | None:
-    return None if value.strip() == "" else _non_negative(int)(value)
+def _shown(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
 
 
-def _non_negative(kind: Callable[[str], float]) -> Callable[[str], float]:
+def _number(kind: Callable[[str], float], minimum: float, maximum: float = MAX_SECONDS,
+            optional: bool = False) -> Callable[[str], float | None]:
+    """A parser of a finite number from `minimum` to `maximum` (an empty value: None, if optional)."""
     def parse(value: str):
+        if optional and value.strip() == "":
+            return None
         number = kind(value)
-        if number < 0:
-            raise ValueError("must not be negative")
+        if not math.isfinite(number) or not minimum <= number <= maximum:
+            raise ValueError(f"expected a number from {_shown(minimum)} to {_shown(maximum)}")
         return number
     return parse
 
 
 PARSERS: dict[str, Callable[[str], object]] = {
     "DATABASE_URL": str, "API_KEYS": str, "PUBLIC_URL": str, "SECRET_KEY": str,
-    "WORKER_THREADS": _non_negative(int), "LEASE_SECONDS": _non_negative(float),
-    "MAX_ATTEMPTS": _non_negative(int), "TASK_TIMEOUT": _non_negative(float),
-    "DEFAULT_EXPIRES_IN": _optional_int, "MAX_FILE_BYTES": _non_negative(int),
-    "ALLOW_PRIVATE_URLS": _boolean, "PROCESSING_DELAY_SECONDS": _non_negative(float),
-    "FILE_URL_SECONDS": _non_negative(int), "SWEEP_INTERVAL_SECONDS": _non_negative(float),
+    "WORKER_THREADS": _number(int, 0, 256),
+    "LEASE_SECONDS": _number(float, 0.1), "MAX_ATTEMPTS": _number(int, 1, 1000),
+    "TASK_TIMEOUT": _number(float, 0.1), "DEFAULT_EXPIRES_IN": _number(int, 0, optional=True),
+    "MAX_FILE_BYTES": _number(int, 1, 2**62), "ALLOW_PRIVATE_URLS": _boolean,
+    "PROCESSING_DELAY_SECONDS": _number(float, 0), "FILE_URL_SECONDS": _number(int, 1),
+    "SWEEP_INTERVAL_SECONDS": _number(float, 0.1),
 }
 
 

@@ -51,7 +51,8 @@ def _signature(key: bytes, task_id: str, name: str, expires: int) -> str:
 def signature_is_valid(task_id: str, name: str, expires: int, signature: str) -> bool:
     """Whether a file URL's signature matches (the expiry is checked separately)."""
     key = current_app.config["URL_SIGNING_KEY"].encode()
-    return hmac.compare_digest(_signature(key, task_id, name, expires), signature)
+    # As bytes: compare_digest refuses str with non-ASCII characters, which a URL can carry.
+    return hmac.compare_digest(_signature(key, task_id, name, expires).encode(), signature.encode())
 
 
 def service_root() -> str:

@@ -495,8 +495,9 @@ def test_signed_file_url_serves_the_document(client, auth):
     lambda path: path.split("?")[0] + "?" + path.split("&")[1],
     lambda path: path.replace("/input?", "/output.pdf?"),
     lambda path: path.replace(path.split("/")[2], MISSING_ID),
+    lambda path: path.split("&signature=")[0] + "&signature=%C3%A9" + path.split("&signature=")[1][2:],
 ], ids=["signature-changed", "signature-longer", "signature-missing", "expires-changed", "expires-missing",
-        "other-file-name", "other-task"])
+        "other-file-name", "other-task", "signature-not-ascii"])
 def test_tampered_file_url_is_a_403(client, auth, tamper):
     """A signed URL whose signature, expiry, file name or task was changed is a plain 403."""
     assert_plain(client.get(tamper(input_file_path(client, auth))), 403)
