@@ -53,8 +53,9 @@ def authenticate() -> str:
     if header is None:
         raise AuthError("Authorization header is missing")
     key = header.strip()
-    if key[:7].lower() == "bearer ":
-        key = key[7:].strip()
+    scheme, _, rest = key.partition(" ")
+    if scheme.lower() == "bearer":  # `Bearer <key>`; `Bearer` with nothing after is a missing key
+        key = rest.strip()
     if not key:
         raise AuthError("API key is missing")
     digest = hash_key(key)
@@ -77,11 +78,17 @@ def create_key(owner: str, name: str | None = None) -> str:
 
 
 def ensure_initial_key(app: Flask) -> None:
-    """When no key exists at all, create one and log it once (across every process)."""
+    """When no key exists at all, create one and log it once (across every process). When keys
+    exist but every one is revoked, say so: creating a new key then would undo the revocation."""
     if app.config["ENV_API_KEYS"]:
         return
-    active = select(func.count()).select_from(ApiKey).where(ApiKey.revoked_at.is_(None))
-    if db.session.execute(active).scalar_one():
+    total, active = db.session.execute(
+        select(func.count(), func.count().filter(ApiKey.revoked_at.is_(None))).select_from(ApiKey)).one()
+    if active:
+        return
+    if total:
+        app.logger.warning("Every API key is revoked and API_KEYS is empty: no request will be accepted. "
+                           "Create a key with `flask --app app keys create --owner NAME`.")
         return
     try:
         # The unique name makes concurrent starts (several gunicorn workers) create one key.

@@ -430,10 +430,12 @@ AUTH_ROUTES = [
     ({}, "Authorization header is missing"),
     ({"Authorization": ""}, "API key is missing"),
     ({"Authorization": "   "}, "API key is missing"),
+    ({"Authorization": "Bearer "}, "API key is missing"),
+    ({"Authorization": "bearer"}, "API key is missing"),
     ({"Authorization": "wrong-key"}, "Invalid or inactive API key"),
     ({"Authorization": "Bearer wrong-key"}, "Invalid or inactive API key"),
     ({"Authorization": "test-key-and-more"}, "Invalid or inactive API key"),
-], ids=["no-header", "empty", "blank", "wrong", "bearer-wrong", "key-prefix"])
+], ids=["no-header", "empty", "blank", "bearer-empty", "bearer-alone", "wrong", "bearer-wrong", "key-prefix"])
 @pytest.mark.parametrize(("method", "path"), AUTH_ROUTES, ids=[f"{m} {p}" for m, p in AUTH_ROUTES])
 def test_bad_credentials_are_a_401(client, method, path, headers, text):
     """Every task route answers a missing, empty or unknown key with SPEC.md's exact 401."""

@@ -73,3 +73,28 @@ def test_migrations_match_the_models(app):
         with db.engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             assert compare_metadata(context, db.metadata) == []
+
+
+def test_a_start_with_every_key_revoked_creates_none_and_says_so(app_config, caplog):
+    """Revoking every key is not undone by the next start: no new key, and a warning that says
+    how to create one."""
+    config = {**app_config, "API_KEYS": ""}
+    with caplog.at_level(logging.WARNING):
+        first = create_app(config)
+    key = [r.getMessage() for r in caplog.records if "created one" in r.getMessage()][0].rsplit(": ", 1)[1]
+    revoked = first.test_cli_runner().invoke(args=["keys", "revoke", key])
+    assert revoked.exit_code == 0, revoked.output
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        second = create_app(config)
+    messages = [r.getMessage() for r in caplog.records]
+    assert not [m for m in messages if "created one" in m]
+    assert [m for m in messages if m.startswith("Every API key is revoked") and "keys create" in m]
+    response = second.test_client().get("/tasks", headers={"Authorization": key})
+    assert (response.status_code, response.text) == (401, "Invalid or inactive API key")
+    for application in (first, second):
+        with application.app_context():
+            assert len(db.session.execute(select(ApiKey)).scalars().all()) == 1
+            db.session.remove()
+            for engine in db.engines.values():
+                engine.dispose()
