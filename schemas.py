@@ -111,6 +111,18 @@ class StrictInteger(fields.Integer):
         return value
 
 
+class StrictFloat(fields.Float):
+    """A finite JSON number (an integer or a float), not a boolean or a string."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_nan=False, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValidationError("Not a valid number.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 def _choice(*choices: str, **kwargs) -> fields.String:
     return fields.String(validate=validate.OneOf(choices), **kwargs)
 
@@ -184,7 +196,7 @@ class LlmProcessingSchema(BaseSchema):
     model_id = fields.String(allow_none=True)
     fallback_strategy = FallbackStrategyField()
     max_completion_tokens = StrictInteger(allow_none=True, validate=validate.Range(min=1, max=10_000_000))
-    temperature = fields.Float(allow_nan=False)
+    temperature = StrictFloat()
 
 
 class ConfigurationSchema(BaseSchema):

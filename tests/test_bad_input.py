@@ -159,6 +159,8 @@ BAD_CONFIGURATION = [
      ["segment_processing.list_item.strategy", "segment_processing.ListItem.strategy"]),
     ({"segment_processing": {"Table": "Html"}}, ["segment_processing.Table"]),
     ({"llm_processing": {"temperature": "hot"}}, ["llm_processing.temperature"]),
+    ({"llm_processing": {"temperature": "0.5"}}, ["llm_processing.temperature"]),
+    ({"llm_processing": {"temperature": True}}, ["llm_processing.temperature"]),
     ({"llm_processing": {"max_completion_tokens": 0}}, ["llm_processing.max_completion_tokens"]),
     ({"llm_processing": {"fallback_strategy": "Sometimes"}}, ["llm_processing.fallback_strategy"]),
     ({"llm_processing": "gpt"}, ["llm_processing"]),
@@ -170,7 +172,8 @@ BAD_CONFIGURATION_IDS = [
     "ignore_headers-string", "chunk_processing-string", "high_resolution-yes", "high_resolution-1",
     "ocr_strategy", "segmentation_strategy", "error_handling", "expires_in-negative", "expires_in-string",
     "expires_in-float", "segment_processing-string", "segment_processing-list", "table-format",
-    "list_item-strategy", "table-string", "temperature-string", "max_completion_tokens-zero",
+    "list_item-strategy", "table-string", "temperature-string", "temperature-numeric-string",
+    "temperature-bool", "max_completion_tokens-zero",
     "fallback_strategy", "llm_processing-string", "pipeline",
 ]
 
