@@ -197,8 +197,10 @@ def delete_task(task_id: str, owner: str) -> None:
     db.session.commit()
 
 
-def queue_update(task_id: str, owner: str, merge: Callable[[dict], dict]) -> Task:
-    """Re-queue a finished task with a merged configuration, keeping its previous state."""
+def queue_update(task_id: str, owner: str, merge: Callable[[dict], dict]):
+    """Re-queue a finished task with a merged configuration, keeping its previous state; the
+    task's response row as that write left it (a worker may claim it the moment it commits).
+    `merge` runs only once the task is known to exist and to allow an update."""
     for _ in range(10):
         current = db.session.connection().execute(
             select(Task.status, Task.configuration, Task.version).where(*_visible(task_id, owner, now_utc()))
@@ -221,11 +223,11 @@ def queue_update(task_id: str, owner: str, merge: Callable[[dict], dict]) -> Tas
                 finished_at=None, expires_at=None, attempt=0, worker_id=None,
                 lease_expires_at=None, version=Task.version + 1,
             )
-            .returning(Task.task_id)
-        ).scalar_one_or_none()
+            .returning(*RESPONSE_COLUMNS)
+        ).one_or_none()
         if changed is not None:
             db.session.commit()
-            return get_task(task_id, owner)
+            return changed
         db.session.rollback()
     raise TransitionRefused("update", Status.STARTING.value)
 

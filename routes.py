@@ -116,10 +116,15 @@ def get_task(task_id: str):
 
 @bp.patch("/task/<task_id>/parse")
 def update_task(task_id: str):
-    """Re-queue a finished task with a changed configuration."""
-    given = _configuration_schema.load(_json_body())
-    task = lifecycle.queue_update(task_id, g.owner,
-                                  lambda stored: merge_configuration(stored, given))
+    """Re-queue a finished task with a changed configuration. Every field is optional, the body
+    too (no body: run it again as it was); it is read only once the task is found and allows an
+    update, so a missing or busy task answers as in every other operation."""
+
+    def merged(stored: dict) -> dict:
+        given = _configuration_schema.load(_json_body() if request.get_data() else {})
+        return merge_configuration(stored, given)
+
+    task = lifecycle.queue_update(task_id, g.owner, merged)
     announce_work()
     return jsonify(task_response(task))
 

@@ -175,3 +175,57 @@ def test_update_merges_configuration(app, client, auth):
     assert configuration["segment_processing"]["ListItem"]["strategy"] == "Ignore"
     assert configuration["expires_in"] == 60
     assert "not_a_field" not in configuration
+
+
+@pytest.mark.parametrize("body", [{"high_resolution": "yes"}, None, b"{not json"],
+                         ids=["bad-field", "no-body", "malformed-json"])
+def test_update_of_a_missing_task_is_a_404_whatever_its_body(client, auth, body):
+    """The task is looked up before the body is read: a missing task is a 404 in every operation."""
+    missing = "00000000-0000-4000-8000-000000000000"
+    kwargs = {"json": body} if isinstance(body, dict) else {"data": body} if body else {}
+    response = client.patch(f"/task/{missing}/parse", headers=auth, **kwargs)
+    assert (response.status_code, response.text) == (404, "Task not found")
+
+
+@pytest.mark.parametrize("status", ["Starting", "Processing", "Cancelled"])
+def test_update_refused_by_status_says_so_before_judging_the_body(app, client, auth, status):
+    task_id = put_in_status(app, client, auth, status)
+    for kwargs in ({}, {"json": {"high_resolution": "yes"}}):
+        response = client.patch(f"/task/{task_id}/parse", headers=auth, **kwargs)
+        assert (response.status_code, response.text) == (400, f"Task cannot be updated: status is {status}")
+
+
+def test_update_without_a_body_runs_the_task_again_as_it_was(app, client, auth):
+    """Every field of an update is optional, the body too."""
+    task_id = create(client, auth)["task_id"]
+    finish(app, task_id)
+    before = client.get(f"/task/{task_id}", headers=auth).json
+    response = client.patch(f"/task/{task_id}/parse", headers=auth)
+    assert response.status_code == 200, response.text
+    assert (response.json["status"], response.json["message"]) == ("Starting", "Task queued for update")
+    assert ({k: v for k, v in response.json["configuration"].items() if k != "input_file_url"}
+            == {k: v for k, v in before["configuration"].items() if k != "input_file_url"})
+
+
+def test_update_answers_the_state_it_wrote_even_if_a_worker_claims_at_once(app, client, auth, monkeypatch):
+    """The response is the row the update's own write returned: a worker claiming the task right
+    after the commit (before the response is built) does not turn the answer into Processing."""
+    import lifecycle
+    from models import db
+
+    task_id = create(client, auth)["task_id"]
+    finish(app, task_id)
+    commit = db.session.commit
+    claimed = []
+
+    def commit_then_a_worker_claims():
+        commit()
+        claimed.append(lifecycle.claim_next_task("racer", 60))
+
+    monkeypatch.setattr(db.session, "commit", commit_then_a_worker_claims)
+    response = client.patch(f"/task/{task_id}/parse", json={"high_resolution": False}, headers=auth)
+    monkeypatch.undo()
+    assert claimed and claimed[0] is not None and claimed[0].task_id == task_id
+    assert (response.json["status"], response.json["message"]) == ("Starting", "Task queued for update")
+    assert response.json["configuration"]["high_resolution"] is False
+    assert client.get(f"/task/{task_id}", headers=auth).json["status"] == "Processing"
