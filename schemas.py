@@ -83,6 +83,8 @@ class UtcQueryDateTime(fields.AwareDateTime):
     """An RFC 3339 datetime with an offset, converted to UTC."""
 
     def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            value = value.upper()  # RFC 3339 allows `t` and `z`; the ISO parser wants `T` and `Z`
         moment = super()._deserialize(value, attr, data, **kwargs)
         try:
             return moment.astimezone(timezone.utc)

@@ -124,6 +124,8 @@ def test_list_pages_filters_and_isolation(app, client, auth):
     created = client.get(f"/task/{ids[2]}", headers=auth).json["created_at"]
     window = client.get(f"/tasks?start={created}&end={created}", headers=auth).json
     assert [t["task_id"] for t in window] == [ids[2]]
+    lowercase = created.replace("T", "t").replace("Z", "z")  # RFC 3339 allows both cases
+    assert [t["task_id"] for t in client.get(f"/tasks?start={lowercase}&end={lowercase}", headers=auth).json] == [ids[2]]
     assert client.get("/tasks?start=2999-01-01T00:00:00Z", headers=auth).json == []
     assert all(task["output"] is None for task in client.get("/tasks?include_chunks=true", headers=auth).json)
 
