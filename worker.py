@@ -55,11 +55,19 @@ class Heartbeat:
             self._thread.start()
 
     def _beat(self) -> None:
+        """Renew while a task is held, through shutdown's grace period too (a lease that lapsed
+        while the run finished would throw its result away); end once stopped with none held."""
         with self.app.app_context():
-            while not self.stop.wait(self.interval / 2):
+            while True:
+                if self.stop.is_set():
+                    time.sleep(self.interval / 2)  # the set event no longer paces the loop
+                else:
+                    self.stop.wait(self.interval / 2)
                 with self._lock:
                     claimed = self._held
                     due = claimed is not None and time.monotonic() - self._renewed_at >= self.interval
+                if claimed is None and self.stop.is_set():
+                    break
                 if due:
                     self._renew(claimed)
             db.session.remove()

@@ -350,3 +350,28 @@ def test_a_finish_that_lost_its_lease_changes_nothing_but_still_claims(app, clie
         assert (_row(app, waiting)["status"], _row(app, waiting)["worker_id"]) == ("Processing", "lost")
     else:
         assert nxt is None and _row(app, waiting)["status"] == "Starting"
+
+
+def test_the_lease_is_renewed_through_the_shutdown_grace_period(app, client, auth, monkeypatch):
+    """A run that finishes within the grace period after SIGTERM keeps its lease meanwhile: a
+    reaper running all along does not take the task away, and it ends Succeeded."""
+    import pipeline
+
+    real = pipeline.run_pipeline
+    monkeypatch.setattr(pipeline, "run_pipeline", lambda *args, **kwargs: time.sleep(1.5) or real(*args, **kwargs))
+    app.config["LEASE_SECONDS"] = 0.6
+    stop = threading.Event()
+    worker = Worker(app, stop, name="graceful")
+    task_id = create(client, auth)["task_id"]
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    wait_for(client, auth, task_id, statuses=("Processing",))
+    stop.set()  # shutdown begins while the run has over a second to go
+    reaped = 0
+    while thread.is_alive():
+        with app.app_context():
+            reaped += leases.reap_lost_tasks(3, 600, 0.6)
+            db.session.remove()
+        time.sleep(0.1)
+    task = client.get(f"/task/{task_id}", headers=auth).json
+    assert (task["status"], task["message"], reaped) == ("Succeeded", "Task succeeded", 0)
