@@ -3,14 +3,19 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
+from typing import Callable
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 
 from document import DocumentError
+from runner import Abandoned
 
 MAX_REDIRECTS = 5
-TIMEOUT_SECONDS = 30
+TIMEOUT_SECONDS = 30  # the whole download, redirects included
+READ_SECONDS = 5  # one connect or read; also how late a stop is noticed at most
 
 
 def _refuse(reason: str) -> DocumentError:
@@ -36,36 +41,62 @@ def check_address(url: str, allow_private: bool) -> None:
                           "set ALLOW_PRIVATE_URLS=true to allow it")
 
 
-def download(url: str, max_bytes: int, allow_private: bool) -> tuple[bytes, str | None]:
-    """The body of a URL (following redirects, each hop checked) and its file name if it gave one."""
+def download(url: str, max_bytes: int, allow_private: bool,
+             should_stop: Callable[[], bool] = lambda: False) -> tuple[bytes, str | None]:
+    """The body of a URL (following redirects, each hop checked) and its file name if it gave one.
+
+    The whole download, redirects included, must end within TIMEOUT_SECONDS (a server trickling
+    bytes cannot hold a worker); `should_stop` is asked between reads, and a True answer ends it
+    with Abandoned (the worker is shutting down)."""
+    deadline = time.monotonic() + TIMEOUT_SECONDS
     with requests.Session() as session:
         for _ in range(MAX_REDIRECTS + 1):
             check_address(url, allow_private)
             try:
-                response = session.get(url, stream=True, allow_redirects=False, timeout=TIMEOUT_SECONDS)
+                response = session.get(url, stream=True, allow_redirects=False, timeout=_read_timeout(deadline))
             except requests.RequestException as error:
-                raise _refuse(type(error).__name__) from None
+                raise _refuse(_timed_out() if isinstance(error, requests.Timeout) else type(error).__name__) from None
             with response:
                 if response.is_redirect:
                     url = urljoin(url, response.headers["Location"])
                     continue
                 if response.status_code >= 400:
                     raise _refuse(f"HTTP {response.status_code}")
-                return _read_capped(response, max_bytes), _disposition_name(response)
+                return _read_capped(response, max_bytes, deadline, should_stop), _disposition_name(response)
         raise _refuse(f"more than {MAX_REDIRECTS} redirects")
 
 
-def _read_capped(response: requests.Response, max_bytes: int) -> bytes:
+def _read_timeout(deadline: float) -> float:
+    """How long one connect or read may wait: what is left of the deadline, at most READ_SECONDS."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise _refuse(_timed_out())
+    return min(left, READ_SECONDS)
+
+
+def _timed_out() -> str:
+    return f"timed out after {TIMEOUT_SECONDS} s"
+
+
+def _read_capped(response: requests.Response, max_bytes: int, deadline: float,
+                 should_stop: Callable[[], bool]) -> bytes:
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise _refuse(f"larger than the limit of {max_bytes} bytes")
     body = bytearray()
     try:
-        for chunk in response.iter_content(64 * 1024):
+        # read1: what has arrived, at once (iter_content would wait for a whole 64 kB chunk, so a
+        # trickle would never come back to the deadline and stop checks between its reads).
+        while chunk := response.raw.read1(64 * 1024, decode_content=True):
             body += chunk
             if len(body) > max_bytes:
                 raise _refuse(f"larger than the limit of {max_bytes} bytes")
-    except requests.RequestException as error:
+            if should_stop():
+                raise Abandoned()
+            _read_timeout(deadline)  # past the deadline: refused now, not after the body ends
+    except urllib3.exceptions.ReadTimeoutError:
+        raise _refuse(_timed_out()) from None
+    except urllib3.exceptions.HTTPError as error:
         raise _refuse(type(error).__name__) from None
     return bytes(body)
 

@@ -190,7 +190,7 @@ class Worker:
                     claimed.file_name or f"{claimed.task_id}.{extension_for(claimed.mime_type)}")
         leases.report_progress(claimed, "Downloading file")
         data, given_name = download(claimed.input_url, self.app.config["MAX_FILE_BYTES"],
-                                    self.app.config["ALLOW_PRIVATE_URLS"])
+                                    self.app.config["ALLOW_PRIVATE_URLS"], should_stop=self._should_abandon)
         file_name = claimed.file_name or given_name
         mime_type = detect_mime_type(data, file_name)
         if mime_type not in SUPPORTED:

@@ -191,6 +191,18 @@ def test_heartbeat_keeps_lease_and_release_does_not_count(app, client, auth):
 
 class _Files(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 - the handler API's name
+        if self.path == "/trickle.md":  # a byte every 0.1 s, for up to a minute
+            self.send_response(200)
+            self.send_header("Content-Type", "text/markdown")
+            self.end_headers()
+            try:
+                for _ in range(600):
+                    self.wfile.write(b"#")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except OSError:  # the client gave up
+                pass
+            return
         bodies = {"/notes.md": (b"# Notes\n\nDownloaded text.\n", "text/markdown"),
                   "/archive.zip": (b"PK\x03\x04" + b"\x00" * 60, "application/zip")}
         if self.path not in bodies:
@@ -375,3 +387,37 @@ def test_the_lease_is_renewed_through_the_shutdown_grace_period(app, client, aut
         time.sleep(0.1)
     task = client.get(f"/task/{task_id}", headers=auth).json
     assert (task["status"], task["message"], reaped) == ("Succeeded", "Task succeeded", 0)
+
+
+def test_a_trickling_download_fails_at_the_overall_deadline(app, client, auth, file_server, monkeypatch):
+    """A server sending a byte now and then cannot hold a worker: the whole download has a deadline."""
+    import fetch
+
+    monkeypatch.setattr(fetch, "TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr(fetch, "READ_SECONDS", 0.5)
+    app.config["ALLOW_PRIVATE_URLS"] = True
+    task_id = client.post("/task/parse", json={"file": f"{file_server}/trickle.md"}, headers=auth).json["task_id"]
+    started = time.monotonic()
+    assert Worker(app, threading.Event(), name="patient").run_once()
+    assert time.monotonic() - started < 5
+    task = client.get(f"/task/{task_id}", headers=auth).json
+    assert (task["status"], task["message"]) == ("Failed", "Failed to download file: timed out after 1 s")
+
+
+def test_shutdown_during_a_download_hands_the_task_back(app, client, auth, file_server, monkeypatch):
+    """A stop during a slow download ends it after the grace period: the task goes back to the
+    queue (Starting, attempt not counted), not Processing until the process dies."""
+    import worker as worker_module
+
+    monkeypatch.setattr(worker_module, "SHUTDOWN_GRACE_SECONDS", 0.3)
+    app.config["ALLOW_PRIVATE_URLS"] = True
+    task_id = client.post("/task/parse", json={"file": f"{file_server}/trickle.md"}, headers=auth).json["task_id"]
+    stop = threading.Event()
+    thread = threading.Thread(target=Worker(app, stop, name="stopping").run)
+    thread.start()
+    wait_for(client, auth, task_id, statuses=("Processing",))
+    stop.set()
+    thread.join(5)
+    assert not thread.is_alive()
+    task = client.get(f"/task/{task_id}", headers=auth).json
+    assert (task["status"], task["message"]) == ("Starting", "Task queued")

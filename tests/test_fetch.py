@@ -1,0 +1,90 @@
+"""URL downloads (fetch.py) against a loopback server: redirects, size caps, the deadline, a stop."""
+from __future__ import annotations
+
+import gzip
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+import fetch
+from document import DocumentError
+from runner import Abandoned
+
+BODY = b"# Title\n\n" + b"word " * 20_000
+
+
+class _Server(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - the handler API's name
+        if self.path.startswith("/hop"):
+            hops = int(self.path[4:] or 0)
+            self.send_response(302)
+            self.send_header("Location", f"/hop{hops - 1}" if hops > 1 else "/doc.md")
+            self.end_headers()
+            return
+        self.send_response(200)
+        if self.path == "/gzip.md":
+            self.send_header("Content-Encoding", "gzip")
+            self.end_headers()
+            self.wfile.write(gzip.compress(BODY))
+        elif self.path == "/declared.md":
+            self.send_header("Content-Length", str(len(BODY)))
+            self.end_headers()
+            self.wfile.write(BODY)
+        elif self.path == "/slow.md":
+            self.end_headers()
+            try:
+                for _ in range(100):
+                    self.wfile.write(b"#")
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except OSError:
+                pass
+        else:  # no length: read to the end of the stream
+            self.end_headers()
+            self.wfile.write(BODY)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Server)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_redirects_are_followed_up_to_the_limit(server):
+    assert fetch.download(f"{server}/hop{fetch.MAX_REDIRECTS}", 10**7, True)[0] == BODY
+    with pytest.raises(DocumentError, match=f"^Failed to download file: more than {fetch.MAX_REDIRECTS} redirects$"):
+        fetch.download(f"{server}/hop{fetch.MAX_REDIRECTS + 1}", 10**7, True)
+
+
+def test_the_body_is_decoded_and_capped_whether_its_length_is_declared_or_not(server):
+    assert fetch.download(f"{server}/gzip.md", 10**7, True)[0] == BODY
+    for path in ("/declared.md", "/stream.md", "/gzip.md"):
+        with pytest.raises(DocumentError, match="^Failed to download file: larger than the limit of 1000 bytes$"):
+            fetch.download(f"{server}{path}", 1000, True)
+
+
+def test_a_slow_body_ends_at_the_deadline_and_a_stop_ends_it_at_once(server, monkeypatch):
+    monkeypatch.setattr(fetch, "TIMEOUT_SECONDS", 1)
+    started = time.monotonic()
+    with pytest.raises(DocumentError, match="^Failed to download file: timed out after 1 s$"):
+        fetch.download(f"{server}/slow.md", 10**7, True)
+    assert time.monotonic() - started < 2
+    asked = []
+    with pytest.raises(Abandoned):
+        fetch.download(f"{server}/slow.md", 10**7, True, should_stop=lambda: asked.append(1) or len(asked) >= 3)
+    assert len(asked) == 3
+
+
+def test_loopback_is_refused_unless_allowed(server):
+    with pytest.raises(DocumentError, match="non-public address .*ALLOW_PRIVATE_URLS=true"):
+        fetch.download(f"{server}/doc.md", 10**7, False)
+    with pytest.raises(DocumentError, match="^Failed to download file: not an http"):
+        fetch.download("file:///etc/passwd", 10**7, True)
