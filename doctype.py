@@ -21,38 +21,63 @@ EXTENSIONS = {
     DOCX: "docx", PPTX: "pptx", XLSX: "xlsx",
 }
 
-_HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)\b", re.I | re.S)
+_HTML_START = re.compile(r"^\s*(<\?xml[^>]*\?>\s*)?(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)\b",
+                         re.I | re.S)
+# A fragment (no <html>): taken for HTML only when nothing in it reads as Markdown, since many
+# Markdown files open with a <div> or <p> of their own.
+_HTML_FRAGMENT_START = re.compile(r"^\s*(<!--.*?-->\s*)*<(table|div|p|h[1-6]|ul|ol|dl|section|article|main|"
+                                  r"header|nav|form|pre|blockquote|span|a|meta|title|style|link)\b", re.I | re.S)
 _MARKDOWN_HINT = re.compile(r"^(#{1,6} |\s*[-*+] |\s*\d+\. |\|.*\||```|> )", re.M)
 _MARKDOWN_NAMES = (".md", ".markdown", ".mdown", ".mkd")
+_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
+         (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
 
 
 def detect_mime_type(data: bytes, file_name: str | None = None) -> str:
-    """The MIME type of a document; `text/*` only for valid UTF-8 without control bytes."""
+    """The MIME type of a document; `text/*` only for text without control bytes (UTF-8, UTF-16
+    or UTF-32 with a byte order mark, or else Windows-1252)."""
     kind = filetype.guess(data[:8192])
     if kind is not None:
         return kind.mime
-    if _HTML_START.match(data[:4096]):
-        return "text/html"
     text = _as_text(data)
     if text is None:
-        return "application/octet-stream"
+        return "text/html" if _HTML_START.match(data[:4096].decode("latin-1")) else "application/octet-stream"
     name = (file_name or "").lower()
+    head = text[:20000]
+    if _HTML_START.match(head):
+        return "text/html"
     if name.endswith(_MARKDOWN_NAMES):
         return "text/markdown"
     if name.endswith((".html", ".htm")):
         return "text/html"
-    if _MARKDOWN_HINT.search(text[:20000]):
+    if _MARKDOWN_HINT.search(head):
         return "text/markdown"
+    if _HTML_FRAGMENT_START.match(head):
+        return "text/html"
     return "text/plain"
 
 
-def _as_text(data: bytes) -> str | None:
-    """The bytes as text when they read as UTF-8 text, else None."""
+def text_encoding(data: bytes) -> tuple[str, int]:
+    """(encoding, bytes of byte order mark) of a text document without a declared charset: its
+    BOM's, else UTF-8 if it is valid UTF-8, else Windows-1252 (which reads Latin-1 too)."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return encoding, len(bom)
     try:
-        text = data.decode("utf-8")
+        data.decode("utf-8")
     except UnicodeDecodeError:
+        return "cp1252", 0
+    return "utf-8", 0
+
+
+def _as_text(data: bytes) -> str | None:
+    """The bytes as text when they read as text, else None."""
+    encoding, skip = text_encoding(data)
+    try:
+        text = data[skip:].decode(encoding)
+    except UnicodeDecodeError:  # bytes that Windows-1252 leaves undefined: not text
         return None
-    if any(ord(ch) < 32 and ch not in "\t\n\r\f" for ch in text[:20000]):
+    if any((ord(ch) < 32 and ch not in "\t\n\r\f") or 0x80 <= ord(ch) < 0xA0 for ch in text[:20000]):
         return None
     return text
 

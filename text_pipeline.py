@@ -5,6 +5,7 @@ from email.message import Message
 
 from bs4.dammit import EncodingDetector
 
+from doctype import text_encoding
 from document import ParsedDocument
 from html_segments import add_html_segments, text_without_markup
 from markdown_segments import add_markdown_segments
@@ -30,7 +31,7 @@ def parse_text(document: bytes, mime_type: str, configuration: dict) -> ParsedDo
 
 
 def decode_text(document: bytes, mime_type: str, is_html: bool) -> str:
-    """The document as text: declared charset, else BOM, else UTF-8; bad bytes replaced."""
+    """The document as text: BOM, else declared charset, else UTF-8 or Windows-1252; bad bytes replaced."""
     header = Message()
     header["content-type"] = mime_type
     declared = header.get_param("charset")
@@ -38,7 +39,7 @@ def decode_text(document: bytes, mime_type: str, is_html: bool) -> str:
     if encoding is None and is_html:
         encoding = EncodingDetector.find_declared_encoding(document[:4096], is_html=True)
     body, bom_encoding = EncodingDetector.strip_byte_order_mark(document)
-    encoding = bom_encoding or encoding or "utf-8"
+    encoding = bom_encoding or encoding or text_encoding(body)[0]
     try:
         text = body.decode(encoding, errors="replace")
     except LookupError:

@@ -172,7 +172,8 @@ def test_only_the_first_h1_is_the_title():
         ("text/plain; charset=latin-1", "caf\u00e9".encode("latin-1"), "caf\u00e9"),
         ("text/html", "<meta charset='latin-1'><p>caf\u00e9</p>".encode("latin-1"), "caf\u00e9"),
         ("text/markdown", "\ufeff# caf\u00e9".encode(), "caf\u00e9"),
-        ("text/plain", b"caf\xe9", "caf\ufffd"),
+        ("text/plain", b"caf\xe9", "caf\u00e9"),  # not UTF-8: read as Windows-1252
+        ("text/plain", b"caf\xe9\x81", "caf\u00e9\ufffd"),  # a byte Windows-1252 leaves undefined
         ("text/plain; charset=no-such-charset", b"plain", "plain"),
     ],
 )
@@ -208,3 +209,34 @@ def test_empty_or_markupless_documents(mime_type, document):
     parsed = parse_text(document, mime_type, {})
     assert parsed.page_count == 1
     assert all(segment["text"] == document.decode() for segment in parsed.segments)
+
+
+@pytest.mark.parametrize(("document", "file_name", "mime_type", "expected"), [
+    ("Héllo wörld".encode("utf-16"), "a.txt", "text/plain", [("Text", "Héllo wörld")]),
+    ("Café crème brûlée".encode("latin-1"), None, "text/plain", [("Text", "Café crème brûlée")]),
+    ("Smart \u201cquotes\u201d cost \u20ac5".encode("cp1252"), None, "text/plain",
+     [("Text", "Smart \u201cquotes\u201d cost \u20ac5")]),
+    (b"\xef\xbb\xbf<!DOCTYPE html><html><body><h1>T</h1><p>x</p></body></html>", None, "text/html",
+     [("Title", "T"), ("Text", "x")]),
+    (b'<?xml version="1.0"?>\n<html><body><p>x</p></body></html>', None, "text/html", [("Text", "x")]),
+    (b"<table><tr><th>A</th><th>B</th></tr><tr><td>1</td><td>2</td></tr></table>", None, "text/html",
+     [("Table", "A | B\n1 | 2")]),
+    (b'<div align="center"><img src="logo.png"></div>\n\n# Project\n\n- a\n', None, "text/markdown",
+     [("Title", "Project"), ("ListItem", "a")]),
+], ids=["utf-16-bom", "latin-1", "windows-1252", "html-after-bom", "html-after-xml-prologue",
+        "html-fragment", "markdown-opening-with-a-div"])
+def test_text_documents_are_recognised_from_their_bytes_and_read_as_such(document, file_name, mime_type, expected):
+    """Detection (as at create) and parsing together: other encodings than UTF-8 are text, and
+    HTML is HTML without an .html name."""
+    from doctype import detect_mime_type
+
+    assert detect_mime_type(document, file_name) == mime_type
+    parsed = parse_text(document, mime_type, {})
+    assert [(segment["segment_type"], segment["text"]) for segment in parsed.segments] == expected
+
+
+def test_binary_bytes_are_not_text():
+    from doctype import detect_mime_type
+
+    assert detect_mime_type(bytes(range(256)) * 4) == "application/octet-stream"
+    assert detect_mime_type(b"\x81\x8d\x8f" * 100) == "application/octet-stream"  # undefined in Windows-1252
