@@ -10,18 +10,28 @@ from html_segments import add_html_segments
 from text_segments import SegmentCollector, list_item_html, list_item_markdown, pipe_table, table_text
 
 
+# markdown-it's own limit is 20 levels (a list 10 deep): past its limit it drops the rest of the
+# document. 100 keeps real documents whole and stays clear of Python's recursion limit.
+MAX_NESTING = 100
+_CONTAINER_MARKS = re.compile(r"^[ \t>]+", re.M)
+
+
 class MarkdownSegmenter:
     """Walk markdown-it's block token stream and add one segment per block or list item."""
 
     def __init__(self, collector: SegmentCollector) -> None:
         self.collector = collector
-        self.parser = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+        self.parser = MarkdownIt("commonmark", {"maxNesting": MAX_NESTING}).enable(["table", "strikethrough"])
         self.item: tuple[Token, list[Token]] | None = None  # open list item and its paragraphs
         self.quote_depth = 0
 
     def add_segments(self, source: str) -> None:
         """Add the segments of a Markdown source."""
         tokens = self.parser.parse(source)
+        if max((token.level for token in tokens), default=0) >= MAX_NESTING - 1:
+            # The parser reached its limit and dropped what followed: read the document again
+            # with every line's indentation and quote marks taken off (flat, but whole).
+            tokens = self.parser.parse(_CONTAINER_MARKS.sub("", source))
         index = 0
         while index < len(tokens):
             token = tokens[index]

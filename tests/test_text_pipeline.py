@@ -240,3 +240,19 @@ def test_binary_bytes_are_not_text():
 
     assert detect_mime_type(bytes(range(256)) * 4) == "application/octet-stream"
     assert detect_mime_type(b"\x81\x8d\x8f" * 100) == "application/octet-stream"  # undefined in Windows-1252
+
+
+@pytest.mark.parametrize("depth", [10, 40, 150])
+def test_deeply_nested_markdown_lists_keep_the_rest_of_the_document(depth):
+    """markdown-it stops at its nesting limit and drops what follows; nothing may be lost."""
+    items = "".join("  " * level + f"- item{level}\n" for level in range(depth))
+    document = f"# Doc\n\n{items}\n## Next section\n\nclosing words\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+    segments = types_and_texts("text/markdown", document.encode())
+    assert [text for kind, text in segments if kind == "ListItem"] == [f"item{level}" for level in range(depth)]
+    assert segments[-3:] == [("SectionHeader", "Next section"), ("Text", "closing words"), ("Table", "a | b\n1 | 2")]
+
+
+@pytest.mark.parametrize("depth", [30, 3000])
+def test_deeply_nested_markdown_quotes_keep_their_words(depth):
+    segments = types_and_texts("text/markdown", ("> " * depth + "quoted words\n\n# After\n").encode())
+    assert segments == [("Text", "quoted words"), ("Title", "After")]
