@@ -5,10 +5,11 @@ import ipaddress
 import socket
 import time
 from typing import Callable
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 import urllib3
+from requests.adapters import HTTPAdapter
 
 from document import DocumentError
 from runner import Abandoned
@@ -22,13 +23,14 @@ def _refuse(reason: str) -> DocumentError:
     return DocumentError(f"Failed to download file: {reason}")
 
 
-def check_address(url: str, allow_private: bool) -> None:
-    """Refuse URLs that are not http(s) or whose host resolves to a non-public address."""
+def check_address(url: str, allow_private: bool) -> str | None:
+    """Refuse URLs that are not http(s) or whose host resolves to a non-public address; the
+    address to connect to (None when private addresses are allowed: no need to pin one)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise _refuse(f"not an http(s) URL: {url}")
     if allow_private:
-        return
+        return None
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
                                    proto=socket.IPPROTO_TCP)
@@ -39,6 +41,33 @@ def check_address(url: str, allow_private: bool) -> None:
         if not address.is_global or address.is_multicast:
             raise _refuse(f"host {parts.hostname} resolves to a non-public address ({address}); "
                           "set ALLOW_PRIVATE_URLS=true to allow it")
+    return infos[0][4][0]
+
+
+class _PinnedTLS(HTTPAdapter):
+    """HTTPS to an address given as an IP: the TLS name (SNI) and the certificate check stay the host's."""
+
+    def __init__(self, hostname: str):
+        self.hostname = hostname
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, server_hostname=self.hostname, assert_hostname=self.hostname, **kwargs)
+
+
+def _pinned(session: requests.Session, url: str, address: str | None) -> tuple[str, dict]:
+    """The URL to request and its headers: to the checked address itself, so that a second DNS
+    answer (a rebinding name) cannot send the request elsewhere; the Host header keeps the name."""
+    if address is None:
+        return url, {}
+    parts = urlsplit(url)
+    host = f"[{address}]" if ":" in address else address
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    if parts.scheme == "https":
+        session.mount(f"https://{netloc}/", _PinnedTLS(parts.hostname))
+    name = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    host_header = f"{name}:{parts.port}" if parts.port else name
+    return urlunsplit(parts._replace(netloc=netloc)), {"Host": host_header}
 
 
 def download(url: str, max_bytes: int, allow_private: bool,
@@ -51,9 +80,10 @@ def download(url: str, max_bytes: int, allow_private: bool,
     deadline = time.monotonic() + TIMEOUT_SECONDS
     with requests.Session() as session:
         for _ in range(MAX_REDIRECTS + 1):
-            check_address(url, allow_private)
+            target, headers = _pinned(session, url, check_address(url, allow_private))
             try:
-                response = session.get(url, stream=True, allow_redirects=False, timeout=_read_timeout(deadline))
+                response = session.get(target, headers=headers, stream=True, allow_redirects=False,
+                                       timeout=_read_timeout(deadline))
             except requests.RequestException as error:
                 raise _refuse(_timed_out() if isinstance(error, requests.Timeout) else type(error).__name__) from None
             with response:

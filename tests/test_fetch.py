@@ -88,3 +88,36 @@ def test_loopback_is_refused_unless_allowed(server):
         fetch.download(f"{server}/doc.md", 10**7, False)
     with pytest.raises(DocumentError, match="^Failed to download file: not an http"):
         fetch.download("file:///etc/passwd", 10**7, True)
+
+
+def test_a_name_that_answers_differently_the_second_time_cannot_reach_loopback(server, monkeypatch):
+    """DNS rebinding: the checked (public) address is the one connected to, so a second lookup
+    answering 127.0.0.1 never happens; the Host header keeps the name."""
+    import socket
+
+    port = int(server.rsplit(":", 1)[1])
+    real = socket.getaddrinfo
+    answers = iter(["93.184.216.34"] + ["127.0.0.1"] * 10)
+
+    def rebinding(host, *args, **kwargs):
+        if host == "rebind.example":
+            return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (next(answers), port))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    monkeypatch.setattr(fetch, "READ_SECONDS", 0.5)  # the public address is not reachable from here
+    with pytest.raises(DocumentError, match="^Failed to download file: "):
+        fetch.download(f"http://rebind.example:{port}/doc.md", 10**7, False)
+
+
+def test_a_pinned_request_goes_to_the_address_with_the_name_in_host():
+    import requests
+
+    with requests.Session() as session:
+        assert fetch._pinned(session, "http://example.com:8080/a?b=1", "93.184.216.34") == (
+            "http://93.184.216.34:8080/a?b=1", {"Host": "example.com:8080"})
+        assert fetch._pinned(session, "https://example.com/a", "2606:2800:220:1::1") == (
+            "https://[2606:2800:220:1::1]/a", {"Host": "example.com"})
+        adapter = session.get_adapter("https://[2606:2800:220:1::1]/a")
+        assert isinstance(adapter, fetch._PinnedTLS) and adapter.hostname == "example.com"
+        assert fetch._pinned(session, "http://localhost/x", None) == ("http://localhost/x", {})
