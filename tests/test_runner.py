@@ -206,3 +206,35 @@ def test_a_large_or_idle_child_is_let_go(monkeypatch):
         assert pipeline_runner._child is None and not _alive(kept)
     finally:
         pipeline_runner.close_child()
+
+
+def run_text(pipeline_runner, document: bytes, timeout: float = 60):
+    return pipeline_runner.run(document, "text/markdown", "doc.md", default_configuration(None),
+                               progress=lambda message: None, timeout=timeout, should_abandon=lambda: False)
+
+
+def test_a_small_text_runs_on_the_calling_thread_a_larger_one_on_the_pipeline_thread(monkeypatch):
+    """Handing a tiny document to another thread costs more than parsing it; past
+    INLINE_TEXT_BYTES the pipeline thread (which a deadline can leave behind) takes it."""
+    import pipeline
+
+    real, threads = pipeline.run_pipeline, []
+    monkeypatch.setattr(pipeline, "run_pipeline",
+                        lambda *args, **kwargs: threads.append(threading.current_thread()) or real(*args, **kwargs))
+    pipeline_runner = runner.PipelineRunner()
+    small = b"# Small\n\nA few words.\n"
+    large = b"# Large\n\n" + b"Many words in a long paragraph. " * (runner.INLINE_TEXT_BYTES // 20)
+    assert len(small) <= runner.INLINE_TEXT_BYTES < len(large)
+    assert run_text(pipeline_runner, small).output["chunks"]
+    assert run_text(pipeline_runner, large).output["chunks"]
+    assert threads[0] is threading.current_thread()
+    assert threads[1] is not threading.current_thread() and threads[1].name == "pipeline"
+
+
+def test_a_small_text_run_slower_than_the_deadline_is_a_timeout(monkeypatch):
+    import pipeline
+
+    real = pipeline.run_pipeline
+    monkeypatch.setattr(pipeline, "run_pipeline", lambda *args, **kwargs: time.sleep(0.3) or real(*args, **kwargs))
+    with pytest.raises(runner.TaskTimeout):
+        run_text(runner.PipelineRunner(), b"# Small\n", timeout=0.1)
