@@ -128,6 +128,8 @@ def _read_capped(response: requests.Response, max_bytes: int, deadline: float,
         raise _refuse(_timed_out()) from None
     except urllib3.exceptions.HTTPError as error:
         raise _refuse(type(error).__name__) from None
+    if not body:
+        raise _refuse("the file is empty")  # as an inline document would be refused (400 File is empty)
     return bytes(body)
 
 

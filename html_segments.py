@@ -141,15 +141,29 @@ def add_html_list_item(item: Tag, ordinal: int | None, collector: SegmentCollect
 
 
 def add_html_table(table: Tag, collector: SegmentCollector) -> None:
-    """A Table segment: the source <table> and a pipe table of its cells' text."""
+    """A Caption segment for its <caption>, then a Table segment: the source <table> and a pipe
+    table of its cells' text. Cells outside any <tr> make a row of their own; a table with no
+    cells at all keeps its words as Text."""
+    caption = table.find("caption")
+    if caption is not None and caption.find_parent("table") is table and html_text([caption]):
+        text = html_text([caption])
+        collector.add("Caption", text, str(caption), text)
     rows = []
+    loose = []
+    for cell in table.find_all(["td", "th"]):
+        if cell.find_parent("table") is table and cell.find_parent("tr") in (None, *table.find_parents("tr")):
+            loose.append(cell)
     for row in table.find_all("tr"):
         cells = row.find_all(["td", "th"], recursive=False)
         if cells and row.find_parent("table") is table:
             rows.append([html_text([cell]).replace("\n", " ") for cell in cells])
+    if loose:
+        rows.insert(0, [html_text([cell]).replace("\n", " ") for cell in loose])
     if rows:
         markdown = pipe_table([[escape_table_cell(cell) for cell in row] for row in rows])
         collector.add("Table", table_text(rows), str(table), markdown)
+    elif text := html_text([child for child in table.children if child is not caption]):
+        collector.add("Text", text, str(table), text)
 
 
 def html_text(nodes: list) -> str:

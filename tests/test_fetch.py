@@ -32,6 +32,9 @@ class _Server(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(BODY)))
             self.end_headers()
             self.wfile.write(BODY)
+        elif self.path == "/empty.md":
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif self.path == "/slow.md":
             self.end_headers()
             try:
@@ -121,3 +124,8 @@ def test_a_pinned_request_goes_to_the_address_with_the_name_in_host():
         adapter = session.get_adapter("https://[2606:2800:220:1::1]/a")
         assert isinstance(adapter, fetch._PinnedTLS) and adapter.hostname == "example.com"
         assert fetch._pinned(session, "http://localhost/x", None) == ("http://localhost/x", {})
+
+
+def test_an_empty_body_is_refused_as_an_empty_inline_file_is(server):
+    with pytest.raises(DocumentError, match="^Failed to download file: the file is empty$"):
+        fetch.download(f"{server}/empty.md", 10**7, True)

@@ -256,3 +256,13 @@ def test_deeply_nested_markdown_lists_keep_the_rest_of_the_document(depth):
 def test_deeply_nested_markdown_quotes_keep_their_words(depth):
     segments = types_and_texts("text/markdown", ("> " * depth + "quoted words\n\n# After\n").encode())
     assert segments == [("Text", "quoted words"), ("Title", "After")]
+
+
+@pytest.mark.parametrize(("document", "expected"), [
+    (b"<table><td>x</td><td>y</td></table>", [("Table", "x | y")]),
+    (b"<table><caption>Table 1: Sales</caption><tr><th>A</th></tr><tr><td>1</td></tr></table>",
+     [("Caption", "Table 1: Sales"), ("Table", "A\n1")]),
+    (b"<table>just words</table>", [("Text", "just words")]),
+], ids=["cells-without-rows", "caption", "no-cells"])
+def test_html_tables_keep_every_word(document, expected):
+    assert types_and_texts("text/html", document) == expected
