@@ -113,6 +113,7 @@ def test_html_segments_in_reading_order():
         ("ListItem", "apples"),
         ("ListItem", "pears"),
         ("ListItem", "conference"),
+        ("Caption", "Stock"),
         ("Table", "Fruit | Count\napple | 3"),
         ("Caption", "Figure 1: growth"),
         ("Text", "  indented\n    code"),
