@@ -182,7 +182,7 @@ def pgbench_rate(database_url: str, clients: int, seconds: int = 5) -> float | N
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", type=int, default=4000)  # about 4 s a run: 1000 left start-up noise in
+    parser.add_argument("--tasks", type=int, default=4000)  # about 4 s a run; at 1000, start-up noise dominated
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--engines", default="sqlite,postgresql")
     args = parser.parse_args()
