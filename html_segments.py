@@ -47,7 +47,7 @@ def add_html_segments(markup: str, collector: SegmentCollector) -> None:
     except ParserRejectedMarkup:  # e.g. a broken "<![" declaration: keep the text as it is
         add_plain_text_segments(markup, collector)
         return
-    add_html_children(soup.body or soup, collector)
+    add_html_children(soup.body or soup, collector, tags_holding_blocks(soup))
 
 
 def html_soup(markup: str) -> BeautifulSoup:
@@ -66,27 +66,40 @@ def text_without_markup(text: str) -> str:
         return text
 
 
-def add_html_children(container: Tag, collector: SegmentCollector) -> None:
+def add_html_children(container: Tag, collector: SegmentCollector, holding: set[int]) -> None:
     """Add a container's block children in order; runs of inline content between them are Text."""
     run: list = []
     for child in container.children:
         if isinstance(child, PreformattedString) or (isinstance(child, Tag) and child.name in SKIPPED_TAGS):
             continue
-        if isinstance(child, NavigableString) or not is_block(child):
+        if isinstance(child, NavigableString) or not is_block(child, holding):
             run.append(child)
             continue
         add_html_run(run, collector)
         run = []
-        add_html_block(child, collector)
+        add_html_block(child, collector, holding)
     add_html_run(run, collector)
 
 
-def is_block(tag: Tag) -> bool:
+def tags_holding_blocks(soup: BeautifulSoup) -> set[int]:
+    """The ids of the tags with a block element somewhere inside, found in one pass up from each
+    block (asking each tag in turn would search every tag's descendants again: a document of
+    nested inline tags took seconds per kilobyte)."""
+    holding: set[int] = set()
+    for block in soup.find_all(BLOCK_TAG_NAMES):
+        parent = block.parent
+        while parent is not None and id(parent) not in holding:
+            holding.add(id(parent))
+            parent = parent.parent
+    return holding
+
+
+def is_block(tag: Tag, holding: set[int]) -> bool:
     """Whether a tag is a block, or an inline tag wrapped around blocks."""
-    return tag.name in BLOCK_TAGS or tag.find(BLOCK_TAG_NAMES) is not None
+    return tag.name in BLOCK_TAGS or id(tag) in holding
 
 
-def add_html_block(tag: Tag, collector: SegmentCollector) -> None:
+def add_html_block(tag: Tag, collector: SegmentCollector, holding: set[int]) -> None:
     """Add the segments of one block element."""
     if tag.name in HEADING_TAGS:
         collector.add_heading(HEADING_TAGS[tag.name], html_text([tag]), str(tag), nodes_to_markdown([tag]))
@@ -98,11 +111,11 @@ def add_html_block(tag: Tag, collector: SegmentCollector) -> None:
     elif tag.name == "table":
         add_html_table(tag, collector)
     elif tag.name in LIST_TAGS:
-        add_html_list(tag, collector)
+        add_html_list(tag, collector, holding)
     elif tag.name == "li":
-        add_html_list_item(tag, None, collector)
+        add_html_list_item(tag, None, collector, holding)
     else:
-        add_html_children(tag, collector)
+        add_html_children(tag, collector, holding)
 
 
 def add_html_run(nodes: list, collector: SegmentCollector) -> None:
@@ -113,19 +126,19 @@ def add_html_run(nodes: list, collector: SegmentCollector) -> None:
         collector.add("Text", text, html, nodes_to_markdown(nodes))
 
 
-def add_html_list(list_tag: Tag, collector: SegmentCollector) -> None:
+def add_html_list(list_tag: Tag, collector: SegmentCollector, holding: set[int]) -> None:
     """One ListItem segment per item, nested lists after their parent item."""
     start = str(list_tag.get("start", "1"))
     number = int(start) if start.isdigit() else 1
     for child in list_tag.children:
         if isinstance(child, Tag) and child.name == "li":
-            add_html_list_item(child, number if list_tag.name == "ol" else None, collector)
+            add_html_list_item(child, number if list_tag.name == "ol" else None, collector, holding)
             number += 1
         elif isinstance(child, Tag) and child.name not in SKIPPED_TAGS:
-            add_html_block(child, collector)
+            add_html_block(child, collector, holding)
 
 
-def add_html_list_item(item: Tag, ordinal: int | None, collector: SegmentCollector) -> None:
+def add_html_list_item(item: Tag, ordinal: int | None, collector: SegmentCollector, holding: set[int]) -> None:
     """A ListItem segment for the item's own content, then its nested lists."""
     nested = [child for child in item.children if isinstance(child, Tag) and child.name in LIST_TAGS]
     own = [
@@ -137,7 +150,7 @@ def add_html_list_item(item: Tag, ordinal: int | None, collector: SegmentCollect
     markdown = list_item_markdown(ordinal, nodes_to_markdown(own))
     collector.add("ListItem", html_text(own), list_item_html(ordinal, inner_html), markdown)
     for nested_list in nested:
-        add_html_list(nested_list, collector)
+        add_html_list(nested_list, collector, holding)
 
 
 def add_html_table(table: Tag, collector: SegmentCollector) -> None:

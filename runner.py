@@ -11,9 +11,10 @@ from typing import Callable, Iterator
 from document import DocumentError, Result
 
 TICK_SECONDS = 0.2
-# A text document this small is parsed in a few milliseconds (the worst 8 kB found took 0.2 s),
-# less than handing it to the pipeline thread and back costs: it runs on the worker's own thread.
-INLINE_TEXT_BYTES = 8 * 1024
+# A text document this small is parsed in about a millisecond, less than handing it to the
+# pipeline thread and back costs: it runs on the worker's own thread. The slowest 2 kB found
+# (2,048 "[" as Markdown: markdown-it's link scan) took 0.12 s.
+INLINE_TEXT_BYTES = 2 * 1024
 PROGRESS_INTERVAL_SECONDS = 0.5
 PRELOAD = ["pipeline_preload"]  # what the fork server of document children loads once
 PROJECT = os.path.dirname(os.path.abspath(__file__))
