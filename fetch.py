@@ -16,7 +16,7 @@ from runner import Abandoned
 
 MAX_REDIRECTS = 5
 TIMEOUT_SECONDS = 30  # the whole download, redirects included
-READ_SECONDS = 5  # one connect or read; also how late a stop is noticed at most
+READ_SECONDS = 10  # one connect or read (no data for longer fails it); also how late a stop is noticed
 
 
 def _refuse(reason: str) -> DocumentError:
@@ -58,13 +58,14 @@ class _PinnedTLS(HTTPAdapter):
 def _pinned(session: requests.Session, url: str, address: str | None) -> tuple[str, dict]:
     """The URL to request and its headers: to the checked address itself, so that a second DNS
     answer (a rebinding name) cannot send the request elsewhere; the Host header keeps the name."""
-    if address is None:
-        return url, {}
+    if address is None or requests.utils.get_environ_proxies(url):
+        return url, {}  # through a proxy (HTTP(S)_PROXY), the proxy connects: nothing to pin
     parts = urlsplit(url)
     host = f"[{address}]" if ":" in address else address
-    netloc = f"{host}:{parts.port}" if parts.port else host
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = (f"{userinfo}@" if userinfo else "") + (f"{host}:{parts.port}" if parts.port else host)
     if parts.scheme == "https":
-        session.mount(f"https://{netloc}/", _PinnedTLS(parts.hostname))
+        session.mount(f"https://{netloc.rpartition('@')[2]}/", _PinnedTLS(parts.hostname))
     name = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     host_header = f"{name}:{parts.port}" if parts.port else name
     return urlunsplit(parts._replace(netloc=netloc)), {"Host": host_header}
@@ -85,7 +86,7 @@ def download(url: str, max_bytes: int, allow_private: bool,
                 response = session.get(target, headers=headers, stream=True, allow_redirects=False,
                                        timeout=_read_timeout(deadline))
             except requests.RequestException as error:
-                raise _refuse(_timed_out() if isinstance(error, requests.Timeout) else type(error).__name__) from None
+                raise _refuse(_timed_out(deadline) if isinstance(error, requests.Timeout) else type(error).__name__) from None
             with response:
                 if response.is_redirect:
                     url = urljoin(url, response.headers["Location"])
@@ -100,12 +101,15 @@ def _read_timeout(deadline: float) -> float:
     """How long one connect or read may wait: what is left of the deadline, at most READ_SECONDS."""
     left = deadline - time.monotonic()
     if left <= 0:
-        raise _refuse(_timed_out())
+        raise _refuse(_timed_out(deadline))
     return min(left, READ_SECONDS)
 
 
-def _timed_out() -> str:
-    return f"timed out after {TIMEOUT_SECONDS} s"
+def _timed_out(deadline: float) -> str:
+    """Why a wait ended: the whole download's deadline, or a server silent for READ_SECONDS."""
+    if time.monotonic() >= deadline - 0.05:
+        return f"timed out after {TIMEOUT_SECONDS} s"
+    return f"no data for {READ_SECONDS} s"
 
 
 def _read_capped(response: requests.Response, max_bytes: int, deadline: float,
@@ -125,7 +129,7 @@ def _read_capped(response: requests.Response, max_bytes: int, deadline: float,
                 raise Abandoned()
             _read_timeout(deadline)  # past the deadline: refused now, not after the body ends
     except urllib3.exceptions.ReadTimeoutError:
-        raise _refuse(_timed_out()) from None
+        raise _refuse(_timed_out(deadline)) from None
     except urllib3.exceptions.HTTPError as error:
         raise _refuse(type(error).__name__) from None
     if not body:

@@ -16,7 +16,10 @@ BODY = b"# Title\n\n" + b"word " * 20_000
 
 
 class _Server(BaseHTTPRequestHandler):
+    seen: list[str] = []  # the Host header of every request, in order
+
     def do_GET(self):  # noqa: N802 - the handler API's name
+        self.seen.append(self.headers.get("Host", ""))
         if self.path.startswith("/hop"):
             hops = int(self.path[4:] or 0)
             self.send_response(302)
@@ -35,6 +38,11 @@ class _Server(BaseHTTPRequestHandler):
         elif self.path == "/empty.md":
             self.send_header("Content-Length", "0")
             self.end_headers()
+        elif self.path == "/silent.md":  # headers, then nothing for a second
+            self.end_headers()
+            self.wfile.flush()
+            time.sleep(1)
+            self.wfile.write(b"late")
         elif self.path == "/slow.md":
             self.end_headers()
             try:
@@ -62,7 +70,9 @@ def server():
 
 
 def test_redirects_are_followed_up_to_the_limit(server):
+    _Server.seen.clear()
     assert fetch.download(f"{server}/hop{fetch.MAX_REDIRECTS}", 10**7, True)[0] == BODY
+    assert _Server.seen == [server.split("//")[1]] * (fetch.MAX_REDIRECTS + 1)  # the Host header, every hop
     with pytest.raises(DocumentError, match=f"^Failed to download file: more than {fetch.MAX_REDIRECTS} redirects$"):
         fetch.download(f"{server}/hop{fetch.MAX_REDIRECTS + 1}", 10**7, True)
 
@@ -109,8 +119,10 @@ def test_a_name_that_answers_differently_the_second_time_cannot_reach_loopback(s
 
     monkeypatch.setattr(socket, "getaddrinfo", rebinding)
     monkeypatch.setattr(fetch, "READ_SECONDS", 0.5)  # the public address is not reachable from here
+    _Server.seen.clear()
     with pytest.raises(DocumentError, match="^Failed to download file: "):
         fetch.download(f"http://rebind.example:{port}/doc.md", 10**7, False)
+    assert _Server.seen == []  # nothing reached the loopback server
 
 
 def test_a_pinned_request_goes_to_the_address_with_the_name_in_host():
@@ -124,8 +136,28 @@ def test_a_pinned_request_goes_to_the_address_with_the_name_in_host():
         adapter = session.get_adapter("https://[2606:2800:220:1::1]/a")
         assert isinstance(adapter, fetch._PinnedTLS) and adapter.hostname == "example.com"
         assert fetch._pinned(session, "http://localhost/x", None) == ("http://localhost/x", {})
+        assert fetch._pinned(session, "http://user:pw@example.com/x", "93.184.216.34") == (
+            "http://user:pw@93.184.216.34/x", {"Host": "example.com"})
+
+
+def test_through_a_proxy_nothing_is_pinned(monkeypatch):
+    import requests
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with requests.Session() as session:
+        assert fetch._pinned(session, "https://example.com/a", "93.184.216.34") == ("https://example.com/a", {})
 
 
 def test_an_empty_body_is_refused_as_an_empty_inline_file_is(server):
     with pytest.raises(DocumentError, match="^Failed to download file: the file is empty$"):
         fetch.download(f"{server}/empty.md", 10**7, True)
+
+
+def test_a_server_silent_longer_than_a_read_may_wait_fails_saying_so(server, monkeypatch):
+    monkeypatch.setattr(fetch, "READ_SECONDS", 0.3)
+    with pytest.raises(DocumentError, match="^Failed to download file: no data for 0.3 s$"):
+        fetch.download(f"{server}/silent.md", 10**7, True)
+    monkeypatch.setattr(fetch, "READ_SECONDS", 3)
+    assert fetch.download(f"{server}/silent.md", 10**7, True)[0] == b"late"
