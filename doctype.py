@@ -29,6 +29,7 @@ _HTML_FRAGMENT_START = re.compile(r"^\s*(<!--.*?-->\s*)*<(table|div|p|h[1-6]|ul|
                                   r"header|nav|form|pre|blockquote|span|a|meta|title|style|link)\b", re.I | re.S)
 _MARKDOWN_HINT = re.compile(r"^(#{1,6} |\s*[-*+] |\s*\d+\. |\|.*\||```|> )", re.M)
 _MARKDOWN_NAMES = (".md", ".markdown", ".mdown", ".mkd")
+TEXT_SAMPLE_BYTES = 65536  # how much of a document its encoding and kind are judged by
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
          (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
 
@@ -59,24 +60,29 @@ def detect_mime_type(data: bytes, file_name: str | None = None) -> str:
 
 def text_encoding(data: bytes) -> tuple[str, int]:
     """(encoding, bytes of byte order mark) of a text document without a declared charset: its
-    BOM's, else UTF-8 if it is valid UTF-8, else Windows-1252 (which reads Latin-1 too)."""
+    BOM's; else UTF-8 when its first 64 kB are UTF-8, or hold UTF-8 characters beside a few bad
+    bytes (those become U+FFFD rather than the whole text turning into mojibake); else
+    Windows-1252, which reads Latin-1 too."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return encoding, len(bom)
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return "cp1252", 0
-    return "utf-8", 0
+    sample = data[:TEXT_SAMPLE_BYTES].decode("utf-8", errors="replace")
+    if len(data) > TEXT_SAMPLE_BYTES and sample.endswith("\ufffd"):
+        sample = sample[:-1]  # a character cut by the end of the sample
+    if "\ufffd" not in sample or any(ord(char) > 127 and char != "\ufffd" for char in sample):
+        return "utf-8", 0
+    return "cp1252", 0
 
 
 def _as_text(data: bytes) -> str | None:
-    """The bytes as text when they read as text, else None."""
+    """The start of the bytes as text when they read as text, else None."""
     encoding, skip = text_encoding(data)
     try:
-        text = data[skip:].decode(encoding)
-    except UnicodeDecodeError:  # bytes that Windows-1252 leaves undefined: not text
-        return None
+        text = data[skip:skip + TEXT_SAMPLE_BYTES].decode(encoding, errors="replace" if encoding == "utf-8" else "strict")
+    except UnicodeDecodeError:  # a UTF-16/32 sample cut mid-character, or a byte Windows-1252 leaves undefined
+        text = data[skip:skip + TEXT_SAMPLE_BYTES].decode(encoding, errors="replace")
+        if encoding == "cp1252":
+            return None
     if any((ord(ch) < 32 and ch not in "\t\n\r\f") or 0x80 <= ord(ch) < 0xA0 for ch in text[:20000]):
         return None
     return text

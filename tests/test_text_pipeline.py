@@ -215,6 +215,7 @@ def test_empty_or_markupless_documents(mime_type, document):
 @pytest.mark.parametrize(("document", "file_name", "mime_type", "expected"), [
     ("Héllo wörld".encode("utf-16"), "a.txt", "text/plain", [("Text", "Héllo wörld")]),
     ("Café crème brûlée".encode("latin-1"), None, "text/plain", [("Text", "Café crème brûlée")]),
+    ("Naïve café".encode() + b"\xff", None, "text/plain", [("Text", "Naïve café\ufffd")]),
     ("Smart \u201cquotes\u201d cost \u20ac5".encode("cp1252"), None, "text/plain",
      [("Text", "Smart \u201cquotes\u201d cost \u20ac5")]),
     (b"\xef\xbb\xbf<!DOCTYPE html><html><body><h1>T</h1><p>x</p></body></html>", None, "text/html",
@@ -224,7 +225,7 @@ def test_empty_or_markupless_documents(mime_type, document):
      [("Table", "A | B\n1 | 2")]),
     (b'<div align="center"><img src="logo.png"></div>\n\n# Project\n\n- a\n', None, "text/markdown",
      [("Title", "Project"), ("ListItem", "a")]),
-], ids=["utf-16-bom", "latin-1", "windows-1252", "html-after-bom", "html-after-xml-prologue",
+], ids=["utf-16-bom", "latin-1", "utf-8-with-a-bad-byte", "windows-1252", "html-after-bom", "html-after-xml-prologue",
         "html-fragment", "markdown-opening-with-a-div"])
 def test_text_documents_are_recognised_from_their_bytes_and_read_as_such(document, file_name, mime_type, expected):
     """Detection (as at create) and parsing together: other encodings than UTF-8 are text, and
