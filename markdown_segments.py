@@ -7,13 +7,19 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from html_segments import add_html_segments
-from text_segments import SegmentCollector, list_item_html, list_item_markdown, pipe_table, table_text
+from text_segments import (SegmentCollector, add_plain_text_segments, list_item_html, list_item_markdown, pipe_table,
+                           table_text)
 
 
 # markdown-it's own limit is 20 levels (a list 10 deep): past its limit it drops the rest of the
 # document. 100 keeps real documents whole and stays clear of Python's recursion limit.
 MAX_NESTING = 100
-_CONTAINER_MARKS = re.compile(r"^[ \t>]+", re.M)
+_CONTAINER_MARKS = re.compile(r"^(?:[ \t>]|[-*+](?=[ \t])|\d{1,9}[.)](?=[ \t]))+", re.M)  # indents, quotes, list marks
+
+
+def _too_deep(tokens: list[Token]) -> bool:
+    """Whether markdown-it stopped at its nesting limit (and so dropped the rest)."""
+    return max((token.level for token in tokens), default=0) >= MAX_NESTING - 1
 
 
 class MarkdownSegmenter:
@@ -28,10 +34,14 @@ class MarkdownSegmenter:
     def add_segments(self, source: str) -> None:
         """Add the segments of a Markdown source."""
         tokens = self.parser.parse(source)
-        if max((token.level for token in tokens), default=0) >= MAX_NESTING - 1:
+        if _too_deep(tokens):
             # The parser reached its limit and dropped what followed: read the document again
-            # with every line's indentation and quote marks taken off (flat, but whole).
+            # with every line's indentation, quote and list marks taken off (flat, but whole),
+            # or, should even that be too deep, as plain text.
             tokens = self.parser.parse(_CONTAINER_MARKS.sub("", source))
+            if _too_deep(tokens):
+                add_plain_text_segments(source, self.collector)
+                return
         index = 0
         while index < len(tokens):
             token = tokens[index]

@@ -275,3 +275,10 @@ def test_thousands_of_inline_tags_around_a_block_keep_its_words():
     holding a block are now found in one pass up from the blocks."""
     segments = types_and_texts("text/html", b"<b>" * 5000 + b"<p>deep words")
     assert [text for _, text in segments] == ["deep words"]
+
+
+@pytest.mark.parametrize("marks", ["- ", "1. ", "> - "])
+def test_list_marks_nested_on_one_line_past_the_limit_keep_the_rest(marks):
+    document = f"# A\n\n{marks * 120}deep words\n\n## After\n\nclosing words\n"
+    texts = [text for _, text in types_and_texts("text/markdown", document.encode())]
+    assert "deep words" in texts and texts[-2:] == ["After", "closing words"]
