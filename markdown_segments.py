@@ -14,7 +14,8 @@ from text_segments import (SegmentCollector, add_plain_text_segments, list_item_
 # markdown-it's own limit is 20 levels (a list 10 deep): past its limit it drops the rest of the
 # document. 100 keeps real documents whole and stays clear of Python's recursion limit.
 MAX_NESTING = 100
-_CONTAINER_MARKS = re.compile(r"^(?:[ \t>]|[-*+](?=[ \t])|\d{1,9}[.)](?=[ \t]))+", re.M)  # indents, quotes, list marks
+# What a too-deep document loses, a step at a time: indents and quote marks, then list marks too.
+_FLATTENINGS = (re.compile(r"^[ \t>]+", re.M), re.compile(r"^(?:[ \t>]|[-*+](?=[ \t])|\d{1,9}[.)](?=[ \t]))+", re.M))
 
 
 def _too_deep(tokens: list[Token]) -> bool:
@@ -34,14 +35,15 @@ class MarkdownSegmenter:
     def add_segments(self, source: str) -> None:
         """Add the segments of a Markdown source."""
         tokens = self.parser.parse(source)
+        # Past its limit the parser drops the rest: read the document again flatter (whole, if
+        # less structured), and as plain text should even that be too deep.
+        for flattening in _FLATTENINGS:
+            if not _too_deep(tokens):
+                break
+            tokens = self.parser.parse(flattening.sub("", source))
         if _too_deep(tokens):
-            # The parser reached its limit and dropped what followed: read the document again
-            # with every line's indentation, quote and list marks taken off (flat, but whole),
-            # or, should even that be too deep, as plain text.
-            tokens = self.parser.parse(_CONTAINER_MARKS.sub("", source))
-            if _too_deep(tokens):
-                add_plain_text_segments(source, self.collector)
-                return
+            add_plain_text_segments(source, self.collector)
+            return
         index = 0
         while index < len(tokens):
             token = tokens[index]
