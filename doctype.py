@@ -23,10 +23,11 @@ EXTENSIONS = {
 
 _HTML_START = re.compile(r"^\s*(<\?xml[^>]*\?>\s*)?(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)\b",
                          re.I | re.S)
-# A fragment (no <html>): taken for HTML only when nothing in it reads as Markdown, since many
-# Markdown files open with a <div> or <p> of their own.
+# A fragment (no <html>): an opening tag whose closing tag follows, taken for HTML only when no
+# Markdown block (heading, list, table, fence, quote) is in it, since many Markdown files open
+# with a <div> or <p> of their own.
 _HTML_FRAGMENT_START = re.compile(r"^\s*(<!--.*?-->\s*)*<(table|div|p|h[1-6]|ul|ol|dl|section|article|main|"
-                                  r"header|nav|form|pre|blockquote|span|a|meta|title|style|link)\b", re.I | re.S)
+                                  r"header|nav|form|pre|blockquote|span|a)(?=[\s>/])", re.I | re.S)
 _MARKDOWN_HINT = re.compile(r"^(#{1,6} |\s*[-*+] |\s*\d+\. |\|.*\||```|> )", re.M)
 _MARKDOWN_NAMES = (".md", ".markdown", ".mdown", ".mkd")
 TEXT_SAMPLE_BYTES = 65536  # how much of a document its encoding and kind are judged by
@@ -53,7 +54,8 @@ def detect_mime_type(data: bytes, file_name: str | None = None) -> str:
         return "text/html"
     if _MARKDOWN_HINT.search(head):
         return "text/markdown"
-    if _HTML_FRAGMENT_START.match(head):
+    fragment = _HTML_FRAGMENT_START.match(head)
+    if fragment and re.search(rf"</{fragment.group(2)}\s*>", head, re.I):
         return "text/html"
     return "text/plain"
 

@@ -282,3 +282,14 @@ def test_list_marks_nested_on_one_line_past_the_limit_keep_the_rest(marks):
     document = f"# A\n\n{marks * 120}deep words\n\n## After\n\nclosing words\n"
     texts = [text for _, text in types_and_texts("text/markdown", document.encode())]
     assert "deep words" in texts and texts[-2:] == ["After", "closing words"]
+
+
+@pytest.mark.parametrize(("document", "mime_type"), [
+    (b"<a.smith@example.com> wrote:\nHello there", "text/plain"),
+    (b"<p>an opening tag never closed", "text/plain"),
+    (b"<span>x</span> and more", "text/html"),
+])
+def test_an_html_fragment_needs_a_real_tag_that_closes(document, mime_type):
+    from doctype import detect_mime_type
+
+    assert detect_mime_type(document) == mime_type
