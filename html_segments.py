@@ -155,27 +155,27 @@ def add_html_list_item(item: Tag, ordinal: int | None, collector: SegmentCollect
 
 def add_html_table(table: Tag, collector: SegmentCollector) -> None:
     """A Caption segment for its <caption>, then a Table segment: the source <table> and a pipe
-    table of its cells' text. Cells outside any <tr> make a row of their own; a table with no
-    cells at all keeps its words as Text."""
-    caption = table.find("caption")
-    if caption is not None and caption.find_parent("table") is table and html_text([caption]):
-        text = html_text([caption])
-        collector.add("Caption", text, str(caption), text)
-    rows = []
-    loose = []
+    table of its cells' text, row by row in document order (cells outside any <tr> make rows of
+    their own). A table with no cells at all keeps its words as Text."""
+    caption = next((found for found in table.find_all("caption") if found.find_parent("table") is table), None)
+    if caption is not None:
+        caption.extract()  # said once, as the Caption, not again in the table
+        if text := html_text([caption]):
+            collector.add("Caption", text, str(caption), text)
+    rows: list[list[str]] = []
+    row_of_last_cell = None
     for cell in table.find_all(["td", "th"]):
-        if cell.find_parent("table") is table and cell.find_parent("tr") in (None, *table.find_parents("tr")):
-            loose.append(cell)
-    for row in table.find_all("tr"):
-        cells = row.find_all(["td", "th"], recursive=False)
-        if cells and row.find_parent("table") is table:
-            rows.append([html_text([cell]).replace("\n", " ") for cell in cells])
-    if loose:
-        rows.insert(0, [html_text([cell]).replace("\n", " ") for cell in loose])
+        owner = cell.find_parent(["tr", "table"])
+        if owner is not table and (owner.name != "tr" or owner.find_parent("table") is not table):
+            continue  # a cell of a nested table: its text is in the outer cell's
+        if owner is not row_of_last_cell or not rows:
+            rows.append([])
+            row_of_last_cell = owner
+        rows[-1].append(html_text([cell]).replace("\n", " "))
     if rows:
         markdown = pipe_table([[escape_table_cell(cell) for cell in row] for row in rows])
         collector.add("Table", table_text(rows), str(table), markdown)
-    elif text := html_text([child for child in table.children if child is not caption]):
+    elif text := html_text([table]):
         collector.add("Text", text, str(table), text)
 
 

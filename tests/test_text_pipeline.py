@@ -265,7 +265,11 @@ def test_deeply_nested_markdown_quotes_keep_their_words(depth):
     (b"<table><caption>Table 1: Sales</caption><tr><th>A</th></tr><tr><td>1</td></tr></table>",
      [("Caption", "Table 1: Sales"), ("Table", "A\n1")]),
     (b"<table>just words</table>", [("Text", "just words")]),
-], ids=["cells-without-rows", "caption", "no-cells"])
+    (b"<table><tr><td>a</td></tr><td>late</td></table>", [("Table", "a\nlate")]),
+    (b"<table><tr><td><table><caption>inner cap</caption><tr><td>inner</td></tr></table></td>"
+     b"<td>outer</td></tr><caption>outer cap</caption></table>",
+     [("Caption", "outer cap"), ("Table", "inner cap inner | outer")]),
+], ids=["cells-without-rows", "caption", "no-cells", "loose-cells-in-document-order", "nested-table-captions"])
 def test_html_tables_keep_every_word(document, expected):
     assert types_and_texts("text/html", document) == expected
 
