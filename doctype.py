@@ -79,12 +79,13 @@ def text_encoding(data: bytes) -> tuple[str, int]:
 def _as_text(data: bytes) -> str | None:
     """The start of the bytes as text when they read as text, else None."""
     encoding, skip = text_encoding(data)
+    sample = data[skip:skip + TEXT_SAMPLE_BYTES]
     try:
-        text = data[skip:skip + TEXT_SAMPLE_BYTES].decode(encoding, errors="replace" if encoding == "utf-8" else "strict")
-    except UnicodeDecodeError:  # a UTF-16/32 sample cut mid-character, or a byte Windows-1252 leaves undefined
-        text = data[skip:skip + TEXT_SAMPLE_BYTES].decode(encoding, errors="replace")
+        text = sample.decode(encoding, errors="replace" if encoding == "utf-8" else "strict")
+    except UnicodeDecodeError:  # a byte Windows-1252 leaves undefined, or a UTF-16/32 sample cut mid-character
         if encoding == "cp1252":
             return None
+        text = sample.decode(encoding, errors="replace")
     if any((ord(ch) < 32 and ch not in "\t\n\r\f") or 0x80 <= ord(ch) < 0xA0 for ch in text[:20000]):
         return None
     return text

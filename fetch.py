@@ -85,8 +85,10 @@ def download(url: str, max_bytes: int, allow_private: bool,
             try:
                 response = session.get(target, headers=headers, stream=True, allow_redirects=False,
                                        timeout=_read_timeout(deadline))
+            except requests.Timeout:
+                raise _refuse(_timed_out(deadline)) from None
             except requests.RequestException as error:
-                raise _refuse(_timed_out(deadline) if isinstance(error, requests.Timeout) else type(error).__name__) from None
+                raise _refuse(type(error).__name__) from None
             with response:
                 if response.is_redirect:
                     url = urljoin(url, response.headers["Location"])
