@@ -370,8 +370,10 @@ def test_the_lease_is_renewed_through_the_shutdown_grace_period(app, client, aut
     import pipeline
 
     real = pipeline.run_pipeline
-    monkeypatch.setattr(pipeline, "run_pipeline", lambda *args, **kwargs: time.sleep(1.5) or real(*args, **kwargs))
-    app.config["LEASE_SECONDS"] = 0.6
+    # The lease (1.2 s, a beat every 0.4 s) lapses well within the 3 s run unless renewed after the
+    # stop, and has room for a late beat on a loaded machine.
+    monkeypatch.setattr(pipeline, "run_pipeline", lambda *args, **kwargs: time.sleep(3) or real(*args, **kwargs))
+    app.config["LEASE_SECONDS"] = 1.2
     stop = threading.Event()
     worker = Worker(app, stop, name="graceful")
     task_id = create(client, auth)["task_id"]
@@ -382,7 +384,7 @@ def test_the_lease_is_renewed_through_the_shutdown_grace_period(app, client, aut
     reaped = 0
     while thread.is_alive():
         with app.app_context():
-            reaped += leases.reap_lost_tasks(3, 600, 0.6)
+            reaped += leases.reap_lost_tasks(3, 600, 1.2)
             db.session.remove()
         time.sleep(0.1)
     task = client.get(f"/task/{task_id}", headers=auth).json
