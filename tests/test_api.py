@@ -31,6 +31,19 @@ def test_create_fills_every_default(client, auth):
         "description": False, "embed_sources": ["Markdown"]}
 
 
+@pytest.mark.parametrize("file", [b64(MARKDOWN), "https://example.com/report.pdf"], ids=["inline", "url"])
+def test_create_answers_what_a_get_then_reads(client, auth, file):
+    """Create builds its answer from the values it wrote (nothing is read back): it must be the
+    stored task, field for field, but for the freshly signed input URL."""
+    created = client.post("/api/v1/task/parse", json={"file": file, "expires_in": 60,
+                                                      "chunk_processing": {"target_length": 99}}, headers=auth).json
+    fetched = client.get(f"/api/v1/task/{created['task_id']}", headers=auth).json
+    if not file.startswith("http"):  # a stored document's URL is signed afresh by each answer
+        for task in (created, fetched):
+            task["configuration"].pop("input_file_url")
+    assert created == fetched
+
+
 def test_create_accepts_snake_case_and_upstream_spellings(client, auth):
     """Segment keys in snake_case are echoed PascalCase; `Off` means Auto; a bare tokenizer name works."""
     task = create(client, auth, segment_processing={"list_item": {"strategy": "Ignore"}, "table": {"format": "Markdown"}},
