@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -51,3 +52,14 @@ def sample_output() -> dict:
     return {"chunks": [{"chunk_id": "c1", "chunk_length": 3, "segments": [segment], "embed": "Some text."}],
             "file_name": "doc.md", "page_count": 1, "pdf_url": None, "mime_type": "text/markdown",
             "pages": []}
+
+
+def trickle(handler, count: int, pause: float) -> None:
+    """An HTTP handler's body sent a byte at a time, `pause` seconds apart, until done or the client goes."""
+    try:
+        for _ in range(count):
+            handler.wfile.write(b"#")
+            handler.wfile.flush()
+            time.sleep(pause)
+    except OSError:  # the client gave up
+        pass

@@ -10,6 +10,7 @@ import pytest
 
 import fetch
 from document import DocumentError
+from helpers import trickle
 from runner import Abandoned
 
 BODY = b"# Title\n\n" + b"word " * 20_000
@@ -45,13 +46,7 @@ class _Server(BaseHTTPRequestHandler):
             self.wfile.write(b"late")
         elif self.path == "/slow.md":
             self.end_headers()
-            try:
-                for _ in range(100):
-                    self.wfile.write(b"#")
-                    self.wfile.flush()
-                    time.sleep(0.05)
-            except OSError:
-                pass
+            trickle(self, 100, 0.05)
         else:  # no length: read to the end of the stream
             self.end_headers()
             self.wfile.write(BODY)

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 import leases
-from helpers import create, force
+from helpers import create, force, trickle
 from lifecycle import claim_next_task
 from models import Task, db, now_utc
 from worker import BackgroundWorkers, Worker
@@ -195,13 +195,7 @@ class _Files(BaseHTTPRequestHandler):
             self.send_response(200)
             self.send_header("Content-Type", "text/markdown")
             self.end_headers()
-            try:
-                for _ in range(600):
-                    self.wfile.write(b"#")
-                    self.wfile.flush()
-                    time.sleep(0.1)
-            except OSError:  # the client gave up
-                pass
+            trickle(self, 600, 0.1)
             return
         bodies = {"/notes.md": (b"# Notes\n\nDownloaded text.\n", "text/markdown"),
                   "/archive.zip": (b"PK\x03\x04" + b"\x00" * 60, "application/zip")}
