@@ -38,8 +38,10 @@ def decode_text(document: bytes, mime_type: str, is_html: bool) -> str:
     encoding = declared if isinstance(declared, str) else None
     if encoding is None and is_html:
         encoding = EncodingDetector.find_declared_encoding(document[:4096], is_html=True)
-    body, bom_encoding = EncodingDetector.strip_byte_order_mark(document)
-    encoding = bom_encoding or encoding or text_encoding(body)[0]
+    detected, bom_length = text_encoding(document)
+    body = document[bom_length:]
+    if bom_length or encoding is None:  # a byte order mark outranks a declared charset
+        encoding = detected
     try:
         text = body.decode(encoding, errors="replace")
     except LookupError:
