@@ -7,7 +7,8 @@ from flask import Blueprint, Response, request
 
 from errors import plain
 from lifecycle import task_exists
-from storage import load_file, signature_is_valid
+from page_images import PageImageError
+from storage import signature_is_valid, task_file
 
 bp = Blueprint("files", __name__)
 
@@ -23,7 +24,10 @@ def get_file(task_id: str, name: str):
         return plain("Invalid signature", 403)
     if expires < time.time():
         return plain("URL expired", 403)
-    stored = load_file(task_id, name) if task_exists(task_id) else None
+    try:
+        stored = task_file(task_id, name) if task_exists(task_id) else None
+    except PageImageError as error:
+        return plain(f"Could not render the page image: {error}", 500)
     if stored is None:
         return plain("File not found", 404)
     return Response(stored.data, mimetype=stored.mime_type,

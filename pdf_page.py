@@ -1,7 +1,7 @@
 """One page into segments: text layer or OCR words, tables, pictures, layout and crops."""
 from __future__ import annotations
 
-from concurrent.futures import Future
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from statistics import median
 
@@ -54,7 +54,7 @@ class PageInput:
     """A page ready for analysis: its image, words, drawn graphics and how to crop from it."""
 
     info: dict  # the `pages` entry: image, page_number, page_width, page_height, dpi
-    image: Image.Image | Future  # a Future while the page is still being rendered
+    image: Image.Image | Callable[[], Image.Image]  # a function that renders it, when it is not made yet
     words: list[Word]
     graphics: PageGraphics | None
     from_ocr: bool
@@ -63,9 +63,9 @@ class PageInput:
     to_image: object = same_box  # maps a box of that space to the page image
 
     def page_image(self) -> Image.Image:
-        """The page image, waiting for it when it is still being rendered."""
-        if isinstance(self.image, Future):
-            self.image = self.image.result()
+        """The page image, rendered now when it was not made yet."""
+        if callable(self.image):
+            self.image = self.image()
         return self.image
 
     def size(self) -> tuple[float, float]:

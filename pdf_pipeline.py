@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 
 import pypdfium2 as pdfium
@@ -18,8 +17,8 @@ from pdf_limits import (MAX_IMAGE_PIXELS, MAX_OCR_PIXELS, MAX_PAGE_IMAGE_PIXELS,
 from pdf_objects import page_graphics
 from pdf_office import office_to_pdf
 from pdf_page import DocumentState, PageInput, analyse_page
-from pdf_render import (CROP_SCALE_HIGH, BackgroundEncoder, crop_box, encode_image, page_pixels, page_scale,
-                        render_crop, render_page, render_whole_page)
+from pdf_render import (CROP_SCALE_HIGH, BackgroundEncoder, crop_box, encode_image, page_image_name, page_pixels,
+                        page_scale, render_crop, render_page, render_whole_page)
 from pdf_segments import render_markup, same_box
 from pdf_text import PageTransform, text_is_usable, text_layer_words
 
@@ -70,7 +69,7 @@ def parse_image(document: bytes, mime_type: str, configuration: dict, progress: 
                 continue
             per_page.append(segments)
         state.encoder.finish()
-        finish_segments(per_page, state, parsed)
+        finish_segments(per_page, state, parsed, lambda number: stored_page_image(files, parsed, number))
         if frames_for_pdf:
             files[PDF_FILE] = ("application/pdf", images_to_pdf(frames_for_pdf))
             parsed.pdf = f"file:{PDF_FILE}"
@@ -104,7 +103,7 @@ def image_page_segments(page_image: Image.Image, number: int, dpi: float, state:
         page_image = page_image.resize((int(page_image.width * factor), int(page_image.height * factor)))
         dpi *= factor
     info = page_info(number, page_image.size, dpi)
-    state.encoder.submit(f"page-{number}.jpg", page_image)
+    state.encoder.submit(page_image_name(number, page_image.size), page_image)
     parsed.pages.append(info)
     ocr_image, to_page = ocr_input(page_image)
     words = ocr_words(ocr_image, to_page)
@@ -127,7 +126,7 @@ def ocr_input(image: Image.Image) -> tuple[Image.Image, float]:
 
 def page_info(number: int, size: tuple[int, int], dpi: float) -> dict:
     """The `pages` entry of one page image of this size."""
-    return {"image": f"file:page-{number}.jpg", "page_number": number, "page_width": size[0],
+    return {"image": f"file:{page_image_name(number, size)}", "page_number": number, "page_width": size[0],
             "page_height": size[1], "dpi": round(dpi, 2)}
 
 
@@ -138,56 +137,49 @@ def parse_open_pdf(pdf: pdfium.PdfDocument, document: bytes, configuration: dict
     state = DocumentState(configuration, files, BackgroundEncoder(files))
     parsed = ParsedDocument(segments=[], page_count=count, files=files, pdf=f"file:{PDF_FILE}")
     per_page: list[list[dict]] = []
-    # A page stays open while the next one is analysed, so that its image renders meanwhile;
-    # pages are still settled (kept, skipped or failed) in order.
-    waiting: AnalysedPage | None = None
     try:
         for index in range(count):
             progress(f"Running analysis (page {index + 1}/{count})")
-            previous, waiting = waiting, analyse_pdf_page(pdf, index, state)
-            if previous is not None:
-                settle_page(previous, configuration, parsed, per_page)
-        last, waiting = waiting, None
-        if last is not None:
-            settle_page(last, configuration, parsed, per_page)
+            settle_page(analyse_pdf_page(pdf, index, state), configuration, parsed, per_page)
     finally:
-        if waiting is not None:
-            waiting.close()
         state.encoder.finish()
-    finish_segments(per_page, state, parsed)
+    finish_segments(per_page, state, parsed, lambda number: rendered_pdf_page(pdf, parsed, number))
     return parsed
+
+
+def rendered_pdf_page(pdf: pdfium.PdfDocument, parsed: ParsedDocument, number: int) -> Image.Image:
+    """A page's image, as its `pages` entry lists it, rendered again from the PDF."""
+    info = next(page for page in parsed.pages if page["page_number"] == number)
+    with PDFIUM_LOCK:
+        page = pdf[number - 1]
+        try:
+            return render_whole_page(page, (info["page_width"], info["page_height"]))
+        finally:
+            page.close()
 
 
 @dataclass
 class AnalysedPage:
-    """A PDF page's segments (or why it failed), its page entry, and its image while it renders."""
+    """A PDF page's segments (or why it failed) and its page entry."""
 
     number: int
     page: object = None
     info: dict | None = None
     segments: list[dict] = field(default_factory=list)
-    rendering: Future | None = None
     error: Exception | None = None
 
     def close(self) -> None:
-        """Wait until the page image is done with the page, then close the page."""
+        """Close the page, if it is open."""
         if self.page is None:
             return
-        if self.rendering is not None:
-            wait([self.rendering])
         with PDFIUM_LOCK:
             self.page.close()
         self.page = None
 
 
 def settle_page(analysed: AnalysedPage, configuration: dict, parsed: ParsedDocument, per_page: list) -> None:
-    """Keep a page once its image is rendered, or skip it or fail the document over its error."""
-    try:
-        analysed.close()
-        if analysed.error is None and analysed.rendering is not None:
-            analysed.rendering.result()  # a page whose image failed fails as a whole
-    except Exception as error:  # noqa: BLE001 - the page's own failure, handled like any other
-        analysed.error = error
+    """Keep an analysed page, or skip it or fail the document over its error."""
+    analysed.close()
     if analysed.error is not None:
         handle_page_error(analysed.error, analysed.number, configuration, parsed)
         return
@@ -223,11 +215,11 @@ def pdf_page_segments(analysed: AnalysedPage, state: DocumentState) -> None:
             textpage.close()
         graphics = page_graphics(page, transform)
     usable = text_is_usable(words) and not scan_with_scraps_of_text(graphics, words, transform)
-    name = f"page-{number}.jpg"
     if usable:
-        # The helper thread renders the page image while this thread analyses the text layer.
+        # The page image is not made here: the service renders it from the PDF when it is first
+        # asked for (page_images.py), and most never are. A crop of it is rendered when needed.
         size = page_pixels(width, height, scale)
-        analysed.rendering = image = state.encoder.submit_rendered(name, lambda: locked_render(page, size))
+        image = lambda: locked_render(page, size)  # noqa: E731 - called while the page is open
         info = page_info(number, size, 72.0 * scale)
         layout_size, to_image = (transform.width, transform.height), transform.image_mapping()
     else:
@@ -235,11 +227,13 @@ def pdf_page_segments(analysed: AnalysedPage, state: DocumentState) -> None:
         with PDFIUM_LOCK:
             image = render_page(page, scale)
             ocr_image, to_page = scan_input(page, image, scale, width, height)
-        state.encoder.submit(name, image)
         info = page_info(number, image.size, 72.0 * scale)
+        state.encoder.submit(info["image"].removeprefix("file:"), image)
         words = ocr_words(ocr_image, to_page)
         graphics, layout_size, to_image = None, None, same_box
-    crop_scale = CROP_SCALE_HIGH if high_resolution else 0
+    # Pictures and tables are cropped from a render of their own box: sharper with high_resolution,
+    # and on a text page never worth rendering the whole page for.
+    crop_scale = CROP_SCALE_HIGH if high_resolution else scale if usable else 0
 
     def sharper_crop(box):
         if not crop_scale:
@@ -254,7 +248,7 @@ def pdf_page_segments(analysed: AnalysedPage, state: DocumentState) -> None:
 
 
 def locked_render(page, size: tuple[int, int]) -> Image.Image:
-    """The page image, rendered under the PDFium lock (on the encoder's thread)."""
+    """The page image, rendered under the PDFium lock."""
     with PDFIUM_LOCK:
         return render_whole_page(page, size)
 
@@ -295,26 +289,34 @@ def describe_error(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def finish_segments(per_page: list[list[dict]], state: DocumentState, parsed: ParsedDocument) -> None:
+def finish_segments(per_page: list[list[dict]], state: DocumentState, parsed: ParsedDocument,
+                    page_image: Callable[[int], Image.Image]) -> None:
     """Find running headers and footers across pages, then list every segment in order."""
     if not state.page_strategy:
         for segment in mark_running_headers(per_page):
             render_markup(segment)
-            recrop(segment, state, parsed)
+            recrop(segment, state, page_image)
     parsed.segments = [segment for segments in per_page for segment in segments]
 
 
-def recrop(segment: dict, state: DocumentState, parsed: ParsedDocument) -> None:
+def stored_page_image(files: dict[str, tuple[str, bytes]], parsed: ParsedDocument, number: int) -> Image.Image:
+    """A page's image as the pipeline stored it (image documents store every page's)."""
+    page = next(page for page in parsed.pages if page["page_number"] == number)
+    image = Image.open(io.BytesIO(files[page["image"].removeprefix("file:")][1]))
+    image.load()
+    return image
+
+
+def recrop(segment: dict, state: DocumentState, page_image: Callable[[int], Image.Image]) -> None:
     """Give a retyped segment the cropped image its new type asks for, or take it away."""
     wanted = state.crops(segment["segment_type"])
     if segment["image"] is not None and not wanted:
         state.files.pop(segment["image"].removeprefix("file:"), None)
         segment["image"] = None
     elif segment["image"] is None and wanted:
-        page = next(page for page in parsed.pages if page["page_number"] == segment["page_number"])
-        with Image.open(io.BytesIO(state.files[page["image"].removeprefix("file:")][1])) as image:
-            box = segment["bbox"]
-            crop = crop_box(image, (box["left"], box["top"], box["left"] + box["width"], box["top"] + box["height"]))
-            name = f"segment-{segment['segment_id']}.jpg"
-            state.files[name] = ("image/jpeg", encode_image(crop))
-            segment["image"] = f"file:{name}"
+        box = segment["bbox"]
+        crop = crop_box(page_image(segment["page_number"]),
+                        (box["left"], box["top"], box["left"] + box["width"], box["top"] + box["height"]))
+        name = f"segment-{segment['segment_id']}.jpg"
+        state.files[name] = ("image/jpeg", encode_image(crop))
+        segment["image"] = f"file:{name}"

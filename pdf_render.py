@@ -1,11 +1,10 @@
-"""Page images and segment crops: rendering with PDFium and encoding off the main thread."""
+"""Page images and segment crops: their names, rendering with PDFium, and encoding off the main thread."""
 from __future__ import annotations
 
 import ctypes
 import io
 import math
-import time
-from collections.abc import Callable
+import re
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import pypdfium2.raw as pdfium_c
@@ -15,6 +14,13 @@ JPEG_QUALITY = 80
 PAGE_SCALE_HIGH = 1.5  # 108 DPI page images with high_resolution
 PAGE_SCALE_LOW = 1.0  # 72 DPI without
 CROP_SCALE_HIGH = 3.0  # crops of pictures and tables re-rendered at 216 DPI with high_resolution
+# A page image's file name says which page and at what size: enough to render it again from the PDF.
+PAGE_IMAGE_NAME = re.compile(r"page-([1-9][0-9]{0,5})-([1-9][0-9]{0,5})x([1-9][0-9]{0,5})\.jpg")
+
+
+def page_image_name(number: int, size: tuple[int, int]) -> str:
+    """The file name of page `number`'s image at `size` pixels."""
+    return f"page-{number}-{size[0]}x{size[1]}.jpg"
 
 
 def page_scale(high_resolution: bool) -> float:
@@ -33,9 +39,9 @@ def render_page(page, scale: float, crop: tuple[float, float, float, float] = (0
     return image if image.mode in ("RGB", "RGBX") else image.convert("RGB")
 
 
-# Bitmap calls that hold the GIL (PYFUNCTYPE): they are quick, and a helper thread that gave the GIL
-# up around each call would wait up to the switch interval (5 ms) to get it back from the busy
-# main thread. Only the render itself, the slow call, lets the GIL go.
+# Bitmap calls that hold the GIL (PYFUNCTYPE): they are quick, and a thread that gave the GIL up
+# around each call could wait up to the switch interval (5 ms) to get it back from a busy thread.
+# Only the render itself, the slow call, lets the GIL go.
 create_bitmap = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p,
                                   ctypes.c_int)(ctypes.cast(pdfium_c.FPDFBitmap_CreateEx, ctypes.c_void_p).value)
 destroy_bitmap = ctypes.PYFUNCTYPE(None, ctypes.c_void_p)(
@@ -84,15 +90,13 @@ def encode_image(image: Image.Image, fmt: str = "JPEG") -> bytes:
 
 
 class BackgroundEncoder:
-    """Renders page images on one helper thread and encodes them on another (PDFium and PIL release the GIL)."""
+    """Encodes the images the pipeline keeps (scanned and image pages) on a helper thread (PIL lets the GIL go)."""
 
-    # At most two images wait at a time, so memory stays bounded on long documents. Rendering
-    # has its own thread so that a page's render never queues behind the previous page's encoding.
+    # At most two images wait at a time, so memory stays bounded on long documents.
     def __init__(self, files: dict[str, tuple[str, bytes]]):
         self.files = files
         self.pending: list[tuple[str, str, Future]] = []
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="page-encoder")
-        self.renderer: ThreadPoolExecutor | None = None
 
     def submit(self, name: str, image: Image.Image, fmt: str = "JPEG") -> None:
         """Queue one image to be stored as `name`."""
@@ -100,39 +104,13 @@ class BackgroundEncoder:
         mime = "image/png" if fmt == "PNG" else "image/jpeg"
         self.pending.append((name, mime, self.executor.submit(encode_image, image, fmt)))
 
-    def submit_rendered(self, name: str, render: Callable[[], Image.Image]) -> Future:
-        """Queue an image to be rendered and then stored as `name`; the future gives the image."""
-        # The caller analyses the page meanwhile, and must wait for the image before closing
-        # the page. A failed render fails that future (and that page), and stores nothing.
-        rendered: Future = Future()
-
-        def render_then_encode() -> Future | None:
-            try:
-                image = render()
-            except BaseException as error:  # noqa: BLE001 - handed to the page through the future
-                rendered.set_exception(error)
-                return None
-            rendered.set_result(image)
-            return self.executor.submit(encode_image, image)
-
-        self._make_room()
-        if self.renderer is None:
-            self.renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="page-renderer")
-        self.pending.append((name, "image/jpeg", self.renderer.submit(render_then_encode)))
-        time.sleep(0)  # let go of the GIL, so that the render starts now rather than at the next switch interval
-        return rendered
-
     def _make_room(self) -> None:
         while len(self.pending) >= 2:
             self._collect_one()
 
     def _collect_one(self) -> None:
         name, mime, future = self.pending.pop(0)
-        data = future.result()
-        if isinstance(data, Future):  # rendered, then queued for encoding
-            data = data.result()
-        if data is not None:
-            self.files[name] = (mime, data)
+        self.files[name] = (mime, future.result())
 
     def finish(self) -> None:
         """Wait for every queued image and stop the helper threads."""
@@ -140,8 +118,6 @@ class BackgroundEncoder:
             while self.pending:
                 self._collect_one()
         finally:
-            if self.renderer is not None:
-                self.renderer.shutdown(wait=True, cancel_futures=True)
             self.executor.shutdown(wait=True, cancel_futures=True)
 
 

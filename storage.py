@@ -11,6 +11,7 @@ from flask import current_app, request
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
+import page_images
 from models import Setting, TaskFile, db
 from statements import Prepared
 
@@ -41,6 +42,18 @@ _LOAD_FILE = Prepared(select(TaskFile.mime_type, TaskFile.data).where(
 def load_file(task_id: str, name: str):
     """One stored file of a task (`mime_type`, `data`), or None."""
     return _LOAD_FILE.one_or_none({"task_id": task_id, "name": name})
+
+
+def task_file(task_id: str, name: str):
+    """A file of a task (`mime_type`, `data`): stored, or a page image rendered now from the
+    task's PDF and stored (page_images.py); None when there is no such file. Raises
+    page_images.PageImageError when a page image cannot be rendered."""
+    stored = load_file(task_id, name)
+    if stored is not None:
+        return stored
+    if not page_images.is_page_image(name):
+        return None
+    return page_images.render_and_store(task_id, name, load_file)
 
 
 def _signature(key: bytes, task_id: str, name: str, expires: int) -> str:
@@ -89,8 +102,11 @@ class FileLinks:
 
 
 def data_url(task_id: str, name: str) -> str | None:
-    """The stored file as a `data:` URL, or None when it is missing."""
-    stored = load_file(task_id, name)
+    """The file as a `data:` URL, or None when it is missing or cannot be rendered."""
+    try:
+        stored = task_file(task_id, name)
+    except page_images.PageImageError:
+        return None  # logged where it failed; the rest of the response still goes out
     if stored is None:
         return None
     return f"data:{stored.mime_type};base64,{base64.b64encode(stored.data).decode()}"

@@ -6,6 +6,7 @@ import io
 import pytest
 from PIL import Image
 
+import page_images
 import pdf_pipeline
 from document import DocumentError
 import ctypes
@@ -110,10 +111,13 @@ def test_boxes_pages_and_pdf_in_page_image_pixels(parsed, report):
     assert parsed.page_count == 2
     assert parsed.pdf == "file:document.pdf" and parsed.files["document.pdf"] == ("application/pdf", report)
     for number, page in enumerate(parsed.pages, start=1):
-        assert page == {"image": f"file:page-{number}.jpg", "page_number": number,
+        assert page == {"image": f"file:page-{number}-918x1188.jpg", "page_number": number,
                         "page_width": 918, "page_height": 1188, "dpi": 108.0}
-        image = Image.open(io.BytesIO(parsed.files[f"page-{number}.jpg"][1]))
+        # Not rendered by the pipeline: the service renders it from the PDF when it is asked for.
+        assert f"page-{number}-918x1188.jpg" not in parsed.files
+        image = Image.open(io.BytesIO(page_images.render_page_image(report, f"page-{number}-918x1188.jpg")))
         assert image.size == (918, 1188)
+        assert image.convert("L").getextrema()[0] < 64  # the page's text is drawn on it
     title = by_type(parsed, "Title")[0]
     assert title["bbox"]["left"] == pytest.approx(72 * PAGE_SCALE, abs=2)
     assert title["bbox"]["top"] == pytest.approx((792 - 700 - 24) * PAGE_SCALE, abs=12)
@@ -210,27 +214,38 @@ def test_boxes_follow_page_rotation(rotation):
     assert any(abs(cx - box["left"]) <= 2 or abs(cx - box["left"] - box["width"]) <= 2 for cx, _ in corners)
     assert any(abs(cy - box["top"]) <= 2 or abs(cy - box["top"] - box["height"]) <= 2 for _, cy in corners)
     assert (width > height) == (rotation in (0, 180))
-    assert Image.open(io.BytesIO(parsed.files["page-1.jpg"][1])).size == (width, height)
+    name = parsed.pages[0]["image"].removeprefix("file:")
+    assert name == f"page-1-{width}x{height}.jpg"
+    assert Image.open(io.BytesIO(page_images.render_page_image(document, name))).size == (width, height)
 
 
-def test_failing_page_render_skips_only_that_page_with_continue(report, monkeypatch):
-    real = pdf_pipeline.render_whole_page
+def test_a_failing_page_is_skipped_alone_with_continue(report, monkeypatch):
+    real = pdf_pipeline.text_layer_words
     calls = []
 
-    def second_render_breaks(page, size):
-        calls.append(size)
+    def second_page_breaks(textpage, transform):
+        calls.append(transform)
         if len(calls) == 2:
-            raise pdfium.PdfiumError("render broke")
-        return real(page, size)
+            raise pdfium.PdfiumError("text broke")
+        return real(textpage, transform)
 
-    monkeypatch.setattr(pdf_pipeline, "render_whole_page", second_render_breaks)
+    monkeypatch.setattr(pdf_pipeline, "text_layer_words", second_page_breaks)
     parsed = pdf_pipeline.parse_pdf(report, config(error_handling="Continue"), lambda message: None)
     assert [page["page_number"] for page in parsed.pages] == [1]
     assert {segment["page_number"] for segment in parsed.segments} == {1}
-    assert "page-2.jpg" not in parsed.files and parsed.skipped[0].startswith("page 2: the page is damaged")
-    with pytest.raises(DocumentError, match="Failed to process page 2"):
+    assert parsed.skipped == ["page 2: the page is damaged (text broke)"]
+    with pytest.raises(DocumentError, match="Failed to process page 2: the page is damaged"):
         calls.clear()
         pdf_pipeline.parse_pdf(report, config(), lambda message: None)
+
+
+def test_page_images_render_from_the_pdf_by_their_names(report):
+    rendered = page_images.render_page_image(report, "page-1-612x792.jpg")
+    assert Image.open(io.BytesIO(rendered)).size == (612, 792)
+    assert page_images.render_page_image(report, "page-3-918x1188.jpg") is None  # the report has two pages
+    assert page_images.render_page_image(report, "page-1-99999x99999.jpg") is None  # over the pixel cap
+    with pytest.raises(page_images.PageImageError, match="Cannot read the PDF"):
+        page_images.render_page_image(b"%PDF-1.4 no objects at all", "page-1-612x792.jpg")
 
 
 def test_parsing_in_two_threads_at_once_gives_the_same_result(report):

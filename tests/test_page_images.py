@@ -1,0 +1,166 @@
+"""Page images of PDF pages: rendered by the service from the task's PDF when first asked for, then kept."""
+from __future__ import annotations
+
+import base64
+import io
+import threading
+
+import pytest
+from PIL import Image
+from sqlalchemy import insert, select
+
+import page_images
+from helpers import create, finish
+from models import TaskFile, db, task_files_table
+from pdf_fixtures import report_pdf
+from test_worker import wait_for, workers  # noqa: F401 - the fixture
+
+PAGE = "page-2-918x1188.jpg"
+
+
+def stored_names(app, task_id: str) -> set[str]:
+    with app.app_context():
+        names = set(db.session.scalars(select(TaskFile.name).where(TaskFile.task_id == task_id)))
+        db.session.remove()
+        return names
+
+
+def page_output(*names: str) -> dict:
+    """An Output listing these page images (sizes as their names say)."""
+    pages = []
+    for name in names:
+        number, size = name.removeprefix("page-").removesuffix(".jpg").split("-")
+        width, height = (int(value) for value in size.split("x"))
+        pages.append({"image": f"file:{name}", "page_number": int(number), "page_width": width,
+                      "page_height": height, "dpi": 108.0})
+    return {"chunks": [], "file_name": "report.pdf", "page_count": len(pages), "pdf_url": "file:document.pdf",
+            "mime_type": "application/pdf", "pages": pages}
+
+
+def finished_with_pdf(app, client, auth, pdf: bytes, *names: str) -> str:
+    """A task finished as a worker finishes a PDF: its output and its PDF stored, no page image."""
+    task_id = create(client, auth, file_name="notes.md")["task_id"]
+    finish(app, task_id, output=page_output(*names))
+    with app.app_context():
+        db.session.execute(insert(task_files_table).values(
+            task_id=task_id, name="document.pdf", mime_type="application/pdf", data=pdf))
+        db.session.commit()
+        db.session.remove()
+    return task_id
+
+
+def page_urls(client, auth, task_id: str) -> list[str]:
+    return [page["image"] for page in client.get(f"/task/{task_id}", headers=auth).json["output"]["pages"]]
+
+
+def test_a_pdf_page_image_is_rendered_on_the_first_request_then_kept(app, client, auth, workers):  # noqa: F811
+    task = wait_for(client, auth, create(client, auth, report_pdf(), file_name="report.pdf")["task_id"])
+    assert task["status"] == "Succeeded", task["message"]
+    task_id = task["task_id"]
+    pages = task["output"]["pages"]
+    assert [page["page_width"] for page in pages] == [918, 918] and pages[1]["image"].split("?")[0].endswith(PAGE)
+    assert not any(name.startswith("page-") for name in stored_names(app, task_id))  # nothing rendered yet
+
+    first = client.get(pages[1]["image"].removeprefix("http://localhost"))
+    assert first.status_code == 200 and first.mimetype == "image/jpeg"
+    image = Image.open(io.BytesIO(first.data))
+    assert image.size == (918, 1188)
+    assert image.convert("L").getextrema()[0] < 64  # the page's text is on it
+    assert PAGE in stored_names(app, task_id)
+    again = client.get(pages[1]["image"].removeprefix("http://localhost"))
+    assert again.status_code == 200 and again.data == first.data
+
+    inline = client.get(f"/task/{task_id}?base64_urls=true", headers=auth).json["output"]["pages"]
+    assert inline[1]["image"] == "data:image/jpeg;base64," + base64.b64encode(first.data).decode()
+    assert inline[0]["image"].startswith("data:image/jpeg;base64,")  # rendered for this answer
+    assert "page-1-918x1188.jpg" in stored_names(app, task_id)
+
+
+def test_a_page_that_cannot_be_rendered_is_a_clear_error_and_nothing_is_stored(app, client, auth):
+    task_id = finished_with_pdf(app, client, auth, b"%PDF-1.4 damaged beyond reading", PAGE)
+    response = client.get(page_urls(client, auth, task_id)[0].removeprefix("http://localhost"))
+    assert response.status_code == 500
+    assert response.text.startswith("Could not render the page image: Cannot read the PDF")
+    inline = client.get(f"/task/{task_id}?base64_urls=true", headers=auth)
+    assert inline.status_code == 200 and inline.json["output"]["pages"][0]["image"] is None
+    assert stored_names(app, task_id) == {"document.pdf", "input"}
+
+
+def test_a_page_the_pdf_does_not_have_is_not_found(app, client, auth):
+    task_id = finished_with_pdf(app, client, auth, report_pdf(), "page-3-918x1188.jpg")
+    response = client.get(page_urls(client, auth, task_id)[0].removeprefix("http://localhost"))
+    assert (response.status_code, response.text) == (404, "File not found")
+
+
+def test_a_task_without_its_pdf_has_no_page_image_to_render(app, client, auth):
+    task_id = create(client, auth, file_name="notes.md")["task_id"]
+    finish(app, task_id, output=page_output(PAGE))
+    response = client.get(page_urls(client, auth, task_id)[0].removeprefix("http://localhost"))
+    assert (response.status_code, response.text) == (404, "File not found")
+
+
+def test_a_render_is_not_kept_for_a_task_deleted_meanwhile(app, client, auth):
+    task_id = finished_with_pdf(app, client, auth, report_pdf(), PAGE)
+    url = page_urls(client, auth, task_id)[0].removeprefix("http://localhost")
+    real = page_images.render_page_image
+
+    def render_then_task_goes(document, name):
+        data = real(document, name)
+        assert client.delete(f"/task/{task_id}", headers=auth).status_code == 200
+        return data
+
+    page_images.render_page_image = render_then_task_goes
+    try:
+        response = client.get(url)
+    finally:
+        page_images.render_page_image = real
+    assert response.status_code == 200  # the image was made for this request
+    assert stored_names(app, task_id) == set()  # and nothing is left behind the deleted task
+
+
+def test_two_requests_rendering_the_same_page_keep_one_image(app, client, auth):
+    task_id = finished_with_pdf(app, client, auth, report_pdf(), PAGE)
+    url = page_urls(client, auth, task_id)[0].removeprefix("http://localhost")
+    real = page_images.render_page_image
+    both_rendering = threading.Barrier(2, timeout=10)
+
+    def render_together(document, name):
+        data = real(document, name)
+        both_rendering.wait()  # neither has stored its image yet
+        return data
+
+    results = []
+
+    def fetch():
+        with app.test_client() as own:
+            results.append(own.get(url))
+
+    page_images.render_page_image = render_together
+    try:
+        threads = [threading.Thread(target=fetch) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        page_images.render_page_image = real
+    assert [response.status_code for response in results] == [200, 200]
+    assert results[0].data == results[1].data
+    with app.app_context():
+        rows = db.session.execute(select(TaskFile.name).where(TaskFile.task_id == task_id,
+                                                              TaskFile.name == PAGE)).all()
+        db.session.remove()
+    assert len(rows) == 1
+
+
+@pytest.mark.parametrize("name", ["page-1.jpg", "page-0-10x10.jpg", "page-1-10x10.png", "segment-1.jpg"])
+def test_only_page_image_names_are_rendered(app, client, auth, name):
+    task_id = finished_with_pdf(app, client, auth, report_pdf(), PAGE)
+    assert not page_images.is_page_image(name)
+    with app.test_request_context():
+        from storage import FileLinks
+
+        url = FileLinks(False).url(task_id, name).removeprefix("http://localhost")
+    response = client.get(url)
+    assert (response.status_code, response.text) == (404, "File not found")
+    assert stored_names(app, task_id) == {"document.pdf", "input"}
