@@ -11,7 +11,8 @@ from PIL import Image
 
 from pdf_text import Word
 
-_engine_lock = threading.Lock()
+ENGINE_LOCK = threading.Lock()  # one inference at a time: both cores are already used by it
+_FORKED_ENGINES: list = []
 MIN_CONFIDENCE = 0.5  # below this a "word" is mostly a shape read as a letter
 
 
@@ -23,6 +24,14 @@ def ocr_engine():
     # The detector works on the image as given up to 2000 px (the engine's default would blow
     # a short, wide image up until its short side is 736 px, which is slow and no better).
     return RapidOCR(params={"Global.log_level": "error", "Det.limit_type": "max", "Det.limit_side_len": 2000})
+
+
+def forget_engine_after_fork() -> None:
+    """In a forked child: build a new engine when one is needed. The parent's engine runs on
+    threads that the child does not have; it is kept, unused (its destructor would wait for them)."""
+    if ocr_engine.cache_info().currsize:
+        _FORKED_ENGINES.append(ocr_engine())
+        ocr_engine.cache_clear()
 
 
 @lru_cache(maxsize=1)
@@ -46,7 +55,7 @@ def release_free_memory() -> None:
 def ocr_words(image: Image.Image, scale_to_page: float = 1.0) -> list[Word]:
     """Words found by OCR, boxes mapped to page-image pixels by `scale_to_page`."""
     array = np.asarray(image.convert("RGB"))
-    with _engine_lock:  # one inference at a time: both cores are already used by it
+    with ENGINE_LOCK:
         try:
             result = ocr_engine()(array, return_word_box=True)
         finally:

@@ -64,7 +64,9 @@ def render_and_store(task_id: str, name: str, load_file) -> RenderedFile | None:
 
 def render_page_image(document: bytes, name: str) -> bytes | None:
     """The JPEG of the page image `name` rendered from a PDF; None when the PDF has no such page."""
-    from pdf_document import PDFIUM_LOCK, open_pdf
+    import pypdfium2 as pdfium
+
+    from pdf_document import PDFIUM_LOCK
     from pdf_limits import MAX_PAGE_IMAGE_PIXELS
     from pdf_pipeline import describe_error
     from pdf_render import encode_image, render_whole_page
@@ -73,7 +75,9 @@ def render_page_image(document: bytes, name: str) -> bytes | None:
     if width * height > MAX_PAGE_IMAGE_PIXELS:
         return None  # never named by the pipeline, which caps page images
     try:
-        pdf = open_pdf(document)
+        with PDFIUM_LOCK:
+            # Opened as it is: the pipeline opened this PDF with its checks (pdf_document.open_pdf).
+            pdf = pdfium.PdfDocument(document)
         try:
             with PDFIUM_LOCK:
                 if number > len(pdf):

@@ -9,13 +9,14 @@ import pypdfium2 as pdfium
 from PIL import Image, ImageOps, ImageSequence
 
 from document import DocumentError, ParsedDocument
-from ocr import ocr_words
+from ocr import ENGINE_LOCK, forget_engine_after_fork, ocr_words
 from pdf_classify import mark_running_headers
 from pdf_document import PDFIUM_LOCK, images_to_pdf, open_pdf
 from pdf_limits import (MAX_IMAGE_PIXELS, MAX_OCR_PIXELS, MAX_PAGE_IMAGE_PIXELS, capped_scale, check_page_count,
                         image_too_large_message, open_image)
 from pdf_objects import page_graphics
 from pdf_office import office_to_pdf
+from pdf_helper import PageHelper, helper_wanted
 from pdf_page import DocumentState, PageInput, analyse_page
 from pdf_render import (CROP_SCALE_HIGH, BackgroundEncoder, crop_box, encode_image, page_image_name, page_pixels,
                         page_scale, render_crop, render_page, render_whole_page)
@@ -131,20 +132,69 @@ def page_info(number: int, size: tuple[int, int], dpi: float) -> dict:
 
 
 def parse_open_pdf(pdf: pdfium.PdfDocument, document: bytes, configuration: dict, progress: Progress) -> ParsedDocument:
-    """Every page of an open PDF in turn; only a page or two's images and objects are held at a time."""
+    """Every page of an open PDF in turn, one at a time; a long PDF's second half in a helper process."""
     count = len(pdf)
     files: dict[str, tuple[str, bytes]] = {PDF_FILE: ("application/pdf", document)}
-    state = DocumentState(configuration, files, BackgroundEncoder(files))
     parsed = ParsedDocument(segments=[], page_count=count, files=files, pdf=f"file:{PDF_FILE}")
     per_page: list[list[dict]] = []
+    own, helped = list(range(count)), []
+    helper = None
+    if helper_wanted(count):
+        own, helped = own[:count // 2], own[count // 2:]
+        helper = PageHelper(lambda indices: helper_pages(pdf, indices, configuration), helped,
+                            hold=(PDFIUM_LOCK, ENGINE_LOCK))
+    state = DocumentState(configuration, files, BackgroundEncoder(files))
     try:
-        for index in range(count):
+        for index in own:
             progress(f"Running analysis (page {index + 1}/{count})")
             settle_page(analyse_pdf_page(pdf, index, state), configuration, parsed, per_page)
+        outcomes = helper.outcomes() if helper is not None else None
+        for position, index in enumerate(helped):
+            progress(f"Running analysis (page {index + 1}/{count})")
+            if outcomes is None:  # the helper died: this process does its pages
+                settle_page(analyse_pdf_page(pdf, index, state), configuration, parsed, per_page)
+                continue
+            outcome = outcomes[position]
+            files.update(outcome.files)
+            error = DocumentError(outcome.error) if outcome.error is not None else None
+            settle_page(AnalysedPage(index + 1, info=outcome.info, segments=outcome.segments, error=error),
+                        configuration, parsed, per_page)
     finally:
+        if helper is not None:
+            helper.stop()
         state.encoder.finish()
     finish_segments(per_page, state, parsed, lambda number: rendered_pdf_page(pdf, parsed, number))
     return parsed
+
+
+@dataclass
+class PageOutcome:
+    """What a helper process found on one page: its entry, segments and crops, or why it failed."""
+
+    info: dict | None
+    segments: list[dict]
+    files: dict[str, tuple[str, bytes]]
+    error: str | None
+
+
+def helper_pages(pdf: pdfium.PdfDocument, indices: list[int], configuration: dict) -> list[PageOutcome]:
+    """Analyse pages in a helper process (pdf_helper.py), each page's crops and images with it."""
+    forget_engine_after_fork()
+    files: dict[str, tuple[str, bytes]] = {}
+    # Text sizes are counted from the helper's own pages; a Title comes from the first pages.
+    state = DocumentState(configuration, files, BackgroundEncoder(files), title_given=True)
+    outcomes: list[PageOutcome] = []
+    try:
+        for index in indices:
+            analysed = analyse_pdf_page(pdf, index, state)
+            analysed.close()
+            state.encoder.finish_pending()
+            error = None if analysed.error is None else describe_error(analysed.error)
+            outcomes.append(PageOutcome(analysed.info, analysed.segments, dict(files), error))
+            files.clear()
+    finally:
+        state.encoder.finish()
+    return outcomes
 
 
 def rendered_pdf_page(pdf: pdfium.PdfDocument, parsed: ParsedDocument, number: int) -> Image.Image:

@@ -104,6 +104,11 @@ class BackgroundEncoder:
         mime = "image/png" if fmt == "PNG" else "image/jpeg"
         self.pending.append((name, mime, self.executor.submit(encode_image, image, fmt)))
 
+    def finish_pending(self) -> None:
+        """Wait until every queued image is stored in `files`."""
+        while self.pending:
+            self._collect_one()
+
     def _make_room(self) -> None:
         while len(self.pending) >= 2:
             self._collect_one()
@@ -115,8 +120,7 @@ class BackgroundEncoder:
     def finish(self) -> None:
         """Wait for every queued image and stop the helper threads."""
         try:
-            while self.pending:
-                self._collect_one()
+            self.finish_pending()
         finally:
             self.executor.shutdown(wait=True, cancel_futures=True)
 

@@ -197,9 +197,11 @@ def child(path: str) -> None:
     result = run(document, configuration(True))
     seconds = time.perf_counter() - started
     peak = peak_rss_mb()
+    helper = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # pdf_helper's process, reaped
     stored = sum(len(data) for _, data in result.files.values()) / 2**20
     print(f"Memory: {os.path.basename(path)} ({len(document) / 2**20:.1f} MB) in {seconds:.1f} s: "
-          f"peak RSS {peak:.0f} MB (after imports {before:.0f} MB); output files {stored:.0f} MB")
+          f"peak RSS {peak:.0f} MB (after imports {before:.0f} MB), its helper process's {helper:.0f} MB "
+          f"(much of it shared with the parent), both {peak + helper:.0f} MB at most; output files {stored:.0f} MB")
 
 
 def small_documents(count: int) -> None:

@@ -206,3 +206,27 @@ def encrypted_pdf() -> bytes:
     pdf.showPage()
     pdf.save()
     return buffer.getvalue()
+
+
+def long_report_pdf(copies: int, scanned_page: int | None = None) -> bytes:
+    """The report's two pages `copies` times over; page `scanned_page` (1-based), if given, is
+    a scan of the report's first page: an image with no text layer."""
+    from pdf_document import images_to_pdf
+
+    report = pdfium.PdfDocument(report_pdf())
+    target = pdfium.PdfDocument.new()
+    try:
+        for _ in range(copies):
+            target.import_pages(report)
+        if scanned_page is not None:
+            scan = Image.open(io.BytesIO(page_png(report_pdf(), 0)))
+            scanned = pdfium.PdfDocument(images_to_pdf([(scan.convert("RGB"), None, 150.0)]))
+            target.del_page(scanned_page - 1)
+            target.import_pages(scanned, index=scanned_page - 1)
+            scanned.close()
+        buffer = io.BytesIO()
+        target.save(buffer)
+        return buffer.getvalue()
+    finally:
+        target.close()
+        report.close()

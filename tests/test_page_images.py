@@ -80,7 +80,7 @@ def test_a_page_that_cannot_be_rendered_is_a_clear_error_and_nothing_is_stored(a
     task_id = finished_with_pdf(app, client, auth, b"%PDF-1.4 damaged beyond reading", PAGE)
     response = client.get(page_urls(client, auth, task_id)[0].removeprefix("http://localhost"))
     assert response.status_code == 500
-    assert response.text.startswith("Could not render the page image: Cannot read the PDF")
+    assert response.text.startswith("Could not render the page image: the page is damaged (Failed to load document")
     inline = client.get(f"/task/{task_id}?base64_urls=true", headers=auth)
     assert inline.status_code == 200 and inline.json["output"]["pages"][0]["image"] is None
     assert stored_names(app, task_id) == {"document.pdf", "input"}

@@ -1,0 +1,97 @@
+"""A forked helper process that analyses some of a long PDF's pages while this process does the rest.
+
+The analysis of a page is Python, so one process keeps one core busy; a helper on a second
+core takes the second half of a long document's pages and hands their outcomes back at the end.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import os
+import signal
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
+from multiprocessing.connection import Pipe
+
+MIN_PAGES = 16  # below this, forking costs more than the second core gives back
+PR_SET_PDEATHSIG = 1
+
+
+def helper_wanted(page_count: int) -> bool:
+    """Whether a PDF this long is worth a helper process on this machine."""
+    return page_count >= MIN_PAGES and len(os.sched_getaffinity(0)) >= 2
+
+
+class PageHelper:
+    """A child process running `work` over `items`; `outcomes()` gives its list of results.
+
+    The locks in `hold` are held while the process forks, so that no other thread is inside
+    what they guard (PDFium, the OCR engine) at that moment; both processes then let them go."""
+
+    def __init__(self, work: Callable[[list], list], items: list, hold: Iterable = ()):
+        self.receiver, sender = Pipe(duplex=False)
+        parent = os.getpid()
+        # Objects that exist now are left alone by the child's garbage collector: a finalizer
+        # there must not close what the parent still uses (a database connection's socket).
+        gc.freeze()
+        try:
+            with ExitStack() as held:
+                for lock in hold:
+                    held.enter_context(lock)
+                self.pid = os.fork()
+                if self.pid == 0:
+                    held.close()  # the child's one thread is the one that took them
+                    _run_child(work, items, sender, self.receiver, parent)  # never returns
+        finally:
+            if os.getpid() == parent:
+                gc.unfreeze()
+        sender.close()
+        self.done = False
+
+    def outcomes(self) -> list | None:
+        """The helper's results, waiting for them; None when it died before it finished."""
+        try:
+            return self.receiver.recv()
+        except (EOFError, OSError):
+            return None
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """End the helper, if it still runs, and reap it."""
+        if self.done:
+            return
+        self.done = True
+        self.receiver.close()
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(self.pid, 0)
+
+
+def _run_child(work: Callable[[list], list], items: list, sender, receiver, parent: int) -> None:
+    """The helper process: do the work, send the results, exit without running the parent's exit code."""
+    code = 1
+    try:
+        receiver.close()
+        _die_with(parent)
+        results = work(items)
+        sender.send(results)
+        code = 0
+    except BaseException:  # noqa: BLE001 - the parent sees EOF and does the pages itself
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this process when its parent goes (a worker killing a stuck document)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # it went before the request was made
+        os._exit(1)

@@ -1,0 +1,145 @@
+"""A long PDF's second half analysed in a forked helper process: the same result as one process."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from PIL import Image
+
+import ocr
+import pdf_helper
+import pdf_pipeline
+from document import DocumentError
+from pdf_fixtures import long_report_pdf
+
+CONFIG = {"high_resolution": True, "ocr_strategy": "Auto", "segmentation_strategy": "LayoutAnalysis",
+          "error_handling": "Fail", "segment_processing": {"Picture": {"crop_image": "All"}}}
+
+
+def parse(document: bytes, helper: bool, monkeypatch, **overrides):
+    """The parse, with a helper process (counted) or without one."""
+    helpers = []
+
+    class CountedHelper(pdf_helper.PageHelper):
+        def __init__(self, work, items, hold=()):
+            super().__init__(work, items, hold)
+            helpers.append(self)
+
+    monkeypatch.setattr(pdf_pipeline, "PageHelper", CountedHelper)
+    monkeypatch.setattr(pdf_pipeline, "helper_wanted", lambda count: helper and count >= pdf_helper.MIN_PAGES)
+    parsed = pdf_pipeline.parse_pdf(document, {**CONFIG, **overrides}, lambda message: None)
+    return parsed, helpers
+
+
+def summary(parsed) -> list[tuple]:
+    return [(s["segment_type"], s["text"], s["page_number"], tuple(s["bbox"].values()), s["image"] is not None)
+            for s in parsed.segments]
+
+
+def gone(pid: int) -> bool:
+    """Whether a process has exited (reaped, or a zombie waiting for its parent)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_a_long_pdf_reads_the_same_with_a_helper_process(monkeypatch):
+    document = long_report_pdf(9)
+    alone, none = parse(document, False, monkeypatch)
+    helped, helpers = parse(document, True, monkeypatch)
+    assert none == [] and len(helpers) == 1
+    assert summary(helped) == summary(alone)
+    assert helped.pages == alone.pages and helped.skipped == alone.skipped == []
+    assert len(helped.files) == len(alone.files) > 1  # the PDF and the crops of every table and picture
+    assert {s["page_number"] for s in helped.segments if s["segment_type"] == "Title"} == {1}
+    assert [s["segment_type"] for s in helped.segments].count("PageHeader") == 18
+    assert gone(helpers[0].pid)
+
+
+@pytest.mark.parametrize("engine_before", [False, True], ids=["no-engine-yet", "parent-has-an-engine"])
+def test_a_scanned_page_in_the_helpers_half_is_read_by_ocr_there(monkeypatch, tmp_path, engine_before):
+    document = long_report_pdf(8, scanned_page=13)
+    if engine_before:  # the parent's engine runs on threads the helper does not get: it builds its own
+        ocr.ocr_words(Image.new("RGB", (200, 60), "white"))
+    readers = tmp_path / "readers"
+    real_ocr = pdf_pipeline.ocr_words
+
+    def ocr_words(image, to_page=1.0):
+        with open(readers, "a") as log:
+            log.write(f"{os.getpid()}\n")
+        return real_ocr(image, to_page)
+
+    monkeypatch.setattr(pdf_pipeline, "ocr_words", ocr_words)
+    helped, helpers = parse(document, True, monkeypatch)
+    assert len(helpers) == 1 and readers.read_text().split() == [str(helpers[0].pid)]
+    scanned = [s for s in helped.segments if s["page_number"] == 13]
+    assert "Quarterly Widget Report" in " ".join(s["text"] for s in scanned)
+    assert all(s["ocr"] for s in scanned if s["text"])
+    assert [page["page_number"] for page in helped.pages] == list(range(1, 17))
+    assert helped.pages[12]["image"].removeprefix("file:") in helped.files  # a scan's image is kept
+    assert ocr.ocr_words(Image.new("RGB", (200, 60), "white")) == []  # the parent's engine still works
+
+
+@pytest.mark.parametrize("handling", ["Continue", "Fail"])
+def test_a_failing_page_in_the_helpers_half_is_reported_in_order(monkeypatch, handling):
+    real = pdf_pipeline.text_layer_words
+
+    def first_report_page_breaks(textpage, transform):
+        words = real(textpage, transform)
+        if any(word.text == "Introduction" for word in words) and os.getpid() != parent:
+            raise pdf_pipeline.pdfium.PdfiumError("text broke")
+        return words
+
+    parent = os.getpid()
+    monkeypatch.setattr(pdf_pipeline, "text_layer_words", first_report_page_breaks)
+    document = long_report_pdf(8)
+    if handling == "Fail":
+        with pytest.raises(DocumentError, match=r"^Failed to process page 9: the page is damaged \(text broke\)$"):
+            parse(document, True, monkeypatch, error_handling="Fail")
+        return
+    helped, helpers = parse(document, True, monkeypatch, error_handling="Continue")
+    # The helper has pages 9 to 16; the report's first page is every odd one.
+    assert helped.skipped == [f"page {number}: the page is damaged (text broke)" for number in (9, 11, 13, 15)]
+    assert [page["page_number"] for page in helped.pages] == [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16]
+
+
+def test_a_helper_that_dies_leaves_its_pages_to_the_parent(monkeypatch):
+    document = long_report_pdf(8)
+    alone, _ = parse(document, False, monkeypatch)
+
+    def dies(pdf, indices, configuration):
+        os._exit(3)
+
+    monkeypatch.setattr(pdf_pipeline, "helper_pages", dies)
+    helped, helpers = parse(document, True, monkeypatch)
+    assert len(helpers) == 1 and summary(helped) == summary(alone)
+
+
+def test_the_helper_goes_when_its_parent_is_killed(tmp_path):
+    script = (
+        "import os, signal, sys, time\n"
+        f"sys.path.insert(0, {os.path.dirname(pdf_helper.__file__)!r})\n"
+        "from pdf_helper import PageHelper\n"
+        "helper = PageHelper(lambda items: time.sleep(60), [])\n"
+        "print(helper.pid, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    pid = int(output.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while not gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gone(pid)
+
+
+def test_short_pdfs_and_single_cores_get_no_helper(monkeypatch):
+    assert not pdf_helper.helper_wanted(pdf_helper.MIN_PAGES - 1)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert not pdf_helper.helper_wanted(500)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert pdf_helper.helper_wanted(pdf_helper.MIN_PAGES)
