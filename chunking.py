@@ -4,6 +4,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from functools import lru_cache
+from unicodedata import category
 
 HEADING_TYPES = frozenset({"Title", "SectionHeader"})
 HEADER_FOOTER_TYPES = frozenset({"PageHeader", "PageFooter"})
@@ -26,45 +27,89 @@ def chunk_segments(segments: list[dict], chunk_processing: dict) -> list[dict]:
         for segment in segments
         if not (drop_headers_and_footers and segment["segment_type"] in HEADER_FOOTER_TYPES)
     ]
-    groups: list[list[dict]] = []
-    current: list[dict] = []
+    groups: list[list[tuple[dict, int]]] = []
+    current: list[tuple[dict, int]] = []
     current_length = 0
     separator_length = count_tokens(CHUNK_SEPARATOR)
     for segment in kept:
         segment_length = count_tokens(segment_text(segment))
-        # A sum of counts estimates the joined text's count; chunks_of_group checks it.
+        # A sum of counts estimates the joined text's count; chunks_of_group makes it exact.
         added_length = separator_length + segment_length if segment_length else 0
         if current and (starts_new_section(segment, current) or current_length + added_length > target_length):
             groups.append(current)
             current, current_length = [], 0
         current_length += added_length if current else segment_length
-        current.append(segment)
+        current.append((segment, segment_length))
     if current:
         groups.append(current)
-    return [chunk for group in groups for chunk in chunks_of_group(group, count_tokens, target_length)]
+    return [chunk for group in groups
+            for chunk in chunks_of_group(group, count_tokens, target_length)]
 
 
-def starts_new_section(segment: dict, current: list[dict]) -> bool:
+def starts_new_section(segment: dict, current: list[tuple[dict, int]]) -> bool:
     """Whether `segment` is a heading that opens a new chunk."""
     # A run of headings (a Title straight followed by a SectionHeader) stays together, so
     # that no chunk holds only a heading that belongs to the text after it.
     if segment["segment_type"] not in HEADING_TYPES:
         return False
-    return any(member["segment_type"] not in HEADING_TYPES for member in current)
+    return any(member["segment_type"] not in HEADING_TYPES for member, _ in current)
 
 
-def chunks_of_group(group: list[dict], count_tokens: TokenCounter, target_length: int) -> list[dict]:
+def chunks_of_group(group: list[tuple[dict, int]], count_tokens: TokenCounter, target_length: int) -> list[dict]:
     """The group as one chunk, or re-packed by exact counts if joining made it too long."""
-    embed = join_embeds(group)
-    chunk_length = count_tokens(embed)
+    segments = [segment for segment, _ in group]
+    embed = join_embeds(segments)
+    chunk_length = joined_length(group, embed, count_tokens)
     if chunk_length <= target_length or len(group) == 1:
-        return [new_chunk(group, embed, chunk_length)]
+        return [new_chunk(segments, embed, chunk_length)]
     packed: list[list[dict]] = [[]]
-    for segment in group:
+    for segment in segments:
         if packed[-1] and count_tokens(join_embeds([*packed[-1], segment])) > target_length:
             packed.append([])
         packed[-1].append(segment)
     return [new_chunk(part, join_embeds(part), count_tokens(join_embeds(part))) for part in packed]
+
+
+def joined_length(group: list[tuple[dict, int]], embed: str, count_tokens: TokenCounter) -> int:
+    """The token count of a group's joined text: its parts' counts and what each join adds, or
+    the whole counted again when a join may change how the parts split into tokens."""
+    parts = [(text, length) for text, length in ((segment_text(segment), length) for segment, length in group) if text]
+    if count_tokens is not count_cl100k_tokens:
+        return count_tokens(embed)
+    total = parts[0][1] if parts else 0
+    for (before, _), (after, length) in zip(parts, parts[1:]):
+        added = join_cost(before, after)
+        if added is None:
+            return count_tokens(embed)
+        total += added + length
+    return total
+
+
+def join_cost(before: str, after: str) -> int | None:
+    """The cl100k_base tokens that `before + "\n\n" + after` has beyond the parts' own, or None
+    when the join may change how either part splits.
+
+    The tokenizer's pattern cuts text into pieces, each encoded on its own. At such a join the
+    newlines' piece stops at a letter, number, punctuation mark or symbol (it would take spaces
+    with it), and on the left it stands alone after a letter or number, or joins a last piece
+    of punctuation and symbols (with one space before it, after a letter or number): then the
+    count changes by that piece's count with the newlines against its count without them."""
+    if category(after[0])[0] not in "LNPS":
+        return None
+    start = len(before)
+    while start and category(before[start - 1])[0] in "PS":
+        start -= 1
+    if start and before[start - 1] == " " and start < len(before):
+        start -= 1
+    if start and category(before[start - 1])[0] not in "LN":
+        return None
+    return tail_join_cost(before[start:])
+
+
+@lru_cache(maxsize=256)
+def tail_join_cost(tail: str) -> int:
+    """What the separator adds after a last piece of punctuation (or after nothing)."""
+    return count_cl100k_tokens(tail + CHUNK_SEPARATOR) - (count_cl100k_tokens(tail) if tail else 0)
 
 
 def new_chunk(segments: list[dict], embed: str, chunk_length: int) -> dict:

