@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ctypes
 import re
+import struct
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -18,6 +19,7 @@ BOLD_NAME = re.compile(r"bold|black|heavy|semibold|demi|CMBX|CMB\d|-B$|\bBX", re
 MATH_NAME = re.compile(r"CMMI|CMSY|CMEX|MSAM|MSBM|Math|Symbol|STIX|Euclid|esint|rsfs", re.IGNORECASE)
 MONO_NAME = re.compile(r"Courier|Mono|CMTT|Consol|Inconsolata", re.IGNORECASE)
 UNMAPPED = re.compile("[\x00-\x1f\ufffd\ufffe\ue000-\uf8ff]")
+FOUR_FLOATS = struct.Struct("4f")
 
 
 # Quick per-word PDFium calls on plain addresses, keeping the GIL (PYFUNCTYPE): pypdfium2's typed
@@ -129,21 +131,25 @@ def text_layer_words(textpage, transform: PageTransform) -> list[Word]:
     spans = word_spans(text, handle, rect_ref) if soft_hyphens else [
         (match.start(), match.end() - 1) for match in WORD.finditer(text)
     ]
+    unpack = FOUR_FLOATS.unpack_from
+    new_word = Word
     for start, end in spans:
         if not loose_box(handle_address, start, rect_address):
             continue
-        left, bottom, right, top = rect.left, rect.bottom, rect.right, rect.top
-        height = top - bottom
+        left, top, right, bottom = unpack(rect)  # FS_RECTF: left, top, right, bottom (PDF points, y up)
+        height = top - bottom  # the first char's: the font size is read from it
         # The last char widens the box only when it sits on the same line as the first.
-        if end != start and loose_box(handle_address, end, rect_address) and rect.bottom < top and rect.top > bottom:
-            if rect.left < left:
-                left = rect.left
-            if rect.right > right:
-                right = rect.right
-            if rect.bottom < bottom:
-                bottom = rect.bottom
-            if rect.top > top:
-                top = rect.top
+        if end != start and loose_box(handle_address, end, rect_address):
+            last_left, last_top, last_right, last_bottom = unpack(rect)
+            if last_bottom < top and last_top > bottom:
+                if last_left < left:
+                    left = last_left
+                if last_right > right:
+                    right = last_right
+                if last_bottom < bottom:
+                    bottom = last_bottom
+                if last_top > top:
+                    top = last_top
         text_object = text_object_address(handle_address, start) or 0
         style = by_object.get(text_object)
         if style is None:
@@ -153,13 +159,14 @@ def text_layer_words(textpage, transform: PageTransform) -> list[Word]:
                 style = styles[key] = font_style(pdfium_c.FPDFText_GetTextObject(handle, start))
             by_object[text_object] = style
         word_text = text[start:end + 1]
-        breaks_line = False
+        joins_next = None
         if soft_hyphens:
-            breaks_line = word_text[-1] in "\ufffe\u00ad" and len(word_text) > 1
+            if word_text[-1] in "\ufffe\u00ad" and len(word_text) > 1:
+                joins_next = "-"
             word_text = word_text.translate(SOFT_HYPHENS)
-        words.append(Word(word_text, (left - x0) * scale, (y1 - top) * scale, (right - x0) * scale,
-                          (y1 - bottom) * scale, height * scale / style.height_per_size,
-                          style.bold, style.math, style.mono, joins_next="-" if breaks_line else None))
+        words.append(new_word(word_text, (left - x0) * scale, (y1 - top) * scale, (right - x0) * scale,
+                              (y1 - bottom) * scale, height * scale / style.height_per_size,
+                              style.bold, style.math, style.mono, None, joins_next))
     if ACCENT_THEN_LETTER.search(text):
         for word in words:
             word.text = compose_accents(word.text)
