@@ -10,7 +10,8 @@ import ctypes.util
 import gc
 import os
 import signal
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from multiprocessing.connection import Pipe
 
@@ -24,12 +25,14 @@ def helper_wanted(page_count: int) -> bool:
 
 
 class PageHelper:
-    """A child process running `work` over `items`; `outcomes()` gives its list of results.
+    """A child process running `work` over `items`; `outcomes()` gives the results it yielded.
 
     The locks in `hold` are held while the process forks, so that no other thread is inside
-    what they guard (PDFium, the OCR engine) at that moment; both processes then let them go."""
+    what they guard (PDFium, the OCR engine) at that moment; both processes then let them go.
+    Each result is sent as soon as it is made, and a thread of this process receives it then:
+    unpickling them costs this process time it would otherwise spend waiting at the end."""
 
-    def __init__(self, work: Callable[[list], list], items: list, hold: Iterable = ()):
+    def __init__(self, work: Callable[[list], Iterator], items: list, hold: Iterable = ()):
         self.receiver, sender = Pipe(duplex=False)
         parent = os.getpid()
         # Objects that exist now are left alone by the child's garbage collector: a finalizer
@@ -47,38 +50,55 @@ class PageHelper:
             if os.getpid() == parent:
                 gc.unfreeze()
         sender.close()
-        self.done = False
+        self.results: list = []
+        self.reaped = False
+        self.reader = threading.Thread(target=self._receive, name="page-helper-reader", daemon=True)
+        self.reader.start()
 
-    def outcomes(self) -> list | None:
-        """The helper's results, waiting for them; None when it died before it finished."""
+    def _receive(self) -> None:
         try:
-            return self.receiver.recv()
-        except (EOFError, OSError):
-            return None
+            while True:
+                message = self.receiver.recv()
+                if message == _DONE:
+                    return
+                self.results.append(message)
+        except (EOFError, OSError):  # the helper died, or stop() closed the pipe
+            return
+
+    def outcomes(self) -> list:
+        """The helper's results, in order, once it is done: all of them, or those it sent before it died."""
+        try:
+            self.reader.join()
+            return self.results
         finally:
             self.stop()
 
     def stop(self) -> None:
         """End the helper, if it still runs, and reap it."""
-        if self.done:
+        if self.reaped:
             return
-        self.done = True
-        self.receiver.close()
+        self.reaped = True
         try:
             os.kill(self.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         os.waitpid(self.pid, 0)
+        self.reader.join()  # the pipe's far end is gone: the reader has seen EOF
+        self.receiver.close()
 
 
-def _run_child(work: Callable[[list], list], items: list, sender, receiver, parent: int) -> None:
-    """The helper process: do the work, send the results, exit without running the parent's exit code."""
+_DONE = "done"
+
+
+def _run_child(work: Callable[[list], Iterator], items: list, sender, receiver, parent: int) -> None:
+    """The helper process: do the work, send each result, exit without running the parent's exit code."""
     code = 1
     try:
         receiver.close()
         _die_with(parent)
-        results = work(items)
-        sender.send(results)
+        for result in work(items):
+            sender.send(result)
+        sender.send(_DONE)
         code = 0
     except BaseException:  # noqa: BLE001 - the parent sees EOF and does the pages itself
         code = 1

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pypdfium2 as pdfium
@@ -12,11 +12,11 @@ from document import DocumentError, ParsedDocument
 from ocr import ENGINE_LOCK, forget_engine_after_fork, ocr_words
 from pdf_classify import mark_running_headers
 from pdf_document import PDFIUM_LOCK, images_to_pdf, open_pdf
+from pdf_helper import PageHelper, helper_wanted
 from pdf_limits import (MAX_IMAGE_PIXELS, MAX_OCR_PIXELS, MAX_PAGE_IMAGE_PIXELS, capped_scale, check_page_count,
                         image_too_large_message, open_image)
 from pdf_objects import page_graphics
 from pdf_office import office_to_pdf
-from pdf_helper import PageHelper, helper_wanted
 from pdf_page import DocumentState, PageInput, analyse_page
 from pdf_render import (CROP_SCALE_HIGH, BackgroundEncoder, crop_box, encode_image, page_image_name, page_pixels,
                         page_scale, render_crop, render_page, render_whole_page)
@@ -148,10 +148,10 @@ def parse_open_pdf(pdf: pdfium.PdfDocument, document: bytes, configuration: dict
         for index in own:
             progress(f"Running analysis (page {index + 1}/{count})")
             settle_page(analyse_pdf_page(pdf, index, state), configuration, parsed, per_page)
-        outcomes = helper.outcomes() if helper is not None else None
+        outcomes = helper.outcomes() if helper is not None else []
         for position, index in enumerate(helped):
             progress(f"Running analysis (page {index + 1}/{count})")
-            if outcomes is None:  # the helper died: this process does its pages
+            if position >= len(outcomes):  # the helper died before this page: this process does it
                 settle_page(analyse_pdf_page(pdf, index, state), configuration, parsed, per_page)
                 continue
             outcome = outcomes[position]
@@ -177,24 +177,22 @@ class PageOutcome:
     error: str | None
 
 
-def helper_pages(pdf: pdfium.PdfDocument, indices: list[int], configuration: dict) -> list[PageOutcome]:
+def helper_pages(pdf: pdfium.PdfDocument, indices: list[int], configuration: dict) -> Iterator[PageOutcome]:
     """Analyse pages in a helper process (pdf_helper.py), each page's crops and images with it."""
     forget_engine_after_fork()
     files: dict[str, tuple[str, bytes]] = {}
     # Text sizes are counted from the helper's own pages; a Title comes from the first pages.
     state = DocumentState(configuration, files, BackgroundEncoder(files), title_given=True)
-    outcomes: list[PageOutcome] = []
     try:
         for index in indices:
             analysed = analyse_pdf_page(pdf, index, state)
             analysed.close()
             state.encoder.finish_pending()
             error = None if analysed.error is None else describe_error(analysed.error)
-            outcomes.append(PageOutcome(analysed.info, analysed.segments, dict(files), error))
+            yield PageOutcome(analysed.info, analysed.segments, dict(files), error)
             files.clear()
     finally:
         state.encoder.finish()
-    return outcomes
 
 
 def rendered_pdf_page(pdf: pdfium.PdfDocument, parsed: ParsedDocument, number: int) -> Image.Image:

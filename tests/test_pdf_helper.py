@@ -108,16 +108,29 @@ def test_a_failing_page_in_the_helpers_half_is_reported_in_order(monkeypatch, ha
     assert [page["page_number"] for page in helped.pages] == [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16]
 
 
-def test_a_helper_that_dies_leaves_its_pages_to_the_parent(monkeypatch):
+def test_a_helper_that_dies_leaves_the_pages_it_did_not_send_to_the_parent(monkeypatch):
     document = long_report_pdf(8)
     alone, _ = parse(document, False, monkeypatch)
+    real_helper_pages = pdf_pipeline.helper_pages
+    real_analyse = pdf_pipeline.analyse_pdf_page
+    parent, analysed_here = os.getpid(), []
 
-    def dies(pdf, indices, configuration):
+    def dies_after_three(pdf, indices, configuration):
+        pages = real_helper_pages(pdf, indices, configuration)
+        for _ in range(3):
+            yield next(pages)
         os._exit(3)
 
-    monkeypatch.setattr(pdf_pipeline, "helper_pages", dies)
+    def analyse(pdf, index, state):
+        if os.getpid() == parent:
+            analysed_here.append(index + 1)
+        return real_analyse(pdf, index, state)
+
+    monkeypatch.setattr(pdf_pipeline, "helper_pages", dies_after_three)
+    monkeypatch.setattr(pdf_pipeline, "analyse_pdf_page", analyse)
     helped, helpers = parse(document, True, monkeypatch)
     assert len(helpers) == 1 and summary(helped) == summary(alone)
+    assert analysed_here == [1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 14, 15, 16]  # the helper sent pages 9 to 11
 
 
 def test_the_helper_goes_when_its_parent_is_killed(tmp_path):
