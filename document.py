@@ -1,7 +1,17 @@
 """Types shared by the document pipeline's stages: what a parser hands to chunking."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+# A page image's file name says which page and at what size: enough to render it again from
+# the task's PDF (page_images.py), which the service does when it is first asked for.
+PAGE_IMAGE_NAME = re.compile(r"page-([1-9][0-9]{0,5})-([1-9][0-9]{0,5})x([1-9][0-9]{0,5})\.jpg")
+
+
+def page_image_name(number: int, size: tuple[int, int]) -> str:
+    """The file name of page `number`'s image at `size` pixels."""
+    return f"page-{number}-{size[0]}x{size[1]}.jpg"
 
 
 class DocumentError(Exception):

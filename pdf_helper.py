@@ -1,7 +1,8 @@
 """A forked helper process that analyses some of a long PDF's pages while this process does the rest.
 
 The analysis of a page is Python, so one process keeps one core busy; a helper on a second
-core takes the second half of a long document's pages and hands their outcomes back at the end.
+core takes the second half of a long document's pages and sends each page's outcome back as
+soon as it is done.
 """
 from __future__ import annotations
 
@@ -34,6 +35,15 @@ class PageHelper:
 
     def __init__(self, work: Callable[[list], Iterator], items: list, hold: Iterable = ()):
         self.receiver, sender = Pipe(duplex=False)
+        try:
+            self._start(work, items, hold, sender)
+        except BaseException:
+            self.receiver.close()
+            raise
+        finally:
+            sender.close()
+
+    def _start(self, work: Callable[[list], Iterator], items: list, hold: Iterable, sender) -> None:
         parent = os.getpid()
         # Objects that exist now are left alone by the child's garbage collector: a finalizer
         # there must not close what the parent still uses (a database connection's socket).
@@ -49,11 +59,15 @@ class PageHelper:
         finally:
             if os.getpid() == parent:
                 gc.unfreeze()
-        sender.close()
         self.results: list = []
         self.reaped = False
         self.reader = threading.Thread(target=self._receive, name="page-helper-reader", daemon=True)
-        self.reader.start()
+        try:
+            self.reader.start()
+        except BaseException:  # no thread to be had: the helper goes, and its pages with it
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            raise
 
     def _receive(self) -> None:
         try:

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pypdfium2 as pdfium
 from PIL import Image, ImageOps, ImageSequence
 
-from document import DocumentError, ParsedDocument
+from document import DocumentError, ParsedDocument, page_image_name
 from ocr import ENGINE_LOCK, forget_engine_after_fork, ocr_words
 from pdf_classify import mark_running_headers
 from pdf_document import PDFIUM_LOCK, images_to_pdf, open_pdf
@@ -18,12 +19,13 @@ from pdf_limits import (MAX_IMAGE_PIXELS, MAX_OCR_PIXELS, MAX_PAGE_IMAGE_PIXELS,
 from pdf_objects import page_graphics
 from pdf_office import office_to_pdf
 from pdf_page import DocumentState, PageInput, analyse_page
-from pdf_render import (CROP_SCALE_HIGH, BackgroundEncoder, crop_box, encode_image, page_image_name, page_pixels,
-                        page_scale, render_crop, render_page, render_whole_page)
+from pdf_render import (CROP_SCALE_HIGH, BackgroundEncoder, crop_box, encode_image, page_pixels, page_scale,
+                        render_crop, render_page, render_whole_page)
 from pdf_segments import render_markup, same_box
 from pdf_text import PageTransform, text_is_usable, text_layer_words
 
 Progress = Callable[[str], None]
+LOG = logging.getLogger(__name__)
 PDF_FILE = "document.pdf"
 EXIF_ORIENTATION = 0x0112
 OCR_LONG_SIDE = 2000  # pixels: what the OCR engine's detector works at anyway
@@ -140,9 +142,12 @@ def parse_open_pdf(pdf: pdfium.PdfDocument, document: bytes, configuration: dict
     own, helped = list(range(count)), []
     helper = None
     if helper_wanted(count):
-        own, helped = own[:count // 2], own[count // 2:]
-        helper = PageHelper(lambda indices: helper_pages(pdf, indices, configuration), helped,
-                            hold=(PDFIUM_LOCK, ENGINE_LOCK))
+        try:
+            helper = PageHelper(lambda indices: helper_pages(pdf, indices, configuration), own[count // 2:],
+                                hold=(PDFIUM_LOCK, ENGINE_LOCK))
+            own, helped = own[:count // 2], own[count // 2:]
+        except (OSError, RuntimeError) as error:  # no process or thread to be had: one process does it all
+            LOG.warning("No page helper for a %d-page PDF: %s", count, error)
     state = DocumentState(configuration, files, BackgroundEncoder(files))
     try:
         for index in own:

@@ -1,10 +1,9 @@
-"""Page images and segment crops: their names, rendering with PDFium, and encoding off the main thread."""
+"""Page images and segment crops: rendering with PDFium, and encoding off the main thread."""
 from __future__ import annotations
 
 import ctypes
 import io
 import math
-import re
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import pypdfium2.raw as pdfium_c
@@ -14,13 +13,6 @@ JPEG_QUALITY = 80
 PAGE_SCALE_HIGH = 1.5  # 108 DPI page images with high_resolution
 PAGE_SCALE_LOW = 1.0  # 72 DPI without
 CROP_SCALE_HIGH = 3.0  # crops of pictures and tables re-rendered at 216 DPI with high_resolution
-# A page image's file name says which page and at what size: enough to render it again from the PDF.
-PAGE_IMAGE_NAME = re.compile(r"page-([1-9][0-9]{0,5})-([1-9][0-9]{0,5})x([1-9][0-9]{0,5})\.jpg")
-
-
-def page_image_name(number: int, size: tuple[int, int]) -> str:
-    """The file name of page `number`'s image at `size` pixels."""
-    return f"page-{number}-{size[0]}x{size[1]}.jpg"
 
 
 def page_scale(high_resolution: bool) -> float:

@@ -49,6 +49,19 @@ def _pipeline_events(document, mime_type, file_name, configuration, emit: Callab
         emit(("crash", f"{type(error).__name__}: {error}"))
 
 
+def _render_events(document: bytes, names: list[str], emit: Callable[[tuple], None]) -> None:
+    """Render page images of a PDF by their names (page_images.py), reporting them as one result:
+    each name's JPEG, None for a page the PDF does not have, or the text of why it failed."""
+    try:
+        from page_images import PageImageError, render_page_images
+
+        emit(("result", render_page_images(document, names)))
+    except PageImageError as error:
+        emit(("error", str(error)))
+    except Exception as error:  # noqa: BLE001 - reported to the server, which answers it
+        emit(("crash", f"{type(error).__name__}: {error}"))
+
+
 def resident_bytes(pid: int | str = "self") -> int:
     """A process's resident memory now (0 once it is gone)."""
     try:
@@ -68,10 +81,10 @@ def _serve_documents(jobs, events) -> None:
     while True:
         events.send(("ready", resident_bytes()))
         try:
-            args = jobs.recv()
+            job, args = jobs.recv()
         except EOFError:  # the worker closed it, or is gone
             return
-        _pipeline_events(*args, events.send)
+        job(*args, events.send)
         del args
         gc.collect()
         release_free_memory()  # what this document used goes back before the next one
@@ -169,12 +182,12 @@ IDLE_CHILD_SECONDS = 60.0
 READY_SECONDS = 60.0  # a fresh child's first start waits for its fork server to load the pipeline
 
 
-def _child_events(args, runner: "PipelineRunner") -> Iterator[tuple | None]:
+def _child_events(job: Callable, args, runner: "PipelineRunner") -> Iterator[tuple | None]:
     """Events of a run in the worker's document child, so a hostile file cannot take the worker down."""
     child = runner.document_child()
     succeeded = False
     try:
-        child.jobs.send(args)
+        child.jobs.send((job, args))
         while True:
             if child.events.poll(TICK_SECONDS):
                 try:
@@ -229,7 +242,7 @@ class PipelineRunner:
         """The pipeline's Result, or DocumentError / TaskTimeout / Abandoned."""
         args = (document, mime_type, file_name, configuration)
         if not mime_type.startswith("text/"):
-            return _supervise(_child_events(args, self), progress, timeout, should_abandon)
+            return _supervise(_child_events(_pipeline_events, args, self), progress, timeout, should_abandon)
         if len(document) <= INLINE_TEXT_BYTES:
             return _supervise(_inline_events(args, timeout), progress, timeout, should_abandon)
         if self._thread is None:
@@ -241,6 +254,13 @@ class PipelineRunner:
             self._thread.retire()
             self._thread = None
             raise
+
+
+    def render(self, document: bytes, names: list[str], timeout: float) -> dict:
+        """Page images of a PDF rendered in the document child (the server's own, for page_images.py):
+        {name: JPEG bytes, None, or why it failed}; DocumentError or TaskTimeout when the child fails."""
+        return _supervise(_child_events(_render_events, (document, names), self), lambda message: None, timeout,
+                          lambda: False)
 
 
 def _supervise(events: Iterator[tuple | None], progress: Callable[[str], None], timeout: float,

@@ -49,11 +49,12 @@ def task_file(task_id: str, name: str):
     task's PDF and stored (page_images.py); None when there is no such file. Raises
     page_images.PageImageError when a page image cannot be rendered."""
     stored = load_file(task_id, name)
-    if stored is not None:
+    if stored is not None or not page_images.is_page_image(name):
         return stored
-    if not page_images.is_page_image(name):
-        return None
-    return page_images.render_and_store(task_id, name, load_file)
+    rendered, failed = page_images.render_missing(task_id, [name])
+    if name in failed:
+        raise page_images.PageImageError(failed[name])
+    return page_images.RenderedFile("image/jpeg", rendered[name]) if name in rendered else None
 
 
 def _signature(key: bytes, task_id: str, name: str, expires: int) -> str:
@@ -102,19 +103,29 @@ class FileLinks:
 
 
 def data_url(task_id: str, name: str) -> str | None:
-    """The file as a `data:` URL, or None when it is missing or cannot be rendered."""
-    try:
-        stored = task_file(task_id, name)
-    except page_images.PageImageError:
-        return None  # logged where it failed; the rest of the response still goes out
+    """The stored file as a `data:` URL, or None when it is missing."""
+    stored = load_file(task_id, name)
     if stored is None:
         return None
     return f"data:{stored.mime_type};base64,{base64.b64encode(stored.data).decode()}"
 
 
+def render_page_images(task_id: str, output: dict) -> None:
+    """Render and keep the output's page images not made yet, for `data:` URLs (one pass over
+    the PDF, within page_images.RENDER_SECONDS; a page left out answers null this time)."""
+    names = [page["image"][len(FILE_REF_PREFIX):] for page in output.get("pages") or []
+             if isinstance(page.get("image"), str) and page["image"].startswith(FILE_REF_PREFIX)]
+    try:
+        page_images.render_missing(task_id, names)
+    except page_images.PageImageError:
+        pass  # logged where it failed; the rest of the response still goes out
+
+
 def resolve_output_urls(task_id: str, output: dict, include_chunks: bool, links: FileLinks) -> dict:
     """A copy of a stored Output with its `file:<name>` references turned into URLs."""
     resolve = links.resolve
+    if links.base64_urls:
+        render_page_images(task_id, output)
     resolved = dict(output)
     resolved["pdf_url"] = resolve(task_id, output.get("pdf_url"))
     resolved["pages"] = [

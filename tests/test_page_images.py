@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import base64
 import io
+import random
 import threading
 
 import pytest
 from PIL import Image
-from sqlalchemy import insert, select
+from reportlab.pdfgen import canvas
+from sqlalchemy import delete, insert, select
 
 import page_images
 from helpers import create, finish
-from models import TaskFile, db, task_files_table
+from models import TaskFile, db, task_files_table, tasks_table
 from pdf_fixtures import report_pdf
 from test_worker import wait_for, workers  # noqa: F401 - the fixture
 
@@ -102,18 +104,18 @@ def test_a_task_without_its_pdf_has_no_page_image_to_render(app, client, auth):
 def test_a_render_is_not_kept_for_a_task_deleted_meanwhile(app, client, auth):
     task_id = finished_with_pdf(app, client, auth, report_pdf(), PAGE)
     url = page_urls(client, auth, task_id)[0].removeprefix("http://localhost")
-    real = page_images.render_page_image
+    real = page_images.render_in_child
 
-    def render_then_task_goes(document, name):
-        data = real(document, name)
+    def render_then_task_goes(document, names, timeout):
+        images = real(document, names, timeout)
         assert client.delete(f"/task/{task_id}", headers=auth).status_code == 200
-        return data
+        return images
 
-    page_images.render_page_image = render_then_task_goes
+    page_images.render_in_child = render_then_task_goes
     try:
         response = client.get(url)
     finally:
-        page_images.render_page_image = real
+        page_images.render_in_child = real
     assert response.status_code == 200  # the image was made for this request
     assert stored_names(app, task_id) == set()  # and nothing is left behind the deleted task
 
@@ -121,13 +123,13 @@ def test_a_render_is_not_kept_for_a_task_deleted_meanwhile(app, client, auth):
 def test_two_requests_rendering_the_same_page_keep_one_image(app, client, auth):
     task_id = finished_with_pdf(app, client, auth, report_pdf(), PAGE)
     url = page_urls(client, auth, task_id)[0].removeprefix("http://localhost")
-    real = page_images.render_page_image
-    both_rendering = threading.Barrier(2, timeout=10)
+    real = page_images.render_in_child
+    both_rendering = threading.Barrier(2, timeout=30)
 
-    def render_together(document, name):
-        data = real(document, name)
+    def render_together(document, names, timeout):
+        images = real(document, names, timeout)
         both_rendering.wait()  # neither has stored its image yet
-        return data
+        return images
 
     results = []
 
@@ -135,22 +137,17 @@ def test_two_requests_rendering_the_same_page_keep_one_image(app, client, auth):
         with app.test_client() as own:
             results.append(own.get(url))
 
-    page_images.render_page_image = render_together
+    page_images.render_in_child = render_together
     try:
         threads = [threading.Thread(target=fetch) for _ in range(2)]
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(30)
+            thread.join(60)
     finally:
-        page_images.render_page_image = real
+        page_images.render_in_child = real
     assert [response.status_code for response in results] == [200, 200]
-    assert results[0].data == results[1].data
-    with app.app_context():
-        rows = db.session.execute(select(TaskFile.name).where(TaskFile.task_id == task_id,
-                                                              TaskFile.name == PAGE)).all()
-        db.session.remove()
-    assert len(rows) == 1
+    assert results[0].data == results[1].data  # the second store was refused, and its image still went out
 
 
 @pytest.mark.parametrize("name", ["page-1.jpg", "page-0-10x10.jpg", "page-1-10x10.png", "segment-1.jpg"])
@@ -164,3 +161,64 @@ def test_only_page_image_names_are_rendered(app, client, auth, name):
     response = client.get(url)
     assert (response.status_code, response.text) == (404, "File not found")
     assert stored_names(app, task_id) == {"document.pdf", "input"}
+
+
+def heavy_pdf() -> bytes:
+    """One page of 60,000 crossing lines: about a second to render."""
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, invariant=1)
+    lines, rng = pdf.beginPath(), random.Random(1)
+    for _ in range(60_000):
+        lines.moveTo(rng.random() * 600, rng.random() * 800)
+        lines.lineTo(rng.random() * 600, rng.random() * 800)
+    pdf.drawPath(lines, stroke=1)
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def test_a_render_past_its_deadline_is_a_clear_error_and_the_server_goes_on(app, client, auth, monkeypatch):
+    task_id = finished_with_pdf(app, client, auth, heavy_pdf(), "page-1-918x1188.jpg")
+    url = page_urls(client, auth, task_id)[0].removeprefix("http://localhost")
+    monkeypatch.setattr(page_images, "RENDER_SECONDS", 0.3)
+    slow = client.get(url)
+    assert (slow.status_code, slow.text) == (500, "Could not render the page image: rendering took longer than 0.3 s")
+    assert stored_names(app, task_id) == {"document.pdf", "input"}
+    monkeypatch.setattr(page_images, "RENDER_SECONDS", 20.0)  # a fresh document child renders the next one
+    other = finished_with_pdf(app, client, auth, report_pdf(), PAGE)
+    assert client.get(page_urls(client, auth, other)[0].removeprefix("http://localhost")).status_code == 200
+
+
+def test_base64_urls_render_a_task_s_missing_pages_in_one_job(app, client, auth, monkeypatch):
+    names = ["page-1-918x1188.jpg", PAGE]
+    task_id = finished_with_pdf(app, client, auth, report_pdf(), *names)
+    real, jobs = page_images.render_in_child, []
+
+    def counted(document, job_names, timeout):
+        jobs.append(list(job_names))
+        return real(document, job_names, timeout)
+
+    monkeypatch.setattr(page_images, "render_in_child", counted)
+    pages = client.get(f"/task/{task_id}?base64_urls=true", headers=auth).json["output"]["pages"]
+    assert jobs == [names] and all(page["image"].startswith("data:image/jpeg;base64,") for page in pages)
+    client.get(f"/task/{task_id}?base64_urls=true", headers=auth)
+    assert jobs == [names]  # kept: nothing to render the second time
+
+
+def test_listing_with_base64_urls_survives_a_task_deleted_while_pages_render(app, client, auth, monkeypatch):
+    first = finished_with_pdf(app, client, auth, report_pdf(), PAGE)
+    second = finished_with_pdf(app, client, auth, report_pdf(), PAGE)
+    real = page_images.render_in_child
+
+    def render_then_delete_the_other(document, names, timeout):
+        images = real(document, names, timeout)
+        with db.engine.begin() as connection:  # another client's delete, on its own connection
+            for task_id in (first, second):
+                connection.execute(delete(task_files_table).where(task_files_table.c.task_id == task_id))
+                connection.execute(delete(tasks_table).where(tasks_table.c.task_id == task_id))
+        return images
+
+    monkeypatch.setattr(page_images, "render_in_child", render_then_delete_the_other)
+    response = client.get("/tasks?base64_urls=true&include_chunks=true", headers=auth)
+    assert response.status_code == 200, response.text
+    assert {task["task_id"] for task in response.json} == {first, second}

@@ -156,3 +156,16 @@ def test_short_pdfs_and_single_cores_get_no_helper(monkeypatch):
     assert not pdf_helper.helper_wanted(500)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
     assert pdf_helper.helper_wanted(pdf_helper.MIN_PAGES)
+
+
+def test_a_helper_that_cannot_be_forked_leaves_every_page_to_one_process(monkeypatch, caplog):
+    document = long_report_pdf(8)
+    alone, _ = parse(document, False, monkeypatch)
+
+    def no_fork():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    helped, helpers = parse(document, True, monkeypatch)
+    assert helpers == [] and summary(helped) == summary(alone)
+    assert "No page helper for a 16-page PDF" in caplog.text
