@@ -13,6 +13,7 @@ Memory: peak RSS of a child process running a generated 500-page PDF through it.
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import os
 import resource
@@ -45,12 +46,29 @@ def configuration(high_resolution: bool) -> dict:
 
 
 def whole_pipeline():
-    """run_pipeline's signature over parse_pdf, or parse_pdf alone when pipeline.py is missing."""
+    """run_pipeline's signature over parse_pdf, or parse_pdf alone when pipeline.py is missing;
+    run as a worker's document child runs it (runner._serve_documents): without automatic
+    garbage collection. The child collects after it has sent its result, and rate() before
+    each run, untimed."""
     try:
         from pipeline import run_pipeline
     except ImportError:
-        return lambda document, config: pdf_pipeline.parse_pdf(document, config, lambda message: None), False
-    return lambda document, config: run_pipeline(document, "application/pdf", "bench.pdf", config), True
+        def run(document, config):
+            return pdf_pipeline.parse_pdf(document, config, lambda message: None)
+        with_chunking = False
+    else:
+        def run(document, config):
+            return run_pipeline(document, "application/pdf", "bench.pdf", config)
+        with_chunking = True
+
+    def as_in_document_child(document, config):
+        gc.disable()
+        try:
+            return run(document, config)
+        finally:
+            gc.enable()
+
+    return as_in_document_child, with_chunking
 
 
 def bare_extraction(document: bytes) -> int:
@@ -72,6 +90,7 @@ def rate(work, repeats: int = 2) -> float:
     """Best seconds of `repeats` runs of work()."""
     best = float("inf")
     for _ in range(repeats):
+        gc.collect()
         started = time.perf_counter()
         work()
         best = min(best, time.perf_counter() - started)
@@ -192,21 +211,57 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def proportional_mb(pid: int | str) -> float:
+    """A process's proportional set size (its private memory plus its share of what it shares), 0 once gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
+
+
+def child_pids() -> list[str]:
+    """This process's children (its page helper while one runs)."""
+    pid = os.getpid()
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return children.read().split()
+    except OSError:
+        return []
+
+
 def child(path: str) -> None:
-    """Run one PDF through the pipeline and report this process's peak RSS."""
+    """Run one PDF through the pipeline and report this process's peak RSS, and the peak of its
+    and its page helper's proportional set sizes added up (pages they share counted once)."""
+    import threading
+
     run, _ = whole_pipeline()
     with open(path, "rb") as handle:
         document = handle.read()
     before = peak_rss_mb()
+    combined = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.05):
+            combined[0] = max(combined[0], proportional_mb("self") + sum(map(proportional_mb, child_pids())))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     started = time.perf_counter()
     result = run(document, configuration(True))
     seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
     peak = peak_rss_mb()
     helper = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # pdf_helper's process, reaped
     stored = sum(len(data) for _, data in result.files.values()) / 2**20
     print(f"Memory: {os.path.basename(path)} ({len(document) / 2**20:.1f} MB) in {seconds:.1f} s: "
-          f"peak RSS {peak:.0f} MB (after imports {before:.0f} MB), its helper process's {helper:.0f} MB "
-          f"(much of it shared with the parent), both {peak + helper:.0f} MB at most; output files {stored:.0f} MB")
+          f"peak RSS {peak:.0f} MB (after imports {before:.0f} MB), its page helper's {helper:.0f} MB; "
+          f"both together (PSS, sampled every 50 ms) at most {combined[0]:.0f} MB; output files {stored:.0f} MB")
 
 
 def small_documents(count: int) -> None:
