@@ -7,7 +7,7 @@ from statistics import median
 
 from PIL import Image
 
-from layout import Region, free_lines, group_lines, inside, layout_page
+from layout import Block, Line, Region, free_lines, group_lines, inside, layout_page
 from ocr import ocr_words
 from pdf_classify import BodySize, classify_blocks
 from pdf_objects import PageGraphics
@@ -98,11 +98,22 @@ def picture_regions(graphics: PageGraphics, width: float, height: float, taken: 
     return regions
 
 
+def set_aside_turned(words: list[Word]) -> tuple[list[Word], list[Word]]:
+    """The page's words split into those along its lines and a few set at an angle (a diagonal
+    DRAFT, a stamp up the margin), which would cut across its lines and columns. A page whose
+    text is mostly turned (a table printed sideways) keeps it all."""
+    turned = [word for word in words if word.turned]
+    if not turned or len(turned) * 5 > len(words):
+        return words, []
+    return [word for word in words if not word.turned], turned
+
+
 def analyse_page(page: PageInput, state: DocumentState) -> list[dict]:
     """The segments of one page, in reading order, crops stored in the state's files."""
     width, height = page.size()
     words = [word for word in page.words if 0 <= (word.left + word.right) / 2 <= width
              and 0 <= (word.top + word.bottom) / 2 <= height]
+    words, turned = set_aside_turned(words)
     lines = group_lines(words) if words else []
     state.body.add(lines)
     body = state.body.value(default=median(line.size for line in lines) if lines else 12.0)
@@ -116,6 +127,8 @@ def analyse_page(page: PageInput, state: DocumentState) -> list[dict]:
         state.pages_with_text += 1
     title_allowed = not state.title_given and state.pages_with_text <= 2
     state.title_given |= classify_blocks(blocks, height, body, title_allowed)
+    if turned:  # read after the page's own text, as it is: never a heading for its size
+        blocks.append(Block([Line(turned)]))
     with_ocr = page.from_ocr or state.ocr_all
     if state.page_strategy:
         segment = page_segment(blocks, page.info, words, with_ocr, page.to_image)

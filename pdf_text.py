@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ctypes
+import math
 import re
 import struct
 import unicodedata
@@ -34,6 +35,10 @@ loose_char_box = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, 
 object_font_address = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)(
     ctypes.cast(pdfium_c.FPDFTextObj_GetFont, ctypes.c_void_p).value
 )
+char_angle = ctypes.PYFUNCTYPE(ctypes.c_float, ctypes.c_void_p, ctypes.c_int)(
+    ctypes.cast(pdfium_c.FPDFText_GetCharAngle, ctypes.c_void_p).value
+)
+UPRIGHT_RADIANS = 0.02  # about a degree either way
 
 
 @dataclass(slots=True)
@@ -52,6 +57,7 @@ class Word:
     confidence: float | None = None
     joins_next: str | None = None  # ends a line with a hyphen: what it becomes when `continued_by` joins it
     continued_by: Word | None = field(default=None, compare=False, repr=False)  # the word on the next line
+    turned: bool = False  # set at an angle to the page's lines: a watermark, a stamp up the margin
 
 
 @dataclass(slots=True)
@@ -126,7 +132,7 @@ def text_layer_words(textpage, transform: PageTransform) -> list[Word]:
     words: list[Word] = []
     scale = transform.scale
     x0, y1 = transform.x0, transform.y1
-    by_object: dict[int, FontStyle] = {}
+    by_object: dict[int, tuple[FontStyle, bool]] = {}
     soft_hyphens = "\ufffe" in text or "\u00ad" in text
     spans = word_spans(text, handle, rect_ref) if soft_hyphens else [
         (match.start(), match.end() - 1) for match in WORD.finditer(text)
@@ -151,22 +157,27 @@ def text_layer_words(textpage, transform: PageTransform) -> list[Word]:
                 if last_top > top:
                     top = last_top
         text_object = text_object_address(handle_address, start) or 0
-        style = by_object.get(text_object)
-        if style is None:
+        known = by_object.get(text_object)
+        if known is None:
             key = object_font_address(text_object) if text_object else 0
             style = styles.get(key)
             if style is None:
                 style = styles[key] = font_style(pdfium_c.FPDFText_GetTextObject(handle, start))
-            by_object[text_object] = style
+            angle = char_angle(handle_address, start)
+            known = by_object[text_object] = (style, UPRIGHT_RADIANS < angle < 2 * math.pi - UPRIGHT_RADIANS)
+        style, turned = known
         word_text = text[start:end + 1]
         joins_next = None
         if soft_hyphens:
             if word_text[-1] in "\ufffe\u00ad" and len(word_text) > 1:
                 joins_next = "-"
             word_text = word_text.translate(SOFT_HYPHENS)
-        words.append(new_word(word_text, (left - x0) * scale, (y1 - top) * scale, (right - x0) * scale,
-                              (y1 - bottom) * scale, height * scale / style.height_per_size,
-                              style.bold, style.math, style.mono, None, joins_next))
+        word = new_word(word_text, (left - x0) * scale, (y1 - top) * scale, (right - x0) * scale,
+                        (y1 - bottom) * scale, height * scale / style.height_per_size,
+                        style.bold, style.math, style.mono, None, joins_next)
+        if turned:
+            word.turned = True
+        words.append(word)
     if ACCENT_THEN_LETTER.search(text):
         for word in words:
             word.text = compose_accents(word.text)

@@ -364,3 +364,61 @@ def test_small_line_numbers_low_on_a_page_are_not_footnotes():
     assert [s["text"] for s in by_type(parsed, "Footnote")] == ["1 Prices are in euros and exclude shipping."]
     numbers = [s for s in parsed.segments if s["text"].strip() in {"46", "47", "48", "49"}]
     assert numbers and all(s["segment_type"] == "Text" for s in numbers)
+
+
+def watermarked_pdf() -> bytes:
+    """Two paragraphs and a list, a large diagonal DRAFT across them, and a stamp up the margin."""
+    from reportlab.lib.pagesizes import letter
+    from reportlab.pdfgen import canvas
+
+    from pdf_fixtures import paragraph
+
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=letter, invariant=1)
+    y = paragraph(pdf, INTRO, 72, 700, 468)
+    pdf.setFont("Helvetica", 10)
+    for item in BULLETS:
+        y -= 16
+        pdf.drawString(84, y, f"\u2022 {item}")
+    paragraph(pdf, INTRO, 72, y - 30, 468)
+    pdf.saveState()
+    pdf.setFont("Helvetica-Bold", 110)
+    pdf.setFillGray(0.85)
+    pdf.translate(150, 300)
+    pdf.rotate(45)
+    pdf.drawString(0, 0, "DRAFT")
+    pdf.restoreState()
+    pdf.saveState()
+    pdf.setFont("Helvetica", 8)
+    pdf.translate(30, 200)
+    pdf.rotate(90)
+    pdf.drawString(0, 0, "Internal copy 2026-11-29")
+    pdf.restoreState()
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def test_turned_text_is_read_after_the_page_and_cuts_none_of_its_lines():
+    parsed = pdf_pipeline.parse_pdf(watermarked_pdf(), config(), lambda message: None)
+    texts = [(segment["segment_type"], segment["text"]) for segment in parsed.segments]
+    assert texts[0] == ("Text", INTRO)
+    assert texts[1:4] == [("ListItem", f"\u2022 {item}") for item in BULLETS]
+    assert texts[4] == ("Text", INTRO)
+    assert texts[5:] == [("Text", "DRAFT Internal copy 2026-11-29")]  # never a heading for its size
+
+
+def test_a_page_of_turned_text_keeps_it_in_its_flow():
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, invariant=1)
+    pdf.rotate(90)  # a page printed sideways: every line turned
+    pdf.setFont("Helvetica", 12)
+    for row, text in enumerate(["Sideways table heading", "first row of the sideways table", "second row"]):
+        pdf.drawString(100, -100 - 20 * row, text)
+    pdf.showPage()
+    pdf.save()
+    parsed = pdf_pipeline.parse_pdf(buffer.getvalue(), config(), lambda message: None)
+    words = " ".join(segment["text"] for segment in parsed.segments).split()
+    assert sorted(words) == sorted("Sideways table heading first row of the sideways table second row".split())
