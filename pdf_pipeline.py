@@ -31,6 +31,7 @@ EXIF_ORIENTATION = 0x0112
 OCR_LONG_SIDE = 2000  # pixels: what the OCR engine's detector works at anyway
 OCR_MIN_LONG_SIDE = 1000
 SCAN_DPI = 150  # scanned PDF pages are rendered at this DPI (capped) for OCR
+PARENT_SHARE = 0.5  # of a long PDF's pages, those this process analyses (the first ones) beside its helper
 
 
 def parse_pdf(document: bytes, configuration: dict, progress: Progress) -> ParsedDocument:
@@ -143,9 +144,10 @@ def parse_open_pdf(pdf: pdfium.PdfDocument, document: bytes, configuration: dict
     helper = None
     if helper_wanted(count):
         try:
-            helper = PageHelper(lambda indices: helper_pages(pdf, indices, configuration), own[count // 2:],
+            split = round(count * PARENT_SHARE)
+            helper = PageHelper(lambda indices: helper_pages(pdf, indices, configuration), own[split:],
                                 hold=(PDFIUM_LOCK, ENGINE_LOCK))
-            own, helped = own[:count // 2], own[count // 2:]
+            own, helped = own[:split], own[split:]
         except (OSError, RuntimeError) as error:  # no process or thread to be had: one process does it all
             LOG.warning("No page helper for a %d-page PDF: %s", count, error)
     state = DocumentState(configuration, files, BackgroundEncoder(files))
