@@ -364,17 +364,25 @@ def test_the_lease_is_renewed_through_the_shutdown_grace_period(app, client, aut
     import pipeline
 
     real = pipeline.run_pipeline
+    running = threading.Event()
+
+    def slow_run(*args, **kwargs):
+        running.set()
+        time.sleep(3)
+        return real(*args, **kwargs)
+
     # The lease (1.2 s, a beat every 0.4 s) lapses well within the 3 s run unless renewed after the
     # stop, and has room for a late beat on a loaded machine.
-    monkeypatch.setattr(pipeline, "run_pipeline", lambda *args, **kwargs: time.sleep(3) or real(*args, **kwargs))
+    monkeypatch.setattr(pipeline, "run_pipeline", slow_run)
     app.config["LEASE_SECONDS"] = 1.2
     stop = threading.Event()
     worker = Worker(app, stop, name="graceful")
     task_id = create(client, auth)["task_id"]
     thread = threading.Thread(target=worker.run)
     thread.start()
-    wait_for(client, auth, task_id, statuses=("Processing",))
-    stop.set()  # shutdown begins while the run has over a second to go
+    # Processing is set by the claim, before the run starts: a stop before the run hands the task back.
+    assert running.wait(30)
+    stop.set()  # shutdown begins while the run has over two seconds to go
     reaped = 0
     while thread.is_alive():
         with app.app_context():
