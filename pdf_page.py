@@ -98,28 +98,26 @@ def picture_regions(graphics: PageGraphics, width: float, height: float, taken: 
     return regions
 
 
-def set_aside_turned(words: list[Word]) -> tuple[list[Word], list[Word]]:
-    """The page's words split into those along its lines and a few set at an angle (a diagonal
-    DRAFT, a stamp up the margin), which would cut across its lines and columns. A page whose
-    text is mostly turned (a table printed sideways) keeps it all."""
-    turned = [word for word in words if word.turned]
-    if not turned or len(turned) * 5 > len(words):
-        return words, []
-    return [word for word in words if not word.turned], turned
-
-
 def analyse_page(page: PageInput, state: DocumentState) -> list[dict]:
     """The segments of one page, in reading order, crops stored in the state's files."""
     width, height = page.size()
-    words = [word for word in page.words if 0 <= (word.left + word.right) / 2 <= width
-             and 0 <= (word.top + word.bottom) / 2 <= height]
-    words, turned = set_aside_turned(words)
+    page_words = words = [word for word in page.words if 0 <= (word.left + word.right) / 2 <= width
+                          and 0 <= (word.top + word.bottom) / 2 <= height]
+    regions: list[Region] = []
+    if page.graphics is not None:  # with every word: a table keeps its headings printed sideways
+        regions += ruled_tables(page.graphics.horizontal, page.graphics.vertical, words)
+    # Words set at an angle to the page's lines (a diagonal DRAFT, a stamp up the margin, a table
+    # printed sideways) would cut across its lines and columns, which the layout reads upright.
+    turned = [word for word in words if word.turned]
+    if turned:
+        in_tables = {id(word) for region in regions for word in region.words}
+        turned = [word for word in turned if id(word) not in in_tables]
+        aside = {id(word) for word in turned}
+        words = [word for word in words if id(word) not in aside]
     lines = group_lines(words) if words else []
     state.body.add(lines)
     body = state.body.value(default=median(line.size for line in lines) if lines else 12.0)
-    regions: list[Region] = []
     if page.graphics is not None:
-        regions += ruled_tables(page.graphics.horizontal, page.graphics.vertical, words)
         regions += picture_regions(page.graphics, width, height, regions)
     regions += unruled_tables(free_lines(lines, regions), width, body)
     blocks = layout_page(lines, regions, body)
@@ -127,11 +125,15 @@ def analyse_page(page: PageInput, state: DocumentState) -> list[dict]:
         state.pages_with_text += 1
     title_allowed = not state.title_given and state.pages_with_text <= 2
     state.title_given |= classify_blocks(blocks, height, body, title_allowed)
-    if turned:  # read after the page's own text, as it is: never a heading for its size
-        blocks.append(Block([Line(turned)]))
+    # Turned text is read after the page's own, in the order the PDF gives it (never a heading
+    # for its size): one block for each angle, so that a watermark and a margin stamp stay apart.
+    by_angle: dict[int, list[Word]] = {}
+    for word in turned:
+        by_angle.setdefault(word.turned, []).append(word)
+    blocks += [Block([Line(group)]) for group in by_angle.values()]
     with_ocr = page.from_ocr or state.ocr_all
     if state.page_strategy:
-        segment = page_segment(blocks, page.info, words, with_ocr, page.to_image)
+        segment = page_segment(blocks, page.info, page_words, with_ocr, page.to_image)
         add_crop(segment, (0, 0, width, height), page, state)
         return [segment]
     segments = []

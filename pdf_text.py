@@ -35,10 +35,7 @@ loose_char_box = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, 
 object_font_address = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)(
     ctypes.cast(pdfium_c.FPDFTextObj_GetFont, ctypes.c_void_p).value
 )
-char_angle = ctypes.PYFUNCTYPE(ctypes.c_float, ctypes.c_void_p, ctypes.c_int)(
-    ctypes.cast(pdfium_c.FPDFText_GetCharAngle, ctypes.c_void_p).value
-)
-UPRIGHT_RADIANS = 0.02  # about a degree either way
+TURNED_DEGREES = 10  # a baseline further from the page's lines than this is turned (a skewed scan's is not)
 
 
 @dataclass(slots=True)
@@ -57,7 +54,7 @@ class Word:
     confidence: float | None = None
     joins_next: str | None = None  # ends a line with a hyphen: what it becomes when `continued_by` joins it
     continued_by: Word | None = field(default=None, compare=False, repr=False)  # the word on the next line
-    turned: bool = False  # set at an angle to the page's lines: a watermark, a stamp up the margin
+    turned: int = 0  # degrees its baseline is turned from the page's lines (a watermark, a stamp up the margin)
 
 
 @dataclass(slots=True)
@@ -132,7 +129,8 @@ def text_layer_words(textpage, transform: PageTransform) -> list[Word]:
     words: list[Word] = []
     scale = transform.scale
     x0, y1 = transform.x0, transform.y1
-    by_object: dict[int, tuple[FontStyle, bool]] = {}
+    by_object: dict[int, tuple[FontStyle, int]] = {}
+    matrix_ref = ctypes.byref(pdfium_c.FS_MATRIX())
     soft_hyphens = "\ufffe" in text or "\u00ad" in text
     spans = word_spans(text, handle, rect_ref) if soft_hyphens else [
         (match.start(), match.end() - 1) for match in WORD.finditer(text)
@@ -163,8 +161,7 @@ def text_layer_words(textpage, transform: PageTransform) -> list[Word]:
             style = styles.get(key)
             if style is None:
                 style = styles[key] = font_style(pdfium_c.FPDFText_GetTextObject(handle, start))
-            angle = char_angle(handle_address, start)
-            known = by_object[text_object] = (style, UPRIGHT_RADIANS < angle < 2 * math.pi - UPRIGHT_RADIANS)
+            known = by_object[text_object] = (style, baseline_degrees(handle, start, matrix_ref))
         style, turned = known
         word_text = text[start:end + 1]
         joins_next = None
@@ -176,7 +173,7 @@ def text_layer_words(textpage, transform: PageTransform) -> list[Word]:
                         (y1 - bottom) * scale, height * scale / style.height_per_size,
                         style.bold, style.math, style.mono, None, joins_next)
         if turned:
-            word.turned = True
+            word.turned = turned
         words.append(word)
     if ACCENT_THEN_LETTER.search(text):
         for word in words:
@@ -184,6 +181,17 @@ def text_layer_words(textpage, transform: PageTransform) -> list[Word]:
     if soft_hyphens:
         mark_line_end_hyphens(words, text)
     return words
+
+
+def baseline_degrees(handle, index: int, matrix_ref) -> int:
+    """How far a char's baseline is turned from the page's lines, in whole degrees (-179 to 180),
+    0 when within TURNED_DEGREES. Taken from the direction of its x axis, so that a slant (an
+    oblique font faked by shearing) does not count."""
+    if not pdfium_c.FPDFText_GetMatrix(handle, index, matrix_ref):
+        return 0
+    matrix = matrix_ref._obj
+    degrees = round(math.degrees(math.atan2(matrix.b, matrix.a))) or 0
+    return degrees if abs(degrees) > TURNED_DEGREES else 0
 
 
 def mark_line_end_hyphens(words: list[Word], page_text: str) -> None:

@@ -405,20 +405,101 @@ def test_turned_text_is_read_after_the_page_and_cuts_none_of_its_lines():
     assert texts[0] == ("Text", INTRO)
     assert texts[1:4] == [("ListItem", f"\u2022 {item}") for item in BULLETS]
     assert texts[4] == ("Text", INTRO)
-    assert texts[5:] == [("Text", "DRAFT Internal copy 2026-11-29")]  # never a heading for its size
+    assert texts[5:] == [("Text", "DRAFT"), ("Text", "Internal copy 2026-11-29")]  # never a heading for its size
 
 
-def test_a_page_of_turned_text_keeps_it_in_its_flow():
+def test_a_page_printed_sideways_reads_in_its_own_order_after_its_upright_lines():
     from reportlab.pdfgen import canvas
 
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer, invariant=1)
-    pdf.rotate(90)  # a page printed sideways: every line turned
     pdf.setFont("Helvetica", 12)
+    pdf.drawString(72, 40, "Printed on 2026-11-29")  # upright, at the foot of the page
+    pdf.saveState()
+    pdf.rotate(90)  # the rest printed sideways, which the layout (reading upright lines) would scramble
     for row, text in enumerate(["Sideways table heading", "first row of the sideways table", "second row"]):
-        pdf.drawString(100, -100 - 20 * row, text)
+        pdf.drawString(300, -100 - 20 * row, text)
+    pdf.restoreState()
     pdf.showPage()
     pdf.save()
     parsed = pdf_pipeline.parse_pdf(buffer.getvalue(), config(), lambda message: None)
-    words = " ".join(segment["text"] for segment in parsed.segments).split()
-    assert sorted(words) == sorted("Sideways table heading first row of the sideways table second row".split())
+    assert [segment["text"] for segment in parsed.segments] == [
+        "Printed on 2026-11-29", "Sideways table heading first row of the sideways table second row"]
+
+
+def skewed_and_slanted_pdf() -> bytes:
+    """A paragraph with a phrase in a slanted (sheared) font, and a line tilted by 5 degrees."""
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, invariant=1)
+    text = pdf.beginText(72, 700)
+    text.setFont("Helvetica", 12)
+    text.textOut("The quick brown fox jumps ")
+    text.setTextTransform(1, 0, 0.25, 1, text.getX(), 700)  # slanted: sheared, not turned
+    text.textOut("over the")
+    text.setTextTransform(1, 0, 0, 1, text.getX(), 700)
+    text.textOut(" lazy dog.")
+    pdf.drawText(text)
+    pdf.saveState()
+    pdf.translate(72, 600)
+    pdf.rotate(5)
+    pdf.setFont("Helvetica", 12)
+    pdf.drawString(0, 0, "A line scanned a little askew stays in its place")
+    pdf.restoreState()
+    pdf.setFont("Helvetica", 12)
+    pdf.drawString(72, 500, "The last line of the page.")
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def test_slanted_or_slightly_skewed_text_is_not_turned():
+    parsed = pdf_pipeline.parse_pdf(skewed_and_slanted_pdf(), config(), lambda message: None)
+    assert [segment["text"] for segment in parsed.segments] == [
+        "The quick brown fox jumps over the lazy dog.", "A line scanned a little askew stays in its place",
+        "The last line of the page."]
+
+
+def test_a_ruled_table_keeps_its_headings_printed_sideways():
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, invariant=1)
+    pdf.setFont("Helvetica", 10)
+    pdf.drawString(72, 760, INTRO[:90])
+    pdf.drawString(72, 746, INTRO[90:180])
+    heads, rows = ["Region", "Revenue", "Growth"], [["North", "1200", "4%"], ["South", "950", "7%"], ["East", "1430", "2%"],
+                                                    ["West", "880", "1%"], ["Central", "1010", "3%"], ["Islands", "300", "9%"]]
+    top, head_height, row_height, widths = 700, 60, 18, [120, 100, 100]
+    xs = [72, 192, 292, 392]
+    bottom = top - head_height - row_height * len(rows)
+    for x in xs:
+        pdf.line(x, top, x, bottom)
+    for y in [top, top - head_height] + [top - head_height - row_height * (n + 1) for n in range(len(rows))]:
+        pdf.line(xs[0], y, xs[-1], y)
+    for x, head in zip(xs, heads):
+        pdf.saveState()
+        pdf.translate(x + 14, top - head_height + 6)
+        pdf.rotate(90)
+        pdf.drawString(0, 0, head)
+        pdf.restoreState()
+    for number, row in enumerate(rows):
+        for x, cell in zip(xs, row):
+            pdf.drawString(x + 4, top - head_height - row_height * (number + 1) + 5, cell)
+    pdf.showPage()
+    pdf.save()
+    parsed = pdf_pipeline.parse_pdf(buffer.getvalue(), config(), lambda message: None)
+    tables = by_type(parsed, "Table")
+    assert len(tables) == 1 and all(f"<td>{head}</td>" in tables[0]["html"] or f"<th>{head}</th>" in tables[0]["html"]
+                                     for head in heads)
+    assert not any(segment["text"] in heads or "Region" in segment["text"]
+                   for segment in parsed.segments if segment["segment_type"] != "Table")
+
+
+def test_a_page_segment_lists_turned_words_in_its_ocr():
+    parsed = pdf_pipeline.parse_pdf(watermarked_pdf(), config(segmentation_strategy="Page", ocr_strategy="All"),
+                                    lambda message: None)
+    (page,) = parsed.segments
+    assert page["text"].endswith("DRAFT\n\nInternal copy 2026-11-29")
+    assert {"DRAFT", "Internal", "2026-11-29"} <= {entry["text"] for entry in page["ocr"]}
