@@ -7,6 +7,7 @@ from flask import Blueprint, Response, request
 
 from errors import plain
 from lifecycle import task_exists
+from models import db
 from page_images import PageImageError
 from storage import signature_is_valid, task_file
 
@@ -24,8 +25,10 @@ def get_file(task_id: str, name: str):
         return plain("Invalid signature", 403)
     if expires < time.time():
         return plain("URL expired", 403)
+    exists = task_exists(task_id)
+    db.session.close()  # the check is done: no transaction stays open while a page image renders
     try:
-        stored = task_file(task_id, name) if task_exists(task_id) else None
+        stored = task_file(task_id, name) if exists else None
     except PageImageError as error:
         return plain(f"Could not render the page image: {error}", 500)
     if stored is None:

@@ -23,12 +23,16 @@ from models import Task, TaskFile, db, task_files_table
 
 LOG = logging.getLogger(__name__)
 PDF_FILE = "document.pdf"  # pdf_pipeline.PDF_FILE: the PDF every page image comes from
-RENDER_SECONDS = 20.0  # what one response may spend rendering page images
-BATCH = 32  # page images rendered per job in the document child
+RENDER_SECONDS = 20.0  # what one response may spend rendering page images (gunicorn's own timeout is 30 s)
+BATCH = 16  # page images rendered per job in the document child
 
 
 class PageImageError(Exception):
     """A page image that should be rendered could not be."""
+
+
+class RenderTimeout(PageImageError):
+    """A render that did not finish in the time it was given."""
 
 
 class RenderedFile(NamedTuple):
@@ -43,14 +47,21 @@ def is_page_image(name: str) -> bool:
     return PAGE_IMAGE_NAME.fullmatch(name) is not None
 
 
-def render_missing(task_id: str, names: Iterable[str]) -> tuple[dict[str, bytes], dict[str, str]]:
+def render_missing(task_id: str, names: Iterable[str], deadline: float | None = None,
+                   ) -> tuple[dict[str, bytes], dict[str, str]]:
     """Render the page images among `names` that the task has not stored yet, and keep them.
 
-    Returns the images rendered, and why each page that failed did; pages past RENDER_SECONDS,
-    or that the PDF lacks, are in neither. Raises PageImageError when the PDF cannot be read."""
+    Returns the images rendered, and why each page that failed did; pages past the deadline (a
+    time.monotonic() value, RENDER_SECONDS from now if not given), or that the PDF lacks, are in
+    neither. A batch that fails as a whole (the child hung or crashed) is tried again a page at a
+    time, and a page that fails alone is remembered for FAILED_SECONDS, so that later requests
+    neither wait for it again nor stop at it."""
+    deadline = time.monotonic() + RENDER_SECONDS if deadline is None else deadline
     wanted = list(dict.fromkeys(name for name in names if is_page_image(name)))
+    failed = {name: reason for name in wanted if (reason := known_failure(task_id, name)) is not None}
+    wanted = [name for name in wanted if name not in failed]
     if not wanted:
-        return {}, {}
+        return {}, failed
     with db.engine.connect() as connection:  # not the request's session: its objects stay as they are
         stored = set(connection.scalars(select(TaskFile.name).where(
             TaskFile.task_id == task_id, TaskFile.name.in_(wanted))))
@@ -58,24 +69,55 @@ def render_missing(task_id: str, names: Iterable[str]) -> tuple[dict[str, bytes]
         source = connection.scalar(select(TaskFile.data).where(
             TaskFile.task_id == task_id, TaskFile.name == PDF_FILE)) if missing else None
     if source is None:
-        return {}, {}
+        return {}, failed
     rendered: dict[str, bytes] = {}
-    failed: dict[str, str] = {}
-    deadline = time.monotonic() + RENDER_SECONDS
+    batches = [missing[start:start + BATCH] for start in range(0, len(missing), BATCH)]
     try:
-        for start in range(0, len(missing), BATCH):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            for name, data in render_in_child(source, missing[start:start + BATCH], remaining).items():
+        while batches and time.monotonic() < deadline:
+            batch = batches.pop(0)
+            given = deadline - time.monotonic()
+            try:
+                images = render_in_child(source, batch, given)
+            except PageImageError as error:
+                if len(batch) > 1:  # which page was it: each on its own, first
+                    batches[:0] = [[name] for name in batch]
+                    continue
+                failed[batch[0]] = str(error)
+                LOG.warning("Could not render %s of task %s: %s", batch[0], task_id, error)
+                # A page that ran out of a short remainder of the deadline may do in a later request.
+                if not isinstance(error, RenderTimeout) or given >= RENDER_SECONDS / 2:
+                    remember_failure(task_id, batch[0], str(error))
+                continue
+            for name, data in images.items():
                 if isinstance(data, str):
                     LOG.warning("Could not render %s of task %s: %s", name, task_id, data)
                     failed[name] = data
+                    remember_failure(task_id, name, data)
                 elif data is not None:
                     rendered[name] = data
     finally:
         store(task_id, rendered)
     return rendered, failed
+
+
+FAILED_SECONDS = 600.0
+_failures: dict[tuple[str, str], tuple[float, str]] = {}  # (task, page image) -> (until, why)
+_failures_lock = threading.Lock()
+
+
+def remember_failure(task_id: str, name: str, reason: str) -> None:
+    """Keep, for a while, that a page image could not be rendered (a few thousand at most)."""
+    with _failures_lock:
+        if len(_failures) >= 4096:
+            _failures.clear()
+        _failures[(task_id, name)] = (time.monotonic() + FAILED_SECONDS, reason)
+
+
+def known_failure(task_id: str, name: str) -> str | None:
+    """Why a page image failed to render lately, or None."""
+    with _failures_lock:
+        until, reason = _failures.get((task_id, name), (0.0, None))
+    return reason if until > time.monotonic() else None
 
 
 def store(task_id: str, images: dict[str, bytes]) -> None:
@@ -105,21 +147,28 @@ def render_in_child(document: bytes, names: list[str], timeout: float) -> dict:
     from document import DocumentError
     from runner import IDLE_CHILD_SECONDS, PipelineRunner, TaskTimeout
 
-    with _renderer_lock:
+    if not _renderer_lock.acquire(timeout=max(timeout, 0.0)):
+        raise PageImageError(f"the renderer stayed busy for {timeout:.3g} s")
+    try:
         if _renderer is None:
             _renderer = PipelineRunner()
         try:
             return _renderer.render(document, names, timeout)
         except TaskTimeout:
-            raise PageImageError(f"rendering took longer than {timeout:.3g} s") from None
+            raise RenderTimeout(f"rendering took longer than {timeout:.3g} s") from None
         except DocumentError as error:
             raise PageImageError(str(error).removeprefix("Failed to process the document: ")) from None
+        except (OSError, EOFError) as error:  # the child went between two documents
+            _renderer.close_child()
+            raise PageImageError(f"the renderer stopped ({error})") from None
         finally:
             if _idle_timer is not None:
                 _idle_timer.cancel()
             _idle_timer = threading.Timer(IDLE_CHILD_SECONDS + 1, _close_idle_renderer)
             _idle_timer.daemon = True
             _idle_timer.start()
+    finally:
+        _renderer_lock.release()
 
 
 def _close_idle_renderer() -> None:

@@ -83,6 +83,8 @@ class FileLinks:
     def __init__(self, base64_urls: bool):
         config = current_app.config
         self.base64_urls = base64_urls
+        # One deadline for all the page images a response renders, however many tasks it lists.
+        self.render_deadline = time.monotonic() + page_images.RENDER_SECONDS
         self.root = service_root()
         self._key = config["URL_SIGNING_KEY"].encode()
         self._expires = int(time.time()) + config["FILE_URL_SECONDS"]
@@ -110,13 +112,13 @@ def data_url(task_id: str, name: str) -> str | None:
     return f"data:{stored.mime_type};base64,{base64.b64encode(stored.data).decode()}"
 
 
-def render_page_images(task_id: str, output: dict) -> None:
+def render_page_images(task_id: str, output: dict, deadline: float) -> None:
     """Render and keep the output's page images not made yet, for `data:` URLs (one pass over
-    the PDF, within page_images.RENDER_SECONDS; a page left out answers null this time)."""
+    the PDF, until the response's deadline; a page left out answers null this time)."""
     names = [page["image"][len(FILE_REF_PREFIX):] for page in output.get("pages") or []
              if isinstance(page.get("image"), str) and page["image"].startswith(FILE_REF_PREFIX)]
     try:
-        page_images.render_missing(task_id, names)
+        page_images.render_missing(task_id, names, deadline)
     except page_images.PageImageError:
         pass  # logged where it failed; the rest of the response still goes out
 
@@ -125,7 +127,7 @@ def resolve_output_urls(task_id: str, output: dict, include_chunks: bool, links:
     """A copy of a stored Output with its `file:<name>` references turned into URLs."""
     resolve = links.resolve
     if links.base64_urls:
-        render_page_images(task_id, output)
+        render_page_images(task_id, output, links.render_deadline)
     resolved = dict(output)
     resolved["pdf_url"] = resolve(task_id, output.get("pdf_url"))
     resolved["pages"] = [

@@ -182,9 +182,15 @@ def test_a_render_past_its_deadline_is_a_clear_error_and_the_server_goes_on(app,
     url = page_urls(client, auth, task_id)[0].removeprefix("http://localhost")
     monkeypatch.setattr(page_images, "RENDER_SECONDS", 0.3)
     slow = client.get(url)
-    assert (slow.status_code, slow.text) == (500, "Could not render the page image: rendering took longer than 0.3 s")
+    assert slow.status_code == 500
+    assert slow.text.startswith("Could not render the page image: rendering took longer than 0.")
     assert stored_names(app, task_id) == {"document.pdf", "input"}
+    renders = []
+    monkeypatch.setattr(page_images, "render_in_child", lambda *args: renders.append(args))
+    again = client.get(url)  # remembered: answered at once, not rendered again
+    assert (again.status_code, again.text, renders) == (500, slow.text, [])
     monkeypatch.setattr(page_images, "RENDER_SECONDS", 20.0)  # a fresh document child renders the next one
+    monkeypatch.undo()
     other = finished_with_pdf(app, client, auth, report_pdf(), PAGE)
     assert client.get(page_urls(client, auth, other)[0].removeprefix("http://localhost")).status_code == 200
 
@@ -222,3 +228,20 @@ def test_listing_with_base64_urls_survives_a_task_deleted_while_pages_render(app
     response = client.get("/tasks?base64_urls=true&include_chunks=true", headers=auth)
     assert response.status_code == 200, response.text
     assert {task["task_id"] for task in response.json} == {first, second}
+
+
+def test_a_batch_that_fails_as_a_whole_is_rendered_a_page_at_a_time(app, client, auth, monkeypatch):
+    names = ["page-1-918x1188.jpg", PAGE]
+    task_id = finished_with_pdf(app, client, auth, report_pdf(), *names)
+    real, jobs = page_images.render_in_child, []
+
+    def fails_for_more_than_one(document, job_names, timeout):
+        jobs.append(list(job_names))
+        if len(job_names) > 1:
+            raise page_images.PageImageError("the document parser died (exit code -11)")
+        return real(document, job_names, timeout)
+
+    monkeypatch.setattr(page_images, "render_in_child", fails_for_more_than_one)
+    pages = client.get(f"/task/{task_id}?base64_urls=true", headers=auth).json["output"]["pages"]
+    assert jobs == [names, names[:1], names[1:]]
+    assert all(page["image"].startswith("data:image/jpeg;base64,") for page in pages)
