@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+PDF_FILE = "document.pdf"  # a task's document as a PDF: what page images are rendered from
+
 # A page image's file name says which page and at what size: enough to render it again from
 # the task's PDF (page_images.py), which the service does when it is first asked for.
 PAGE_IMAGE_NAME = re.compile(r"page-([1-9][0-9]{0,5})-([1-9][0-9]{0,5})x([1-9][0-9]{0,5})\.jpg")

@@ -18,11 +18,10 @@ from typing import NamedTuple
 from sqlalchemy import insert, literal, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from document import PAGE_IMAGE_NAME
+from document import PAGE_IMAGE_NAME, PDF_FILE
 from models import Task, TaskFile, db, task_files_table
 
 LOG = logging.getLogger(__name__)
-PDF_FILE = "document.pdf"  # pdf_pipeline.PDF_FILE: the PDF every page image comes from
 RENDER_SECONDS = 20.0  # what one response may spend rendering page images (gunicorn's own timeout is 30 s)
 BATCH = 16  # page images rendered per job in the document child
 

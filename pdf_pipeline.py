@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pypdfium2 as pdfium
 from PIL import Image, ImageOps, ImageSequence
 
-from document import DocumentError, ParsedDocument, page_image_name
+from document import PDF_FILE, DocumentError, ParsedDocument, page_image_name
 from ocr import ENGINE_LOCK, forget_engine_after_fork, ocr_words
 from pdf_classify import mark_running_headers
 from pdf_document import PDFIUM_LOCK, images_to_pdf, open_pdf
@@ -26,7 +26,6 @@ from pdf_text import PageTransform, text_is_usable, text_layer_words
 
 Progress = Callable[[str], None]
 LOG = logging.getLogger(__name__)
-PDF_FILE = "document.pdf"
 EXIF_ORIENTATION = 0x0112
 OCR_LONG_SIDE = 2000  # pixels: what the OCR engine's detector works at anyway
 OCR_MIN_LONG_SIDE = 1000

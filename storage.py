@@ -112,7 +112,7 @@ def data_url(task_id: str, name: str) -> str | None:
     return f"data:{stored.mime_type};base64,{base64.b64encode(stored.data).decode()}"
 
 
-def render_page_images(task_id: str, output: dict, deadline: float) -> None:
+def render_missing_page_images(task_id: str, output: dict, deadline: float) -> None:
     """Render and keep the output's page images not made yet, for `data:` URLs (one pass over
     the PDF, until the response's deadline; a page left out answers null this time)."""
     names = [page["image"][len(FILE_REF_PREFIX):] for page in output.get("pages") or []
@@ -127,7 +127,7 @@ def resolve_output_urls(task_id: str, output: dict, include_chunks: bool, links:
     """A copy of a stored Output with its `file:<name>` references turned into URLs."""
     resolve = links.resolve
     if links.base64_urls:
-        render_page_images(task_id, output, links.render_deadline)
+        render_missing_page_images(task_id, output, links.render_deadline)
     resolved = dict(output)
     resolved["pdf_url"] = resolve(task_id, output.get("pdf_url"))
     resolved["pages"] = [
