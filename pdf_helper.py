@@ -1,16 +1,20 @@
 """A forked helper process that analyses some of a long PDF's pages while this process does the rest.
 
 The analysis of a page is Python, so one process keeps one core busy; a helper on a second
-core takes the second half of a long document's pages and sends each page's outcome back as
-soon as it is done.
+core takes a long document's pages from the middle on and sends each page's outcome back as
+soon as it is done. Pages cost very different times (an index page holds ten times the words
+of a chapter opening), so this process, once done with the first part, takes the helper's
+pages from the last one backwards until the two meet.
 """
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
 import gc
+import mmap
 import os
 import signal
+import struct
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
@@ -18,6 +22,39 @@ from multiprocessing.connection import Pipe
 
 MIN_PAGES = 16  # below this, forking costs more than the second core gives back
 PR_SET_PDEATHSIG = 1
+CLAIMS = struct.Struct("ii")  # the helper's next page, and the end of its pages
+
+
+class PageClaims:
+    """The helper's pages, `next` up to `end`, in memory both processes share: the helper takes
+    them from the start and only it writes `next`; this process takes them from the end and only
+    it writes `end`.
+
+    Each reads the other's claim before writing its own, so both may take the page where they
+    meet (it is then done twice, and this process's outcome is kept), but none is left to neither."""
+
+    def __init__(self, first: int, count: int):
+        self.shared = mmap.mmap(-1, CLAIMS.size)  # anonymous and shared: a forked child sees the same bytes
+        CLAIMS.pack_into(self.shared, 0, first, count)
+
+    def take_next(self) -> int | None:
+        """The helper's next page, or None once this process has taken it."""
+        following, end = CLAIMS.unpack_from(self.shared)
+        if following >= end:
+            return None
+        struct.pack_into("i", self.shared, 0, following + 1)  # only `next`: writing `end` could undo a claim
+        return following
+
+    def take_last(self) -> int | None:
+        """The last page the helper has not taken, for this process, or None once the helper has."""
+        following, end = CLAIMS.unpack_from(self.shared)
+        if end - 1 < following:
+            return None
+        struct.pack_into("i", self.shared, 4, end - 1)
+        return end - 1
+
+    def close(self) -> None:
+        self.shared.close()
 
 
 def helper_wanted(page_count: int) -> bool:
@@ -26,24 +63,30 @@ def helper_wanted(page_count: int) -> bool:
 
 
 class PageHelper:
-    """A child process running `work` over `items`; `outcomes()` gives the results it yielded.
+    """A child process running `work` over pages `first` to `count` - 1 in turn, while this
+    process may take the last of them it has not reached with `take()`; `outcomes()` gives the
+    child's results, by page, once it is done.
 
-    The locks in `hold` are held while the process forks, so that no other thread is inside
-    what they guard (PDFium, the OCR engine) at that moment; both processes then let them go.
-    Each result is sent as soon as it is made, and a thread of this process receives it then:
+    `work` gets an iterator of page indices and yields an (index, result) pair for each. The
+    locks in `hold` are held while the process forks, so that no other thread is inside what
+    they guard (PDFium, the OCR engine) at that moment; both processes then let them go. Each
+    result is sent as soon as it is made, and a thread of this process receives it then:
     unpickling them costs this process time it would otherwise spend waiting at the end."""
 
-    def __init__(self, work: Callable[[list], Iterator], items: list, hold: Iterable = ()):
+    def __init__(self, work: Callable[[Iterator[int]], Iterator[tuple[int, object]]], first: int, count: int,
+                 hold: Iterable = ()):
+        self.claims = PageClaims(first, count)
         self.receiver, sender = Pipe(duplex=False)
         try:
-            self._start(work, items, hold, sender)
+            self._start(work, hold, sender)
         except BaseException:
             self.receiver.close()
+            self.claims.close()
             raise
         finally:
             sender.close()
 
-    def _start(self, work: Callable[[list], Iterator], items: list, hold: Iterable, sender) -> None:
+    def _start(self, work: Callable[[Iterator[int]], Iterator], hold: Iterable, sender) -> None:
         parent = os.getpid()
         # Objects that exist now are left alone by the child's garbage collector: a finalizer
         # there must not close what the parent still uses (a database connection's socket).
@@ -55,11 +98,11 @@ class PageHelper:
                 self.pid = os.fork()
                 if self.pid == 0:
                     held.close()  # the child's one thread is the one that took them
-                    _run_child(work, items, sender, self.receiver, parent)  # never returns
+                    _run_child(work, self.claims, sender, self.receiver, parent)  # never returns
         finally:
             if os.getpid() == parent:
                 gc.unfreeze()
-        self.results: list = []
+        self.results: dict[int, object] = {}
         self.reaped = False
         self.reader = threading.Thread(target=self._receive, name="page-helper-reader", daemon=True)
         try:
@@ -75,12 +118,17 @@ class PageHelper:
                 message = self.receiver.recv()
                 if message == _DONE:
                     return
-                self.results.append(message)
+                index, result = message
+                self.results[index] = result
         except (EOFError, OSError):  # the helper died, or stop() closed the pipe
             return
 
-    def outcomes(self) -> list:
-        """The helper's results, in order, once it is done: all of them, or those it sent before it died."""
+    def take(self) -> int | None:
+        """The helper's last page it has not reached, for this process to do, or None once it has."""
+        return self.claims.take_last()
+
+    def outcomes(self) -> dict[int, object]:
+        """The helper's results by page, once it is done: all of them, or those it sent before it died."""
         try:
             self.reader.join()
             return self.results
@@ -99,18 +147,19 @@ class PageHelper:
         os.waitpid(self.pid, 0)
         self.reader.join()  # the pipe's far end is gone: the reader has seen EOF
         self.receiver.close()
+        self.claims.close()
 
 
 _DONE = "done"
 
 
-def _run_child(work: Callable[[list], Iterator], items: list, sender, receiver, parent: int) -> None:
+def _run_child(work: Callable[[Iterator[int]], Iterator], claims: PageClaims, sender, receiver, parent: int) -> None:
     """The helper process: do the work, send each result, exit without running the parent's exit code."""
     code = 1
     try:
         receiver.close()
         _die_with(parent)
-        for result in work(items):
+        for result in work(iter(claims.take_next, None)):
             sender.send(result)
         sender.send(_DONE)
         code = 0

@@ -30,7 +30,10 @@ EXIF_ORIENTATION = 0x0112
 OCR_LONG_SIDE = 2000  # pixels: what the OCR engine's detector works at anyway
 OCR_MIN_LONG_SIDE = 1000
 SCAN_DPI = 150  # scanned PDF pages are rendered at this DPI (capped) for OCR
-PARENT_SHARE = 0.5  # of a long PDF's pages, those this process analyses (the first ones) beside its helper
+# Of a long PDF's pages, those this process analyses first beside its helper; it then takes the
+# helper's last pages until the two meet. Under a half, since this process also receives the
+# helper's pages: it is then the one that finishes first, and it is the one that can take more.
+PARENT_SHARE = 0.45
 
 
 def parse_pdf(document: bytes, configuration: dict, progress: Progress) -> ParsedDocument:
@@ -134,37 +137,45 @@ def page_info(number: int, size: tuple[int, int], dpi: float) -> dict:
 
 
 def parse_open_pdf(pdf: pdfium.PdfDocument, document: bytes, configuration: dict, progress: Progress) -> ParsedDocument:
-    """Every page of an open PDF in turn, one at a time; a long PDF's second half in a helper process."""
+    """Every page of an open PDF in turn, one at a time; a long PDF's later pages in a helper process."""
     count = len(pdf)
     files: dict[str, tuple[str, bytes]] = {PDF_FILE: ("application/pdf", document)}
     parsed = ParsedDocument(segments=[], page_count=count, files=files, pdf=f"file:{PDF_FILE}")
     per_page: list[list[dict]] = []
-    own, helped = list(range(count)), []
-    helper = None
+    own, helper = count, None
     if helper_wanted(count):
         try:
-            split = round(count * PARENT_SHARE)
-            helper = PageHelper(lambda indices: helper_pages(pdf, indices, configuration), own[split:],
+            own = round(count * PARENT_SHARE)
+            helper = PageHelper(lambda indices: helper_pages(pdf, indices, configuration), own, count,
                                 hold=(PDFIUM_LOCK, ENGINE_LOCK))
-            own, helped = own[:split], own[split:]
         except (OSError, RuntimeError) as error:  # no process or thread to be had: one process does it all
             LOG.warning("No page helper for a %d-page PDF: %s", count, error)
+            own = count
     state = DocumentState(configuration, files, BackgroundEncoder(files))
     try:
-        for index in own:
+        for index in range(own):
             progress(f"Running analysis (page {index + 1}/{count})")
             settle_page(analyse_pdf_page(pdf, index, state), configuration, parsed, per_page)
-        outcomes = helper.outcomes() if helper is not None else []
-        for position, index in enumerate(helped):
-            progress(f"Running analysis (page {index + 1}/{count})")
-            if position >= len(outcomes):  # the helper died before this page: this process does it
-                settle_page(analyse_pdf_page(pdf, index, state), configuration, parsed, per_page)
-                continue
-            outcome = outcomes[position]
-            files.update(outcome.files)
-            error = DocumentError(outcome.error) if outcome.error is not None else None
-            settle_page(AnalysedPage(index + 1, info=outcome.info, segments=outcome.segments, error=error),
-                        configuration, parsed, per_page)
+        if helper is not None:
+            taken: dict[int, AnalysedPage] = {}
+            for index in iter(helper.take, None):  # the helper's last pages, until it reaches them
+                progress(f"Running analysis (page {index + 1}/{count})")
+                taken[index] = analyse_pdf_page(pdf, index, state)
+                taken[index].close()
+            outcomes = helper.outcomes()
+            for index in range(own, count):
+                if index in taken:
+                    settle_page(taken.pop(index), configuration, parsed, per_page)
+                    continue
+                progress(f"Running analysis (page {index + 1}/{count})")
+                outcome = outcomes.get(index)
+                if outcome is None:  # the helper died before this page: this process does it
+                    settle_page(analyse_pdf_page(pdf, index, state), configuration, parsed, per_page)
+                    continue
+                files.update(outcome.files)
+                error = DocumentError(outcome.error) if outcome.error is not None else None
+                settle_page(AnalysedPage(index + 1, info=outcome.info, segments=outcome.segments, error=error),
+                            configuration, parsed, per_page)
     finally:
         if helper is not None:
             helper.stop()
@@ -183,7 +194,8 @@ class PageOutcome:
     error: str | None
 
 
-def helper_pages(pdf: pdfium.PdfDocument, indices: list[int], configuration: dict) -> Iterator[PageOutcome]:
+def helper_pages(pdf: pdfium.PdfDocument, indices: Iterator[int],
+                 configuration: dict) -> Iterator[tuple[int, PageOutcome]]:
     """Analyse pages in a helper process (pdf_helper.py), each page's crops and images with it."""
     forget_engine_after_fork()
     files: dict[str, tuple[str, bytes]] = {}
@@ -195,7 +207,7 @@ def helper_pages(pdf: pdfium.PdfDocument, indices: list[int], configuration: dic
             analysed.close()
             state.encoder.finish_pending()
             error = None if analysed.error is None else describe_error(analysed.error)
-            yield PageOutcome(analysed.info, analysed.segments, dict(files), error)
+            yield index, PageOutcome(analysed.info, analysed.segments, dict(files), error)
             files.clear()
     finally:
         state.encoder.finish()

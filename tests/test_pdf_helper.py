@@ -1,7 +1,8 @@
-"""A long PDF's second half analysed in a forked helper process: the same result as one process."""
+"""A long PDF's later pages analysed in a forked helper process: the same result as one process."""
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 import time
@@ -24,14 +25,27 @@ def parse(document: bytes, helper: bool, monkeypatch, **overrides):
     helpers = []
 
     class CountedHelper(pdf_helper.PageHelper):
-        def __init__(self, work, items, hold=()):
-            super().__init__(work, items, hold)
+        def __init__(self, work, first, count, hold=()):
+            super().__init__(work, first, count, hold)
             helpers.append(self)
 
     monkeypatch.setattr(pdf_pipeline, "PageHelper", CountedHelper)
     monkeypatch.setattr(pdf_pipeline, "helper_wanted", lambda count: helper and count >= pdf_helper.MIN_PAGES)
     parsed = pdf_pipeline.parse_pdf(document, {**CONFIG, **overrides}, lambda message: None)
     return parsed, helpers
+
+
+def slow_parent(monkeypatch, seconds: float = 0.05) -> None:
+    """Make this process's pages slow, so that the helper, whose pages are not, certainly does all
+    of its own: pages 8 to 16 of 16, done before this process is done with its pages 1 to 7."""
+    parent, real = os.getpid(), pdf_pipeline.analyse_pdf_page
+
+    def analyse(pdf, index, state):
+        if os.getpid() == parent:
+            time.sleep(seconds)
+        return real(pdf, index, state)
+
+    monkeypatch.setattr(pdf_pipeline, "analyse_pdf_page", analyse)
 
 
 def summary(parsed) -> list[tuple]:
@@ -75,6 +89,7 @@ def test_a_scanned_page_in_the_helpers_half_is_read_by_ocr_there(monkeypatch, tm
         return real_ocr(image, to_page)
 
     monkeypatch.setattr(pdf_pipeline, "ocr_words", ocr_words)
+    slow_parent(monkeypatch)
     helped, helpers = parse(document, True, monkeypatch)
     assert len(helpers) == 1 and readers.read_text().split() == [str(helpers[0].pid)]
     scanned = [s for s in helped.segments if s["page_number"] == 13]
@@ -97,13 +112,14 @@ def test_a_failing_page_in_the_helpers_half_is_reported_in_order(monkeypatch, ha
 
     parent = os.getpid()
     monkeypatch.setattr(pdf_pipeline, "text_layer_words", first_report_page_breaks)
+    slow_parent(monkeypatch)
     document = long_report_pdf(8)
     if handling == "Fail":
         with pytest.raises(DocumentError, match=r"^Failed to process page 9: the page is damaged \(text broke\)$"):
             parse(document, True, monkeypatch, error_handling="Fail")
         return
     helped, helpers = parse(document, True, monkeypatch, error_handling="Continue")
-    # The helper has pages 9 to 16; the report's first page is every odd one.
+    # The helper has pages 8 to 16; the report's first page is every odd one.
     assert helped.skipped == [f"page {number}: the page is damaged (text broke)" for number in (9, 11, 13, 15)]
     assert [page["page_number"] for page in helped.pages] == [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16]
 
@@ -128,9 +144,27 @@ def test_a_helper_that_dies_leaves_the_pages_it_did_not_send_to_the_parent(monke
 
     monkeypatch.setattr(pdf_pipeline, "helper_pages", dies_after_three)
     monkeypatch.setattr(pdf_pipeline, "analyse_pdf_page", analyse)
+    slow_parent(monkeypatch)
     helped, helpers = parse(document, True, monkeypatch)
     assert len(helpers) == 1 and summary(helped) == summary(alone)
-    assert analysed_here == [1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 14, 15, 16]  # the helper sent pages 9 to 11
+    # The helper sent pages 8 to 10 and had taken no more: this process did its own, then the
+    # helper's from the last one back.
+    assert analysed_here == [1, 2, 3, 4, 5, 6, 7, 16, 15, 14, 13, 12, 11]
+
+
+def test_a_helper_that_dies_on_its_first_page_leaves_it_to_the_parent(monkeypatch):
+    document = long_report_pdf(8)
+    alone, _ = parse(document, False, monkeypatch)
+    real_helper_pages = pdf_pipeline.helper_pages
+
+    def dies_at_once(pdf, indices, configuration):
+        next(indices)  # it takes its first page, then goes without sending it
+        os._exit(3)
+        yield from real_helper_pages(pdf, indices, configuration)
+
+    monkeypatch.setattr(pdf_pipeline, "helper_pages", dies_at_once)
+    helped, helpers = parse(document, True, monkeypatch)
+    assert len(helpers) == 1 and summary(helped) == summary(alone) and gone(helpers[0].pid)
 
 
 def test_the_helper_goes_when_its_parent_is_killed(tmp_path):
@@ -138,7 +172,7 @@ def test_the_helper_goes_when_its_parent_is_killed(tmp_path):
         "import os, signal, sys, time\n"
         f"sys.path.insert(0, {os.path.dirname(pdf_helper.__file__)!r})\n"
         "from pdf_helper import PageHelper\n"
-        "helper = PageHelper(lambda items: time.sleep(60), [])\n"
+        "helper = PageHelper(lambda pages: time.sleep(60), 0, 0)\n"
         "print(helper.pid, flush=True)\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
@@ -169,3 +203,31 @@ def test_a_helper_that_cannot_be_forked_leaves_every_page_to_one_process(monkeyp
     helped, helpers = parse(document, True, monkeypatch)
     assert helpers == [] and summary(helped) == summary(alone)
     assert "No page helper for a 16-page PDF" in caplog.text
+
+
+@pytest.mark.parametrize("first, count", [(0, 1), (1, 2), (7, 17), (27, 60)])
+def test_the_two_processes_take_every_page_once_and_meet_in_between(first, count):
+    """Both sides take pages as fast as they can, with pauses at random: the helper's pages are
+    the first of its part, this process's the last, together every one, at most one taken by both."""
+    for _ in range(20):
+        seed = random.randrange(1 << 30)
+
+        def work(pages):
+            pause = random.Random(seed)
+            for index in pages:
+                if pause.random() < 0.3:
+                    time.sleep(pause.random() / 1000)
+                yield index, os.getpid()
+
+        helper = pdf_helper.PageHelper(work, first, count)
+        pause, taken = random.Random(seed + 1), []
+        for index in iter(helper.take, None):
+            taken.append(index)
+            if pause.random() < 0.3:
+                time.sleep(pause.random() / 1000)
+        helped = helper.outcomes()
+        assert set(helped.values()) <= {helper.pid}
+        assert sorted(helped) == list(range(first, first + len(helped)))
+        assert taken == list(range(count - 1, count - 1 - len(taken), -1))
+        assert len(helped) + len(taken) in (count - first, count - first + 1)  # the page where they met, twice
+        assert gone(helper.pid)
