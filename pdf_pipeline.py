@@ -23,6 +23,7 @@ from pdf_render import (CROP_SCALE_HIGH, BackgroundEncoder, crop_box, encode_ima
                         render_crop, render_page, render_whole_page)
 from pdf_segments import render_markup, same_box
 from pdf_text import PageTransform, text_is_usable, text_layer_words
+from segment_processing import embed_lengths
 
 Progress = Callable[[str], None]
 LOG = logging.getLogger(__name__)
@@ -174,8 +175,8 @@ def parse_open_pdf(pdf: pdfium.PdfDocument, document: bytes, configuration: dict
                     continue
                 files.update(outcome.files)
                 error = DocumentError(outcome.error) if outcome.error is not None else None
-                settle_page(AnalysedPage(index + 1, info=outcome.info, segments=outcome.segments, error=error),
-                            configuration, parsed, per_page)
+                settle_page(AnalysedPage(index + 1, info=outcome.info, segments=outcome.segments,
+                                         lengths=outcome.lengths, error=error), configuration, parsed, per_page)
     finally:
         if helper is not None:
             helper.stop()
@@ -190,6 +191,7 @@ class PageOutcome:
 
     info: dict | None
     segments: list[dict]
+    lengths: dict[str, int]
     files: dict[str, tuple[str, bytes]]
     error: str | None
 
@@ -207,7 +209,7 @@ def helper_pages(pdf: pdfium.PdfDocument, indices: Iterator[int],
             analysed.close()
             state.encoder.finish_pending()
             error = None if analysed.error is None else describe_error(analysed.error)
-            yield index, PageOutcome(analysed.info, analysed.segments, dict(files), error)
+            yield index, PageOutcome(analysed.info, analysed.segments, analysed.lengths, dict(files), error)
             files.clear()
     finally:
         state.encoder.finish()
@@ -232,6 +234,7 @@ class AnalysedPage:
     page: object = None
     info: dict | None = None
     segments: list[dict] = field(default_factory=list)
+    lengths: dict[str, int] = field(default_factory=dict)  # segment_processing.embed_lengths of the segments
     error: Exception | None = None
 
     def close(self) -> None:
@@ -251,6 +254,7 @@ def settle_page(analysed: AnalysedPage, configuration: dict, parsed: ParsedDocum
         return
     parsed.pages.append(analysed.info)
     per_page.append(analysed.segments)
+    parsed.embed_lengths.update(analysed.lengths)
 
 
 def analyse_pdf_page(pdf: pdfium.PdfDocument, index: int, state: DocumentState) -> AnalysedPage:
@@ -311,6 +315,8 @@ def pdf_page_segments(analysed: AnalysedPage, state: DocumentState) -> None:
     analysed.info = info
     analysed.segments = analyse_page(PageInput(info, image, words, graphics, not usable, sharper_crop,
                                                layout_size, to_image), state)
+    # Counted here, beside the page (in the helper for its pages), rather than all at the end.
+    analysed.lengths = embed_lengths(analysed.segments, state.configuration)
 
 
 def locked_render(page, size: tuple[int, int]) -> Image.Image:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from chunking import chunk_segments
 from document import DocumentError, ParsedDocument, Result
+from segment_processing import process_segments
 from text_pipeline import parse_text
 
 TEXT_MIME_TYPES = frozenset({"text/plain", "text/markdown", "text/html"})
@@ -20,9 +21,6 @@ PDF_PIPELINE_PARSERS = {
     "application/vnd.openxmlformats-officedocument.presentationml.presentation": "parse_office",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "parse_office",
 }
-NO_LANGUAGE_MODEL_MESSAGE = "No language model configured; built-in generation used"
-DEFAULT_SEGMENT_SETTINGS = {"format": "Markdown", "strategy": "Auto", "embed_sources": ["Markdown"]}
-EMBED_SOURCE_FIELDS = {"Content": "content", "HTML": "html", "Markdown": "markdown", "LLM": "llm"}
 
 Progress = Callable[[str], None]
 
@@ -42,7 +40,7 @@ def run_pipeline(
         segments = merge_into_pages(segments, parsed.pages)
     segments = process_segments(segments, configuration.get("segment_processing") or {}, progress)
     progress("Chunking")
-    chunks = chunk_segments(segments, configuration.get("chunk_processing") or {})
+    chunks = chunk_segments(segments, configuration.get("chunk_processing") or {}, parsed.embed_lengths)
     progress("Finishing up")
     output = {
         "chunks": chunks,
@@ -122,51 +120,3 @@ def page_segment(page_number: int, members: list[dict], page: dict) -> dict:
         "image": page.get("image"),
         "ocr": [word for member in members for word in member.get("ocr") or []],
     }
-
-
-def process_segments(segments: list[dict], segment_processing: dict, progress: Progress) -> list[dict]:
-    """Apply each segment type's settings: drop Ignore, fill content and embed."""
-    processed = []
-    used_language_model_strategy = False
-    for segment in segments:
-        settings = segment_processing.get(segment["segment_type"]) or DEFAULT_SEGMENT_SETTINGS
-        strategy = settings.get("strategy", "Auto")
-        if strategy == "Ignore":
-            continue
-        used_language_model_strategy = used_language_model_strategy or strategy == "LLM"
-        processed.append(finish_segment(segment, settings))
-    if used_language_model_strategy:
-        progress(NO_LANGUAGE_MODEL_MESSAGE)
-    return processed
-
-
-def finish_segment(segment: dict, settings: dict) -> dict:
-    """The segment with every SPEC.md §7 key, `content` by format and `embed` by embed_sources."""
-    # There is no language model: the LLM strategy keeps the parser's html and markdown and
-    # `llm` stays None. If the chosen embed sources are all empty, `embed` falls back to
-    # `content`, so that no segment is silent in its chunk.
-    text = segment.get("text") or ""
-    finished = {
-        "segment_id": segment.get("segment_id") or str(uuid.uuid4()),
-        "segment_type": segment["segment_type"],
-        "bbox": segment.get("bbox") or {"left": 0.0, "top": 0.0, "width": 0.0, "height": 0.0},
-        "page_number": segment.get("page_number") or 1,
-        "page_width": segment.get("page_width") or 0.0,
-        "page_height": segment.get("page_height") or 0.0,
-        "confidence": segment.get("confidence"),
-        "content": "",
-        "text": text,
-        "html": segment.get("html") or "",
-        "markdown": segment.get("markdown") or "",
-        "image": segment.get("image"),
-        "ocr": segment.get("ocr") or [],
-        "llm": None,
-        "embed": "",
-    }
-    chosen_format = "html" if settings.get("format") == "Html" else "markdown"
-    finished["content"] = finished[chosen_format] or text
-    sources = settings.get("embed_sources") or ["Content"]
-    parts = [finished[EMBED_SOURCE_FIELDS[source]] for source in sources if source in EMBED_SOURCE_FIELDS]
-    finished["embed"] = "\n".join(part for part in parts if part) or finished["content"]
-    finished.update((key, value) for key, value in segment.items() if key not in finished)
-    return finished

@@ -231,3 +231,35 @@ def test_the_two_processes_take_every_page_once_and_meet_in_between(first, count
         assert taken == list(range(count - 1, count - 1 - len(taken), -1))
         assert len(helped) + len(taken) in (count - first, count - first + 1)  # the page where they met, twice
         assert gone(helper.pid)
+
+
+def test_embed_lengths_counted_beside_the_pages_give_exact_chunk_lengths(monkeypatch):
+    """Token counts made with each page (in the helper for its pages) are the real ones, and a
+    segment retyped after the pages (a running header) is counted again for its new embed."""
+    from chunking import count_cl100k_tokens
+    from pipeline import run_pipeline
+
+    monkeypatch.setattr(pdf_pipeline, "helper_wanted", lambda count: count >= pdf_helper.MIN_PAGES)
+    counted_in = []
+    real_lengths = pdf_pipeline.embed_lengths
+
+    def embed_lengths(segments, configuration):
+        counted_in.append(os.getpid())
+        return real_lengths(segments, configuration)
+
+    monkeypatch.setattr(pdf_pipeline, "embed_lengths", embed_lengths)
+    slow_parent(monkeypatch, 0.01)
+    processing = {"PageHeader": {"format": "Html", "strategy": "Auto", "embed_sources": ["HTML", "Markdown"]}}
+    configuration = {**CONFIG, "segment_processing": processing,
+                     "chunk_processing": {"target_length": 60, "ignore_headers_and_footers": False}}
+    parsed = pdf_pipeline.parse_pdf(long_report_pdf(8), configuration, lambda message: None)
+    assert parsed.embed_lengths and all(count == count_cl100k_tokens(text) for text, count in parsed.embed_lengths.items())
+    headers = [s for s in parsed.segments if s["segment_type"] == "PageHeader"]
+    assert len(headers) == 16 and all(f"{s['html']}\n{s['markdown']}" not in parsed.embed_lengths for s in headers)
+    assert counted_in == [os.getpid()] * 7  # this process counted its 7 pages; the helper its 9, there
+    output = run_pipeline(long_report_pdf(8), "application/pdf", None, configuration).output
+    chunked = [s for chunk in output["chunks"] for s in chunk["segments"]]
+    assert {s["segment_type"] for s in chunked} >= {"PageHeader", "Text", "Table"}
+    for chunk in output["chunks"]:
+        assert chunk["chunk_length"] == count_cl100k_tokens(chunk["embed"])
+        assert chunk["chunk_length"] <= 60 or len(chunk["segments"]) == 1

@@ -6,7 +6,8 @@ import pytest
 import tiktoken
 
 from document import DocumentError, ParsedDocument
-from pipeline import NO_LANGUAGE_MODEL_MESSAGE, run_pipeline
+from pipeline import run_pipeline
+from segment_processing import NO_LANGUAGE_MODEL_MESSAGE
 
 SEGMENT_TYPES = [
     "Title", "SectionHeader", "Text", "ListItem", "Table", "Picture", "Caption", "Formula",
