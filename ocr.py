@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import threading
 from functools import lru_cache
 
@@ -32,6 +33,9 @@ def forget_engine_after_fork() -> None:
     if ocr_engine.cache_info().currsize:
         _FORKED_ENGINES.append(ocr_engine())
         ocr_engine.cache_clear()
+
+
+os.register_at_fork(after_in_child=forget_engine_after_fork)  # every fork: a PDF's page helper, and any other
 
 
 @lru_cache(maxsize=1)

@@ -10,10 +10,10 @@ import pypdfium2 as pdfium
 from PIL import Image, ImageOps, ImageSequence
 
 from document import PDF_FILE, DocumentError, ParsedDocument, page_image_name
-from ocr import ENGINE_LOCK, forget_engine_after_fork, ocr_words
+from ocr import ENGINE_LOCK, ocr_words
 from pdf_classify import mark_running_headers
 from pdf_document import PDFIUM_LOCK, images_to_pdf, open_pdf
-from pdf_helper import PageHelper, helper_wanted
+from pdf_helper import helper_wanted, kept_helper
 from pdf_limits import (MAX_IMAGE_PIXELS, MAX_OCR_PIXELS, MAX_PAGE_IMAGE_PIXELS, capped_scale, check_page_count,
                         image_too_large_message, open_image)
 from pdf_objects import page_graphics
@@ -146,13 +146,16 @@ def parse_open_pdf(pdf: pdfium.PdfDocument, document: bytes, configuration: dict
     own, helper = count, None
     if helper_wanted(count):
         try:
+            helper = kept_helper(helper_pages, hold=(PDFIUM_LOCK, ENGINE_LOCK))
             own = round(count * PARENT_SHARE)
-            helper = PageHelper(lambda indices: helper_pages(pdf, indices, configuration), own, count,
-                                hold=(PDFIUM_LOCK, ENGINE_LOCK))
+            helper.start((document, configuration), own, count)
         except (OSError, RuntimeError) as error:  # no process or thread to be had: one process does it all
             LOG.warning("No page helper for a %d-page PDF: %s", count, error)
-            own = count
+            if helper is not None:
+                helper.stop()
+            own, helper = count, None
     state = DocumentState(configuration, files, BackgroundEncoder(files))
+    finished = False
     try:
         for index in range(own):
             progress(f"Running analysis (page {index + 1}/{count})")
@@ -177,9 +180,10 @@ def parse_open_pdf(pdf: pdfium.PdfDocument, document: bytes, configuration: dict
                 error = DocumentError(outcome.error) if outcome.error is not None else None
                 settle_page(AnalysedPage(index + 1, info=outcome.info, segments=outcome.segments,
                                          lengths=outcome.lengths, error=error), configuration, parsed, per_page)
+        finished = True
     finally:
-        if helper is not None:
-            helper.stop()
+        if helper is not None and not finished:
+            helper.stop()  # it may still be at work on this PDF: the next one forks another
         state.encoder.finish()
     finish_segments(per_page, state, parsed, lambda number: rendered_pdf_page(pdf, parsed, number))
     return parsed
@@ -196,10 +200,10 @@ class PageOutcome:
     error: str | None
 
 
-def helper_pages(pdf: pdfium.PdfDocument, indices: Iterator[int],
-                 configuration: dict) -> Iterator[tuple[int, PageOutcome]]:
-    """Analyse pages in a helper process (pdf_helper.py), each page's crops and images with it."""
-    forget_engine_after_fork()
+def helper_pages(document: bytes, configuration: dict, indices: Iterator[int]) -> Iterator[tuple[int, PageOutcome]]:
+    """Analyse pages in the helper process (pdf_helper.py), each page's crops and images with it."""
+    with PDFIUM_LOCK:
+        pdf = pdfium.PdfDocument(document)  # checked by the parent, which opened it first
     files: dict[str, tuple[str, bytes]] = {}
     # Text sizes are counted from the helper's own pages; a Title comes from the first pages.
     state = DocumentState(configuration, files, BackgroundEncoder(files), title_given=True)
@@ -213,6 +217,8 @@ def helper_pages(pdf: pdfium.PdfDocument, indices: Iterator[int],
             files.clear()
     finally:
         state.encoder.finish()
+        with PDFIUM_LOCK:
+            pdf.close()
 
 
 def rendered_pdf_page(pdf: pdfium.PdfDocument, parsed: ParsedDocument, number: int) -> Image.Image:

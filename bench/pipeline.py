@@ -224,7 +224,7 @@ def proportional_mb(pid: int | str) -> float:
 
 
 def child_pids() -> list[str]:
-    """This process's children (its page helper while one runs)."""
+    """This process's children (its page helper, once forked)."""
     pid = os.getpid()
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as children:
@@ -235,9 +235,16 @@ def child_pids() -> list[str]:
 
 def child(path: str) -> None:
     """Run one PDF through the pipeline and report this process's peak RSS, and the peak of its
-    and its page helper's proportional set sizes added up (pages they share counted once)."""
+    and its page helper's proportional set sizes added up (pages they share counted once). It
+    starts as a worker's document child does, from what its fork server loads (runner.PRELOAD:
+    the modules and the tokenizer), which the page helper then shares."""
+    import importlib
     import threading
 
+    from runner import PRELOAD
+
+    for module in PRELOAD:
+        importlib.import_module(module)
     run, _ = whole_pipeline()
     with open(path, "rb") as handle:
         document = handle.read()
@@ -257,7 +264,10 @@ def child(path: str) -> None:
     done.set()
     sampler.join()
     peak = peak_rss_mb()
-    helper = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # pdf_helper's process, reaped
+    from pdf_helper import stop_kept_helper
+
+    stop_kept_helper()  # reaped, its peak is counted below
+    helper = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     stored = sum(len(data) for _, data in result.files.values()) / 2**20
     print(f"Memory: {os.path.basename(path)} ({len(document) / 2**20:.1f} MB) in {seconds:.1f} s: "
           f"peak RSS {peak:.0f} MB (after imports {before:.0f} MB), its page helper's {helper:.0f} MB; "

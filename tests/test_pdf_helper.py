@@ -16,6 +16,7 @@ import pdf_pipeline
 from document import DocumentError
 from pdf_fixtures import long_report_pdf
 
+PageHelper = pdf_helper.PageHelper  # the class itself: parse() puts a subclass of it in its place
 CONFIG = {"high_resolution": True, "ocr_strategy": "Auto", "segmentation_strategy": "LayoutAnalysis",
           "error_handling": "Fail", "segment_processing": {"Picture": {"crop_image": "All"}}}
 
@@ -24,12 +25,12 @@ def parse(document: bytes, helper: bool, monkeypatch, **overrides):
     """The parse, with a helper process (counted) or without one."""
     helpers = []
 
-    class CountedHelper(pdf_helper.PageHelper):
-        def __init__(self, work, first, count, hold=()):
-            super().__init__(work, first, count, hold)
+    class CountedHelper(PageHelper):
+        def __init__(self, work, hold=()):
+            super().__init__(work, hold)
             helpers.append(self)
 
-    monkeypatch.setattr(pdf_pipeline, "PageHelper", CountedHelper)
+    monkeypatch.setattr(pdf_helper, "PageHelper", CountedHelper)
     monkeypatch.setattr(pdf_pipeline, "helper_wanted", lambda count: helper and count >= pdf_helper.MIN_PAGES)
     parsed = pdf_pipeline.parse_pdf(document, {**CONFIG, **overrides}, lambda message: None)
     return parsed, helpers
@@ -72,6 +73,11 @@ def test_a_long_pdf_reads_the_same_with_a_helper_process(monkeypatch):
     assert len(helped.files) == len(alone.files) > 1  # the PDF and the crops of every table and picture
     assert {s["page_number"] for s in helped.segments if s["segment_type"] == "Title"} == {1}
     assert [s["segment_type"] for s in helped.segments].count("PageHeader") == 18
+    # The helper is kept for the next long PDF, which it reads without a new fork.
+    again, more = parse(long_report_pdf(8), True, monkeypatch)
+    assert more == [] and not gone(helpers[0].pid)
+    assert summary(again) == summary(parse(long_report_pdf(8), False, monkeypatch)[0])
+    pdf_helper.stop_kept_helper()
     assert gone(helpers[0].pid)
 
 
@@ -165,6 +171,9 @@ def test_a_helper_that_dies_on_its_first_page_leaves_it_to_the_parent(monkeypatc
     monkeypatch.setattr(pdf_pipeline, "helper_pages", dies_at_once)
     helped, helpers = parse(document, True, monkeypatch)
     assert len(helpers) == 1 and summary(helped) == summary(alone) and gone(helpers[0].pid)
+    # The next long PDF forks a helper anew.
+    again, more = parse(document, True, monkeypatch)
+    assert len(more) == 1 and more[0].pid != helpers[0].pid
 
 
 def test_the_helper_goes_when_its_parent_is_killed(tmp_path):
@@ -172,7 +181,7 @@ def test_the_helper_goes_when_its_parent_is_killed(tmp_path):
         "import os, signal, sys, time\n"
         f"sys.path.insert(0, {os.path.dirname(pdf_helper.__file__)!r})\n"
         "from pdf_helper import PageHelper\n"
-        "helper = PageHelper(lambda pages: time.sleep(60), 0, 0)\n"
+        "helper = PageHelper(lambda pages: iter(()))\n"
         "print(helper.pid, flush=True)\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
@@ -207,30 +216,67 @@ def test_a_helper_that_cannot_be_forked_leaves_every_page_to_one_process(monkeyp
 
 @pytest.mark.parametrize("first, count", [(0, 1), (1, 2), (7, 17), (27, 60)])
 def test_the_two_processes_take_every_page_once_and_meet_in_between(first, count):
-    """Both sides take pages as fast as they can, with pauses at random: the helper's pages are
-    the first of its part, this process's the last, together every one, at most one taken by both."""
-    for _ in range(20):
-        seed = random.randrange(1 << 30)
+    """Both sides take pages as fast as they can, with pauses at random, in one helper's twenty
+    jobs: the helper's pages are the first of its part, this process's the last, together every
+    one, at most one taken by both."""
 
-        def work(pages):
-            pause = random.Random(seed)
-            for index in pages:
-                if pause.random() < 0.3:
-                    time.sleep(pause.random() / 1000)
-                yield index, os.getpid()
-
-        helper = pdf_helper.PageHelper(work, first, count)
-        pause, taken = random.Random(seed + 1), []
-        for index in iter(helper.take, None):
-            taken.append(index)
+    def work(seed, pages):
+        pause = random.Random(seed)
+        for index in pages:
             if pause.random() < 0.3:
                 time.sleep(pause.random() / 1000)
-        helped = helper.outcomes()
-        assert set(helped.values()) <= {helper.pid}
-        assert sorted(helped) == list(range(first, first + len(helped)))
-        assert taken == list(range(count - 1, count - 1 - len(taken), -1))
-        assert len(helped) + len(taken) in (count - first, count - first + 1)  # the page where they met, twice
-        assert gone(helper.pid)
+            yield index, os.getpid()
+
+    helper = pdf_helper.PageHelper(work)
+    try:
+        for _ in range(20):
+            seed = random.randrange(1 << 30)
+            helper.start((seed,), first, count)
+            pause, taken = random.Random(seed + 1), []
+            for index in iter(helper.take, None):
+                taken.append(index)
+                if pause.random() < 0.3:
+                    time.sleep(pause.random() / 1000)
+            helped = helper.outcomes()
+            assert set(helped.values()) <= {helper.pid}
+            assert sorted(helped) == list(range(first, first + len(helped)))
+            assert taken == list(range(count - 1, count - 1 - len(taken), -1))
+            assert len(helped) + len(taken) in (count - first, count - first + 1)  # where they met, twice
+            assert helper.usable()
+    finally:
+        helper.stop()
+    assert gone(helper.pid) and not helper.usable()
+
+
+def test_a_forked_child_does_not_use_its_parents_helper(monkeypatch):
+    parse(long_report_pdf(8), True, monkeypatch)
+    kept = pdf_helper._kept
+    assert kept is not None and kept.usable()
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(writer, b"none" if pdf_helper._kept is None and not kept.usable() else b"kept")
+        os._exit(0)
+    os.close(writer)
+    answer = os.read(reader, 8)
+    os.waitpid(pid, 0)
+    os.close(reader)
+    assert answer == b"none" and kept.usable()
+
+
+def test_a_document_that_fails_stops_the_helper_at_work_on_it(monkeypatch):
+    real = pdf_pipeline.text_layer_words
+
+    def breaks_in_the_parent(textpage, transform):
+        if os.getpid() == parent:
+            raise pdf_pipeline.pdfium.PdfiumError("text broke")
+        return real(textpage, transform)
+
+    parent = os.getpid()
+    monkeypatch.setattr(pdf_pipeline, "text_layer_words", breaks_in_the_parent)
+    with pytest.raises(DocumentError, match="^Failed to process page 1"):
+        parse(long_report_pdf(8), True, monkeypatch, error_handling="Fail")
+    assert pdf_helper._kept is not None and gone(pdf_helper._kept.pid)
 
 
 def test_embed_lengths_counted_beside_the_pages_give_exact_chunk_lengths(monkeypatch):
