@@ -57,7 +57,7 @@ class Line:
     @property
     def text(self) -> str:
         """The words joined by spaces."""
-        return " ".join(word.text for word in self.words)
+        return " ".join([word.text for word in self.words])
 
 
 @dataclass(eq=False)

@@ -35,7 +35,12 @@ loose_char_box = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, 
 object_font_address = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)(
     ctypes.cast(pdfium_c.FPDFTextObj_GetFont, ctypes.c_void_p).value
 )
+char_matrix = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p)(
+    ctypes.cast(pdfium_c.FPDFText_GetMatrix, ctypes.c_void_p).value
+)
+TWO_FLOATS = struct.Struct("2f")  # an FS_MATRIX's a and b: the direction of a char's x axis
 TURNED_DEGREES = 10  # a baseline further from the page's lines than this is turned (a skewed scan's is not)
+UPRIGHT_SLOPE = math.tan(math.radians(TURNED_DEGREES))
 
 
 @dataclass(slots=True)
@@ -130,7 +135,8 @@ def text_layer_words(textpage, transform: PageTransform) -> list[Word]:
     scale = transform.scale
     x0, y1 = transform.x0, transform.y1
     by_object: dict[int, tuple[FontStyle, int]] = {}
-    matrix_ref = ctypes.byref(pdfium_c.FS_MATRIX())
+    matrix = pdfium_c.FS_MATRIX()
+    matrix_address = ctypes.addressof(matrix)
     soft_hyphens = "\ufffe" in text or "\u00ad" in text
     spans = word_spans(text, handle, rect_ref) if soft_hyphens else [
         (match.start(), match.end() - 1) for match in WORD.finditer(text)
@@ -161,7 +167,7 @@ def text_layer_words(textpage, transform: PageTransform) -> list[Word]:
             style = styles.get(key)
             if style is None:
                 style = styles[key] = font_style(pdfium_c.FPDFText_GetTextObject(handle, start))
-            known = by_object[text_object] = (style, baseline_degrees(handle, start, matrix_ref))
+            known = by_object[text_object] = (style, baseline_degrees(handle_address, start, matrix_address, matrix))
         style, turned = known
         word_text = text[start:end + 1]
         joins_next = None
@@ -183,14 +189,16 @@ def text_layer_words(textpage, transform: PageTransform) -> list[Word]:
     return words
 
 
-def baseline_degrees(handle, index: int, matrix_ref) -> int:
+def baseline_degrees(handle_address: int, index: int, matrix_address: int, matrix) -> int:
     """How far a char's baseline is turned from the page's lines, in whole degrees (-179 to 180),
     0 when within TURNED_DEGREES. Taken from the direction of its x axis, so that a slant (an
-    oblique font faked by shearing) does not count."""
-    if not pdfium_c.FPDFText_GetMatrix(handle, index, matrix_ref):
+    oblique font faked by shearing) does not count. `matrix` is an FS_MATRIX at `matrix_address`."""
+    if not char_matrix(handle_address, index, matrix_address):
         return 0
-    matrix = matrix_ref._obj
-    degrees = round(math.degrees(math.atan2(matrix.b, matrix.a))) or 0
+    a, b = TWO_FLOATS.unpack_from(matrix)
+    if a > 0 and abs(b) <= UPRIGHT_SLOPE * a:  # upright (most text): no trigonometry needed
+        return 0
+    degrees = round(math.degrees(math.atan2(b, a))) or 0
     return degrees if abs(degrees) > TURNED_DEGREES else 0
 
 

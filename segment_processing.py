@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from chunking import token_counter
+from chunking import HEADER_FOOTER_TYPES, token_counter
 
 NO_LANGUAGE_MODEL_MESSAGE = "No language model configured; built-in generation used"
 DEFAULT_SEGMENT_SETTINGS = {"format": "Markdown", "strategy": "Auto", "embed_sources": ["Markdown"]}
@@ -73,11 +73,13 @@ def embed_lengths(segments: list[dict], configuration: dict) -> dict[str, int]:
     processing will make it: worked out beside a page's analysis (in a PDF's page helper too),
     so that chunking, which comes after every page, need not count them all."""
     settings_by_type = configuration.get("segment_processing") or {}
-    count = token_counter((configuration.get("chunk_processing") or {}).get("tokenizer"))
+    chunk_processing = configuration.get("chunk_processing") or {}
+    count = token_counter(chunk_processing.get("tokenizer"))
+    left_out = HEADER_FOOTER_TYPES if chunk_processing.get("ignore_headers_and_footers", True) else ()
     lengths = {}
     for segment in segments:
         settings = settings_by_type.get(segment["segment_type"]) or DEFAULT_SEGMENT_SETTINGS
-        if settings.get("strategy", "Auto") != "Ignore":
+        if settings.get("strategy", "Auto") != "Ignore" and segment["segment_type"] not in left_out:
             embed = content_and_embed(segment, settings)[1]
             lengths[embed] = count(embed)
     return lengths
