@@ -150,7 +150,7 @@ def render_in_child(document: bytes, names: list[str], timeout: float) -> dict:
         raise PageImageError(f"the renderer stayed busy for {timeout:.3g} s")
     try:
         if _renderer is None:
-            _renderer = PipelineRunner()
+            _renderer = PipelineRunner(page_helper=False)
         try:
             return _renderer.render(document, names, timeout)
         except TaskTimeout:

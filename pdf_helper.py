@@ -82,7 +82,8 @@ class PageHelper:
     The locks in `hold` are held while the process forks, so that no other thread is inside
     what they guard (PDFium, the OCR engine) at that moment; both processes then let them go.
     Each result is sent as soon as it is made, and a thread of this process receives it then:
-    unpickling them costs this process time it would otherwise spend waiting at the end."""
+    unpickling them costs this process time it would otherwise spend waiting at the end. Every
+    message carries its job's number, so that nothing of one job is ever taken for another's."""
 
     def __init__(self, work: Callable[..., Iterator[tuple[int, object]]], hold: Iterable = ()):
         self.work = work
@@ -93,15 +94,15 @@ class PageHelper:
         try:
             self.pid = self._fork(hold, job_receiver, result_sender)
         except BaseException:
-            for end in (self.jobs, self.receiver):
-                end.close()
-            self.claims.close()
+            self._close_ends()
             raise
         finally:
             job_receiver.close()
             result_sender.close()
-        self.alive = True
+        self.alive = True  # False once it is known to be gone, or to be no longer in step
         self.busy = False
+        self.job = 0
+        self.done = False
         self.results: dict[int, object] = {}
         self.reader: threading.Thread | None = None
 
@@ -115,37 +116,53 @@ class PageHelper:
                     held.enter_context(lock)
                 pid = os.fork()
                 if pid == 0:
-                    held.close()  # the child's one thread is the one that took them
-                    self.jobs.close()
-                    self.receiver.close()
-                    _serve(self.work, self.claims, job_receiver, result_sender, self.owner)  # never returns
+                    try:
+                        held.close()  # the child's one thread is the one that took them
+                        self.jobs.close()
+                        self.receiver.close()
+                        _serve(self.work, self.claims, job_receiver, result_sender, self.owner)
+                    finally:
+                        os._exit(1)  # never back into the parent's code
                 return pid
         finally:
             gc.unfreeze()
 
     def usable(self) -> bool:
-        """Whether this process can hand the helper a job: it is alive, idle and its own child."""
-        return self.alive and not self.busy and self.owner == os.getpid()
+        """Whether this process can hand the helper a job: it is its own child, idle and alive
+        (one that died meanwhile is reaped here)."""
+        if not (self.alive and not self.busy and self.owner == os.getpid()):
+            return False
+        try:
+            pid, _ = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            pid = self.pid
+        if pid:
+            self.alive = False
+        return self.alive
 
     def start(self, args: tuple, first: int, count: int) -> None:
-        """Hand the helper a job (OSError if it is gone: stop() it then)."""
+        """Hand the helper a job (OSError or RuntimeError if that cannot be done: stop() it then)."""
         self.claims.reset(first, count)
-        self.results = {}
-        self.busy = True
-        self.jobs.send(args)
-        self.reader = threading.Thread(target=self._receive, name="page-helper-reader", daemon=True)
-        self.reader.start()
+        self.job += 1
+        self.results, self.done, self.busy = {}, False, True
+        self.jobs.send((self.job, args))
+        reader = threading.Thread(target=self._receive, args=(self.job,), name="page-helper-reader", daemon=True)
+        reader.start()
+        self.reader = reader
 
-    def _receive(self) -> None:
+    def _receive(self, job: int) -> None:
         try:
             while True:
-                message = self.receiver.recv()
-                if message == _DONE:
+                number, index, result = self.receiver.recv()
+                if number != job:
+                    break  # not this job's: the helper is out of step
+                if index is None:
+                    self.done = True
                     return
-                index, result = message
                 self.results[index] = result
-        except (EOFError, OSError):  # the helper died, or stop() closed the pipe
-            self.alive = False
+        except BaseException:  # noqa: BLE001 - gone (EOF), stopped, or a result that could not be read
+            pass
+        self.alive = False
 
     def take(self) -> int | None:
         """The helper's last page it has not reached, for this process to do, or None once it has."""
@@ -153,10 +170,13 @@ class PageHelper:
 
     def outcomes(self) -> dict[int, object]:
         """The job's results by page, once the helper is done with it: all of them, or those it
-        sent before it died."""
+        sent before it died (the helper is then no longer usable)."""
         self.reader.join()
         self.busy = False
-        return self.results
+        if not self.done:
+            self.alive = False
+        results, self.results = self.results, {}
+        return results
 
     def stop(self) -> None:
         """End the helper, whatever it is doing, and reap it."""
@@ -166,17 +186,27 @@ class PageHelper:
         self.alive = False
         try:
             os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
+            os.waitpid(self.pid, 0)
+        except (ProcessLookupError, ChildProcessError):  # reaped already (usable())
             pass
-        os.waitpid(self.pid, 0)
         if self.reader is not None:
             self.reader.join()  # the pipe's far end is gone: the reader has seen EOF
+        self._close_ends()
+
+    def _close_ends(self) -> None:
         for end in (self.jobs, self.receiver):
             end.close()
         self.claims.close()
 
+    def private_bytes(self) -> int:
+        """Memory only the helper holds (its private pages), 0 once it is gone."""
+        try:
+            with open(f"/proc/{self.pid}/smaps_rollup") as rollup:
+                return sum(int(line.split()[1]) * 1024 for line in rollup if line.startswith("Private_"))
+        except (OSError, ValueError, IndexError):
+            return 0
 
-_DONE = "done"
+
 _kept: PageHelper | None = None
 
 
@@ -190,6 +220,11 @@ def kept_helper(work: Callable[..., Iterator[tuple[int, object]]], hold: Iterabl
     if _kept is None:
         _kept = PageHelper(work, hold)
     return _kept
+
+
+def kept_helper_bytes() -> int:
+    """The private memory of this process's kept helper (0 without one)."""
+    return _kept.private_bytes() if _kept is not None else 0
 
 
 def stop_kept_helper() -> None:
@@ -218,13 +253,13 @@ def _serve(work: Callable[..., Iterator], claims: PageClaims, jobs, results, par
         _die_with(parent)
         while True:
             try:
-                args = jobs.recv()
+                job, args = jobs.recv()
             except EOFError:
                 code = 0
                 return
-            for result in work(*args, iter(claims.take_next, None)):
-                results.send(result)
-            results.send(_DONE)
+            for index, result in work(*args, iter(claims.take_next, None)):
+                results.send((job, index, result))
+            results.send((job, None, None))
             args = result = None  # the job's document and last page go before the next job
             gc.collect()  # the parent may have turned automatic collection off
             _trim()

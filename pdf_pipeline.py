@@ -13,7 +13,7 @@ from document import PDF_FILE, DocumentError, ParsedDocument, page_image_name
 from ocr import ENGINE_LOCK, ocr_words
 from pdf_classify import mark_running_headers
 from pdf_document import PDFIUM_LOCK, images_to_pdf, open_pdf
-from pdf_helper import helper_wanted, kept_helper
+from pdf_helper import MIN_PAGES, helper_wanted, kept_helper
 from pdf_limits import (MAX_IMAGE_PIXELS, MAX_OCR_PIXELS, MAX_PAGE_IMAGE_PIXELS, capped_scale, check_page_count,
                         image_too_large_message, open_image)
 from pdf_objects import page_graphics
@@ -162,6 +162,7 @@ def parse_open_pdf(pdf: pdfium.PdfDocument, document: bytes, configuration: dict
             settle_page(analyse_pdf_page(pdf, index, state), configuration, parsed, per_page)
         if helper is not None:
             taken: dict[int, AnalysedPage] = {}
+            state.title_given = True  # a Title comes from the first pages only, not from the last
             for index in iter(helper.take, None):  # the helper's last pages, until it reaches them
                 progress(f"Running analysis (page {index + 1}/{count})")
                 taken[index] = analyse_pdf_page(pdf, index, state)
@@ -182,8 +183,8 @@ def parse_open_pdf(pdf: pdfium.PdfDocument, document: bytes, configuration: dict
                                          lengths=outcome.lengths, error=error), configuration, parsed, per_page)
         finished = True
     finally:
-        if helper is not None and not finished:
-            helper.stop()  # it may still be at work on this PDF: the next one forks another
+        if helper is not None and not (finished and helper.alive):
+            helper.stop()  # it may still be at work on this PDF, or be gone: the next PDF forks another
         state.encoder.finish()
     finish_segments(per_page, state, parsed, lambda number: rendered_pdf_page(pdf, parsed, number))
     return parsed
@@ -198,6 +199,16 @@ class PageOutcome:
     lengths: dict[str, int]
     files: dict[str, tuple[str, bytes]]
     error: str | None
+
+
+def prepare_page_helper() -> None:
+    """Fork this process's page helper now, while it holds no document (a worker's document
+    child, before its first), if this machine would give a long PDF one."""
+    if helper_wanted(MIN_PAGES):
+        try:
+            kept_helper(helper_pages, hold=(PDFIUM_LOCK, ENGINE_LOCK))
+        except (OSError, RuntimeError) as error:
+            LOG.warning("No page helper: %s", error)
 
 
 def helper_pages(document: bytes, configuration: dict, indices: Iterator[int]) -> Iterator[tuple[int, PageOutcome]]:

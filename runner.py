@@ -71,19 +71,27 @@ def resident_bytes(pid: int | str = "self") -> int:
         return 0
 
 
-def _serve_documents(jobs, events) -> None:
+def _serve_documents(jobs, events, page_helper: bool = False) -> None:
     """A document child's loop: say it is ready (with its memory after the last document was
-    let go), run the job sent to it, and again, until its worker closes the pipe."""
+    let go, its PDF page helper's included), run the job sent to it, and again, until its worker
+    closes the pipe. With `page_helper`, the helper that long PDFs share their pages with is
+    forked first, so that it holds nothing of any document (pdf_helper.py)."""
     import gc
 
     from ocr import release_free_memory
+    from pdf_helper import kept_helper_bytes
+
+    if page_helper:
+        from pdf_pipeline import prepare_page_helper
+
+        prepare_page_helper()
 
     # No automatic garbage collection: it took about 15% of a PDF's time, walking the many
     # objects a document makes, of which nearly none are in reference cycles (a 113-page PDF
     # left 1,378 unreachable objects). The collection after each document frees those.
     gc.disable()
     while True:
-        events.send(("ready", resident_bytes()))
+        events.send(("ready", resident_bytes() + kept_helper_bytes()))
         try:
             job, args = jobs.recv()
         except EOFError:  # the worker closed it, or is gone
@@ -151,11 +159,12 @@ class DocumentChild:
     that holds more than MAX_CHILD_RSS_BYTES once it let its last document go, or sat idle for
     IDLE_CHILD_SECONDS: the next document starts a fresh one."""
 
-    def __init__(self):
+    def __init__(self, page_helper: bool = False):
         context = process_context()
         self.events, child_events = context.Pipe(duplex=False)
         child_jobs, self.jobs = context.Pipe(duplex=False)
-        self.process = context.Process(target=_serve_documents, args=(child_jobs, child_events), daemon=True)
+        self.process = context.Process(target=_serve_documents, args=(child_jobs, child_events, page_helper),
+                                       daemon=True)
         self.process.start()
         child_jobs.close()
         child_events.close()
@@ -211,11 +220,14 @@ def _child_events(job: Callable, args, runner: "PipelineRunner") -> Iterator[tup
 
 
 class PipelineRunner:
-    """Runs one document at a time for a worker, keeping its pipeline thread between runs."""
+    """Runs one document at a time for a worker, keeping its pipeline thread between runs. Its
+    document children fork a page helper for long PDFs when they start, unless `page_helper` is
+    False (the server's, which only renders page images)."""
 
-    def __init__(self):
+    def __init__(self, page_helper: bool = True):
         self._thread: PipelineThread | None = None
         self._child: DocumentChild | None = None
+        self._page_helper = page_helper
 
     def document_child(self) -> DocumentChild:
         """This worker's document child, ready for a document: the kept one, or a fresh one when
@@ -223,7 +235,7 @@ class PipelineRunner:
         if self._child is not None and not self._child.ready(READY_SECONDS, MAX_CHILD_RSS_BYTES):
             self.close_child()
         if self._child is None:
-            child = DocumentChild()
+            child = DocumentChild(self._page_helper)
             if not child.ready(READY_SECONDS):
                 child.close()
                 raise DocumentError("The document parser could not be started")

@@ -108,7 +108,9 @@ def page_images_on_request(document: bytes, result) -> None:
 
 
 def text_pdfs(paths: list[str], repeats: int) -> None:
-    """Pages per second: bare extraction, then the pipeline with and without high resolution."""
+    """Pages per second: bare extraction, then the pipeline with and without high resolution;
+    its page helper forked first, as a worker's document child forks it."""
+    pdf_pipeline.prepare_page_helper()
     run, with_chunking = whole_pipeline()
     print(f"Text PDFs ({'run_pipeline: parse + segment processing + chunking' if with_chunking else 'parse_pdf'})")
     print(f"{'PDF':22s} {'pages':>5s} {'bare p/s':>9s} {'hi-res p/s':>10s} {'ratio':>6s} {'lo-res p/s':>10s} {'ratio':>6s} "
@@ -237,7 +239,8 @@ def child(path: str) -> None:
     """Run one PDF through the pipeline and report this process's peak RSS, and the peak of its
     and its page helper's proportional set sizes added up (pages they share counted once). It
     starts as a worker's document child does, from what its fork server loads (runner.PRELOAD:
-    the modules and the tokenizer), which the page helper then shares."""
+    the modules and the tokenizer), and forks its page helper before the document, as a worker's
+    document child does (runner._serve_documents)."""
     import importlib
     import threading
 
@@ -245,6 +248,7 @@ def child(path: str) -> None:
 
     for module in PRELOAD:
         importlib.import_module(module)
+    pdf_pipeline.prepare_page_helper()
     run, _ = whole_pipeline()
     with open(path, "rb") as handle:
         document = handle.read()

@@ -36,17 +36,10 @@ def parse(document: bytes, helper: bool, monkeypatch, **overrides):
     return parsed, helpers
 
 
-def slow_parent(monkeypatch, seconds: float = 0.05) -> None:
-    """Make this process's pages slow, so that the helper, whose pages are not, certainly does all
-    of its own: pages 8 to 16 of 16, done before this process is done with its pages 1 to 7."""
-    parent, real = os.getpid(), pdf_pipeline.analyse_pdf_page
-
-    def analyse(pdf, index, state):
-        if os.getpid() == parent:
-            time.sleep(seconds)
-        return real(pdf, index, state)
-
-    monkeypatch.setattr(pdf_pipeline, "analyse_pdf_page", analyse)
+def helper_does_its_own(monkeypatch) -> None:
+    """This process takes none of the helper's pages: the helper does pages 8 to 16 of 16, all of
+    them, whatever the timing (this process does 1 to 7)."""
+    monkeypatch.setattr(PageHelper, "take", lambda self: None)
 
 
 def summary(parsed) -> list[tuple]:
@@ -95,7 +88,7 @@ def test_a_scanned_page_in_the_helpers_half_is_read_by_ocr_there(monkeypatch, tm
         return real_ocr(image, to_page)
 
     monkeypatch.setattr(pdf_pipeline, "ocr_words", ocr_words)
-    slow_parent(monkeypatch)
+    helper_does_its_own(monkeypatch)
     helped, helpers = parse(document, True, monkeypatch)
     assert len(helpers) == 1 and readers.read_text().split() == [str(helpers[0].pid)]
     scanned = [s for s in helped.segments if s["page_number"] == 13]
@@ -118,7 +111,7 @@ def test_a_failing_page_in_the_helpers_half_is_reported_in_order(monkeypatch, ha
 
     parent = os.getpid()
     monkeypatch.setattr(pdf_pipeline, "text_layer_words", first_report_page_breaks)
-    slow_parent(monkeypatch)
+    helper_does_its_own(monkeypatch)
     document = long_report_pdf(8)
     if handling == "Fail":
         with pytest.raises(DocumentError, match=r"^Failed to process page 9: the page is damaged \(text broke\)$"):
@@ -150,12 +143,11 @@ def test_a_helper_that_dies_leaves_the_pages_it_did_not_send_to_the_parent(monke
 
     monkeypatch.setattr(pdf_pipeline, "helper_pages", dies_after_three)
     monkeypatch.setattr(pdf_pipeline, "analyse_pdf_page", analyse)
-    slow_parent(monkeypatch)
+    helper_does_its_own(monkeypatch)
     helped, helpers = parse(document, True, monkeypatch)
     assert len(helpers) == 1 and summary(helped) == summary(alone)
-    # The helper sent pages 8 to 10 and had taken no more: this process did its own, then the
-    # helper's from the last one back.
-    assert analysed_here == [1, 2, 3, 4, 5, 6, 7, 16, 15, 14, 13, 12, 11]
+    # The helper sent pages 8 to 10 and had taken no more: this process did its own, then the rest.
+    assert analysed_here == [1, 2, 3, 4, 5, 6, 7, 11, 12, 13, 14, 15, 16]
 
 
 def test_a_helper_that_dies_on_its_first_page_leaves_it_to_the_parent(monkeypatch):
@@ -294,7 +286,7 @@ def test_embed_lengths_counted_beside_the_pages_give_exact_chunk_lengths(monkeyp
         return real_lengths(segments, configuration)
 
     monkeypatch.setattr(pdf_pipeline, "embed_lengths", embed_lengths)
-    slow_parent(monkeypatch, 0.01)
+    helper_does_its_own(monkeypatch)
     processing = {"PageHeader": {"format": "Html", "strategy": "Auto", "embed_sources": ["HTML", "Markdown"]}}
     configuration = {**CONFIG, "segment_processing": processing,
                      "chunk_processing": {"target_length": 60, "ignore_headers_and_footers": False}}
@@ -309,3 +301,75 @@ def test_embed_lengths_counted_beside_the_pages_give_exact_chunk_lengths(monkeyp
     for chunk in output["chunks"]:
         assert chunk["chunk_length"] == count_cl100k_tokens(chunk["embed"])
         assert chunk["chunk_length"] <= 60 or len(chunk["segments"]) == 1
+
+
+def test_this_process_takes_the_helpers_last_pages_when_the_helper_is_slow(monkeypatch):
+    """The helper's pages are slow here: this process, done with its own, takes them from the
+    last one back, and the result is still the one process's."""
+    document = long_report_pdf(8)
+    alone, _ = parse(document, False, monkeypatch)
+    parent, real, analysed_here = os.getpid(), pdf_pipeline.analyse_pdf_page, []
+
+    def analyse(pdf, index, state):
+        if os.getpid() == parent:
+            analysed_here.append(index + 1)
+        else:
+            time.sleep(0.3)
+        return real(pdf, index, state)
+
+    monkeypatch.setattr(pdf_pipeline, "analyse_pdf_page", analyse)
+    helped, helpers = parse(document, True, monkeypatch)
+    assert summary(helped) == summary(alone) and helped.pages == alone.pages
+    taken = analysed_here[7:]
+    assert analysed_here[:7] == list(range(1, 8)) and len(taken) >= 4
+    assert taken == list(range(16, 16 - len(taken), -1))
+
+
+def test_a_helper_whose_reader_thread_cannot_start_leaves_the_pdf_to_one_process(monkeypatch, caplog):
+    document = long_report_pdf(8)
+    alone, _ = parse(document, False, monkeypatch)
+    real_start = pdf_helper.threading.Thread.start
+
+    def no_thread(thread):
+        if thread.name == "page-helper-reader":
+            raise RuntimeError("can't start new thread")
+        return real_start(thread)
+
+    monkeypatch.setattr(pdf_helper.threading.Thread, "start", no_thread)
+    helped, helpers = parse(document, True, monkeypatch)
+    assert summary(helped) == summary(alone)
+    assert len(helpers) == 1 and gone(helpers[0].pid)
+    assert "No page helper for a 16-page PDF: can't start new thread" in caplog.text
+
+
+def test_a_helper_that_died_between_pdfs_is_replaced_before_the_next(monkeypatch):
+    document = long_report_pdf(8)
+    first, helpers = parse(document, True, monkeypatch)
+    os.kill(helpers[0].pid, 9)
+    deadline = time.monotonic() + 10
+    while not gone(helpers[0].pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    second, more = parse(document, True, monkeypatch)
+    assert len(more) == 1 and more[0].pid != helpers[0].pid and summary(second) == summary(first)
+    assert more[0].usable()  # it did its part of the second PDF and is kept
+
+
+def test_results_of_another_job_are_never_taken_for_this_ones():
+    """A message numbered for another job (a helper out of step) ends the job's reading: the
+    helper is no longer usable, and what this job has is only what was sent for it."""
+
+    def work(pages):
+        for index in pages:
+            yield index, "page"
+
+    helper = PageHelper(work)
+    try:
+        helper.start((), 0, 3)
+        assert helper.outcomes() == {0: "page", 1: "page", 2: "page"} and helper.usable()
+        helper.jobs.send((99, ()))  # a job this process lost track of: its results come first
+        helper.start((), 0, 3)
+        assert helper.outcomes() == {} and not helper.usable()
+        assert helper.results == {}  # handed over, not kept
+    finally:
+        helper.stop()
+    assert gone(helper.pid)

@@ -238,3 +238,58 @@ def test_a_small_text_run_slower_than_the_deadline_is_a_timeout(monkeypatch):
     monkeypatch.setattr(pipeline, "run_pipeline", lambda *args, **kwargs: time.sleep(0.3) or real(*args, **kwargs))
     with pytest.raises(runner.TaskTimeout):
         run_text(runner.PipelineRunner(), b"# Small\n", timeout=0.1)
+
+
+def children_of(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return [int(child) for child in children.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def pdf_of_pages(count: int) -> bytes:
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer)
+    for number in range(1, count + 1):
+        pdf.drawString(72, 720, f"Page {number} of a report")
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def run_pdf(pipeline_runner, document: bytes) -> list[str]:
+    result = pipeline_runner.run(document, "application/pdf", "report.pdf", default_configuration(None),
+                                 progress=lambda message: None, timeout=120, should_abandon=lambda: False)
+    return [s["text"] for chunk in result.output["chunks"] for s in chunk["segments"]]
+
+
+def exited(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.parametrize("page_helper", [True, False], ids=["worker", "page-image-renderer"])
+def test_a_workers_document_child_forks_its_page_helper_before_any_document(page_helper):
+    """The helper is forked when the child starts, before it holds any document; long PDFs use
+    that one; it goes with the child. The server's renderer has none."""
+    two_cores = len(os.sched_getaffinity(0)) >= 2
+    pipeline_runner = runner.PipelineRunner(page_helper=page_helper)
+    try:
+        assert run_pdf(pipeline_runner, pdf_of_pages(1)) == ["Page 1 of a report"]
+        child = pipeline_runner._child
+        helpers = children_of(child.process.pid)
+        assert len(helpers) == (1 if page_helper and two_cores else 0)
+        if not page_helper:
+            return
+        assert run_pdf(pipeline_runner, pdf_of_pages(20)) == [f"Page {n} of a report" for n in range(1, 21)]
+        assert pipeline_runner._child is child and children_of(child.process.pid) == helpers
+    finally:
+        pipeline_runner.close_child()
+    deadline = time.monotonic() + 10
+    while not all(exited(pid) for pid in helpers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(exited(pid) for pid in helpers)
