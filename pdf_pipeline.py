@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -143,12 +144,13 @@ def parse_open_pdf(pdf: pdfium.PdfDocument, document: bytes, configuration: dict
     files: dict[str, tuple[str, bytes]] = {PDF_FILE: ("application/pdf", document)}
     parsed = ParsedDocument(segments=[], page_count=count, files=files, pdf=f"file:{PDF_FILE}")
     per_page: list[list[dict]] = []
-    own, helper = count, None
+    own, helper, shared = count, None, None
     if helper_wanted(count):
         try:
             helper = kept_helper(helper_pages, hold=(PDFIUM_LOCK, ENGINE_LOCK))
             own = round(count * PARENT_SHARE)
-            helper.start((document, configuration), own, count)
+            shared, source = document_for_helper(document)
+            helper.start((source, configuration), own, count)
         except (OSError, RuntimeError) as error:  # no process or thread to be had: one process does it all
             LOG.warning("No page helper for a %d-page PDF: %s", count, error)
             if helper is not None:
@@ -185,6 +187,8 @@ def parse_open_pdf(pdf: pdfium.PdfDocument, document: bytes, configuration: dict
     finally:
         if helper is not None and not (finished and helper.alive):
             helper.stop()  # it may still be at work on this PDF, or be gone: the next PDF forks another
+        if shared is not None:
+            os.close(shared)
         state.encoder.finish()
     finish_segments(per_page, state, parsed, lambda number: rendered_pdf_page(pdf, parsed, number))
     return parsed
@@ -211,10 +215,33 @@ def prepare_page_helper() -> None:
             LOG.warning("No page helper: %s", error)
 
 
-def helper_pages(document: bytes, configuration: dict, indices: Iterator[int]) -> Iterator[tuple[int, PageOutcome]]:
-    """Analyse pages in the helper process (pdf_helper.py), each page's crops and images with it."""
+def document_for_helper(document: bytes) -> tuple[int | None, str | bytes]:
+    """The document as the page helper opens it: the path of an in-memory file that this process
+    holds open (and closes after the helper's job) with the file's descriptor, so that a PDF of up
+    to 100 MB is neither pickled through the pipe nor copied into the helper's heap; or the bytes
+    themselves where there is no memfd_create."""
+    try:
+        shared = os.memfd_create("document.pdf", os.MFD_CLOEXEC)
+    except (AttributeError, OSError):
+        return None, document
+    try:
+        with open(shared, "wb", closefd=False) as file:
+            file.write(document)
+    except BaseException:
+        os.close(shared)
+        raise
+    return shared, f"/proc/{os.getpid()}/fd/{shared}"
+
+
+def helper_pages(document: str | bytes, configuration: dict,
+                 indices: Iterator[int]) -> Iterator[tuple[int, PageOutcome]]:
+    """Analyse pages in the helper process (pdf_helper.py), each page's crops and images with
+    it; `document` is the PDF's path (document_for_helper) or its bytes."""
+    # Checked by the parent, which opened it first. PDFium reads the file as it needs it (a path
+    # under /proc/<pid>/fd is opened here: pypdfium2 would resolve the link to a name that is gone).
+    source = open(document, "rb") if isinstance(document, str) else document  # noqa: SIM115 - closed with pdf
     with PDFIUM_LOCK:
-        pdf = pdfium.PdfDocument(document)  # checked by the parent, which opened it first
+        pdf = pdfium.PdfDocument(source, autoclose=True)
     files: dict[str, tuple[str, bytes]] = {}
     # Text sizes are counted from the helper's own pages; a Title comes from the first pages.
     state = DocumentState(configuration, files, BackgroundEncoder(files), title_given=True)

@@ -373,3 +373,31 @@ def test_results_of_another_job_are_never_taken_for_this_ones():
     finally:
         helper.stop()
     assert gone(helper.pid)
+
+
+@pytest.mark.parametrize("memfd", [True, False], ids=["in-memory-file", "bytes-through-the-pipe"])
+def test_the_helper_gets_the_pdf_as_an_in_memory_file_or_else_as_bytes(monkeypatch, memfd):
+    sources = []
+    real = pdf_pipeline.document_for_helper
+
+    def recorded(document):
+        shared, source = real(document)
+        sources.append(source)
+        return shared, source
+
+    if not memfd:
+        def no_memfd(name, flags=0):
+            raise OSError(38, "Function not implemented")
+
+        monkeypatch.setattr(os, "memfd_create", no_memfd)
+    monkeypatch.setattr(pdf_pipeline, "document_for_helper", recorded)
+    helper_does_its_own(monkeypatch)
+    document = long_report_pdf(8)
+    helped, helpers = parse(document, True, monkeypatch)
+    alone, _ = parse(document, False, monkeypatch)
+    assert summary(helped) == summary(alone) and helpers[0].usable()  # it did its 9 pages and is kept
+    if memfd:
+        assert sources[0].startswith(f"/proc/{os.getpid()}/fd/")
+        assert not os.path.exists(sources[0])  # closed once the helper was done with it
+    else:
+        assert sources == [document]
