@@ -291,7 +291,8 @@ def test_embed_lengths_counted_beside_the_pages_give_exact_chunk_lengths(monkeyp
     configuration = {**CONFIG, "segment_processing": processing,
                      "chunk_processing": {"target_length": 60, "ignore_headers_and_footers": False}}
     parsed = pdf_pipeline.parse_pdf(long_report_pdf(8), configuration, lambda message: None)
-    assert parsed.embed_lengths and all(count == count_cl100k_tokens(text) for text, count in parsed.embed_lengths.items())
+    assert parsed.embed_lengths
+    assert all(count == count_cl100k_tokens(text) for text, count in parsed.embed_lengths.items())
     headers = [s for s in parsed.segments if s["segment_type"] == "PageHeader"]
     assert len(headers) == 16 and all(f"{s['html']}\n{s['markdown']}" not in parsed.embed_lengths for s in headers)
     assert counted_in == [os.getpid()] * 7  # this process counted its 7 pages; the helper its 9, there
