@@ -4,6 +4,11 @@ For each PDF: the share of the words pdftotext finds that also appear in the pip
 segments, in order (difflib matching of word sequences, page by page); and for a few pages
 rendered to 150 DPI images and read back by OCR, the same share (the OCR word recall).
 
+Beside it, as a baseline measured in the same run, the same share for pdftotext's own two other
+reading orders (`-raw`, the content stream's; `-layout`, the page's physical lines) against its
+default: where they fall short, the reference's order is one reading among several (a table
+read by columns or rows, a contents page's numbers after or beside their titles).
+
     python bench/quality.py [PDF ...] [--max-pages 40] [--scan-pages 2] [--show-missed 30]
 
 Without PDFs it takes those found under /usr/share and in site-packages (over 20 kB).
@@ -54,11 +59,16 @@ def normalise(text: str) -> list[str]:
     return [word for word in words if word]
 
 
-def pdftotext_pages(path: str, count: int) -> list[list[str]]:
-    """pdftotext's words of each of the first `count` pages."""
-    text = subprocess.run(["pdftotext", "-l", str(count), "-enc", "UTF-8", path, "-"],
+def pdftotext_pages(path: str, count: int, mode: str | None = None) -> list[list[str]]:
+    """pdftotext's words of each of the first `count` pages, in its default order or `mode`'s."""
+    text = subprocess.run(["pdftotext", "-l", str(count), "-enc", "UTF-8", *([mode] if mode else []), path, "-"],
                           capture_output=True, check=True).stdout.decode("utf-8", "replace")
     return [normalise(page) for page in text.split("\f")[:count]]
+
+
+def in_order(reference: list[list[str]], found: dict[int, list[str]]) -> int:
+    """How many of the reference's words, page by page, the found words hold in the same order."""
+    return sum(matched(words, found.get(number, [])) for number, words in enumerate(reference, start=1))
 
 
 def matched(reference: list[str], found: list[str]) -> int:
@@ -119,9 +129,12 @@ def scan_png(path: str, index: int, dpi: int = 150) -> bytes:
     return buffer.getvalue()
 
 
-def measure(path: str, max_pages: int, scan_pages: int, show_missed: int = 0) -> tuple[int, int, int, int, int, int]:
-    """(pages, reference words, matched in order, scan reference words, scan matched, matched in any order)."""
+def measure(path: str, max_pages: int, scan_pages: int, show_missed: int = 0) -> tuple[int, ...]:
+    """(pages, reference words, matched in order, scan reference words, scan matched, matched in
+    any order, pdftotext -raw's words matched in order, pdftotext -layout's)."""
     reference = pdftotext_pages(path, max_pages)
+    modes = [in_order(reference, dict(enumerate(pdftotext_pages(path, max_pages, mode), start=1)))
+             for mode in ("-raw", "-layout")]
     parsed = pdf_pipeline.parse_pdf(first_pages(path, max_pages), CONFIG, lambda message: None)
     found = page_words(parsed)
     if show_missed:
@@ -130,7 +143,7 @@ def measure(path: str, max_pages: int, scan_pages: int, show_missed: int = 0) ->
             if lost:
                 print(f"    page {number}: {len(lost)} missed: {' '.join(lost[:show_missed])}")
     total = sum(len(words) for words in reference)
-    hits = sum(matched(words, found.get(number, [])) for number, words in enumerate(reference, start=1))
+    hits = in_order(reference, found)
     bag_hits = sum(bag_matched(words, found.get(number, [])) for number, words in enumerate(reference, start=1))
     scan_total = scan_hits = 0
     # Body pages, spread over the document: contents and index pages have no one reading order.
@@ -141,7 +154,7 @@ def measure(path: str, max_pages: int, scan_pages: int, show_missed: int = 0) ->
         words = [word for segment in scanned.segments for word in normalise(segment["text"])]
         scan_total += len(reference[index])
         scan_hits += matched(reference[index], words)
-    return len(reference), total, hits, scan_total, scan_hits, bag_hits
+    return (len(reference), total, hits, scan_total, scan_hits, bag_hits, *modes)
 
 
 def main() -> None:
@@ -155,20 +168,24 @@ def main() -> None:
     if shutil.which("pdftotext") is None:
         sys.exit("pdftotext is missing: apt-get install -y poppler-utils")
     paths = arguments.pdfs or find_pdfs()
-    totals = [0, 0, 0, 0, 0, 0]
-    print(f"{'PDF':40s} {'pages':>5s} {'words':>7s} {'text':>6s} {'any':>6s} {'scan':>6s} {'secs':>6s}")
+    totals = [0] * 8
+    print(f"{'PDF':40s} {'pages':>5s} {'words':>7s} {'text':>6s} {'any':>6s} {'scan':>6s} "
+          f"{'-raw':>6s} {'-layout':>7s} {'secs':>6s}")
     for path in paths:
         started = time.perf_counter()
         result = measure(path, arguments.max_pages, arguments.scan_pages, arguments.show_missed)
         totals = [a + b for a, b in zip(totals, result)]
-        pages, total, hits, scan_total, scan_hits, bag_hits = result
+        pages, total, hits, scan_total, scan_hits, bag_hits, raw, layout = result
         scan = f"{scan_hits / scan_total:.3f}" if scan_total else "-"
         print(f"{os.path.basename(path)[:40]:40s} {pages:5d} {total:7d} {hits / max(total, 1):6.3f} "
-              f"{bag_hits / max(total, 1):6.3f} {scan:>6s} {time.perf_counter() - started:6.1f}", flush=True)
-    pages, total, hits, scan_total, scan_hits, bag_hits = totals
-    print(f"{'ALL':40s} {pages:5d} {total:7d} {hits / max(total, 1):6.3f} {bag_hits / max(total, 1):6.3f} "
-          f"{(scan_hits / scan_total if scan_total else 0):6.3f}")
-    print("text: words of pdftotext found in order; any: found in any order; scan: OCR words found in order")
+              f"{bag_hits / max(total, 1):6.3f} {scan:>6s} {raw / max(total, 1):6.3f} {layout / max(total, 1):7.3f} "
+              f"{time.perf_counter() - started:6.1f}", flush=True)
+    pages, total, hits, scan_total, scan_hits, bag_hits, raw, layout = totals
+    share = lambda count: count / max(total, 1)  # noqa: E731
+    print(f"{'ALL':40s} {pages:5d} {total:7d} {share(hits):6.3f} {share(bag_hits):6.3f} "
+          f"{(scan_hits / scan_total if scan_total else 0):6.3f} {share(raw):6.3f} {share(layout):7.3f}")
+    print("text: words of pdftotext found in order; any: found in any order; scan: OCR words found in order;")
+    print("-raw, -layout: pdftotext's words found in order in its own -raw and -layout output (the baseline)")
     print("targets: text >= 0.98, clean scans >= 0.90")
 
 
