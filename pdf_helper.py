@@ -6,11 +6,12 @@ soon as it is done. Pages cost very different times (an index page holds ten tim
 of a chapter opening), so this process, once done with the first part, takes the helper's
 pages from the last one backwards until the two meet.
 
-The helper is forked once, for the first long PDF, and kept for the next ones. Forked afresh
-for each, it cost both processes a copy-on-write fault for every page of memory either wrote
-first: about 9,000 per PDF for this process and 4,000 for the helper (R manuals), some 0.3 of
-the time the helper saved. A helper that dies, or that this process gives up on, goes; the
-next PDF forks another.
+The helper is forked once and kept for the next PDFs: by a worker's document child when it
+starts, before it holds any document (pdf_pipeline.prepare_page_helper), or else for the first
+long PDF. Forked afresh for each, it cost both processes a copy-on-write fault for every page of
+memory either wrote first: about 9,000 per PDF for this process and 4,000 for the helper (R
+manuals), some 0.3 of the time the helper saved. A helper that dies, or that this process gives
+up on, goes; the next PDF forks another.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import struct
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
+from multiprocessing import reduction
 from multiprocessing.connection import Pipe
 
 MIN_PAGES = 16  # below this, forking costs more than the second core gives back
@@ -77,7 +79,8 @@ class PageHelper:
     turn, and yields an (index, result) pair for each; meanwhile this process may take the last
     of them the helper has not reached with `take()`. `outcomes()` gives the job's results, by
     page, once the helper is done with it. `work` is the one the process was forked with; only
-    the arguments are sent.
+    the arguments are sent, and a file descriptor with them if `start` is given one (it comes
+    first in the arguments there).
 
     The locks in `hold` are held while the process forks, so that no other thread is inside
     what they guard (PDFium, the OCR engine) at that moment; both processes then let them go.
@@ -89,7 +92,7 @@ class PageHelper:
         self.work = work
         self.owner = os.getpid()
         self.claims = PageClaims()
-        job_receiver, self.jobs = Pipe(duplex=False)
+        job_receiver, self.jobs = Pipe(duplex=True)  # a socket pair: file descriptors can go through it
         self.receiver, result_sender = Pipe(duplex=False)
         try:
             self.pid = self._fork(hold, job_receiver, result_sender)
@@ -100,6 +103,7 @@ class PageHelper:
             job_receiver.close()
             result_sender.close()
         self.alive = True  # False once it is known to be gone, or to be no longer in step
+        self.reaped = False
         self.busy = False
         self.job = 0
         self.done = False
@@ -137,15 +141,18 @@ class PageHelper:
         except ChildProcessError:
             pid = self.pid
         if pid:
-            self.alive = False
+            self.alive, self.reaped = False, True
         return self.alive
 
-    def start(self, args: tuple, first: int, count: int) -> None:
-        """Hand the helper a job (OSError or RuntimeError if that cannot be done: stop() it then)."""
+    def start(self, args: tuple, first: int, count: int, descriptor: int | None = None) -> None:
+        """Hand the helper a job, with a duplicate of `descriptor` if given (OSError or
+        RuntimeError if that cannot be done: stop() it then)."""
         self.claims.reset(first, count)
         self.job += 1
         self.results, self.done, self.busy = {}, False, True
-        self.jobs.send((self.job, args))
+        self.jobs.send((self.job, args, descriptor is not None))
+        if descriptor is not None:
+            reduction.send_handle(self.jobs, descriptor, self.pid)
         reader = threading.Thread(target=self._receive, args=(self.job,), name="page-helper-reader", daemon=True)
         reader.start()
         self.reader = reader
@@ -184,11 +191,13 @@ class PageHelper:
             return
         self.owner = -1
         self.alive = False
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-        except (ProcessLookupError, ChildProcessError):  # reaped already (usable())
-            pass
+        if not self.reaped:  # once reaped (usable()), its pid may be another process's
+            self.reaped = True
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
         if self.reader is not None:
             self.reader.join()  # the pipe's far end is gone: the reader has seen EOF
         self._close_ends()
@@ -200,6 +209,8 @@ class PageHelper:
 
     def private_bytes(self) -> int:
         """Memory only the helper holds (its private pages), 0 once it is gone."""
+        if not self.alive or self.owner != os.getpid():
+            return 0
         try:
             with open(f"/proc/{self.pid}/smaps_rollup") as rollup:
                 return sum(int(line.split()[1]) * 1024 for line in rollup if line.startswith("Private_"))
@@ -251,17 +262,20 @@ def _serve(work: Callable[..., Iterator], claims: PageClaims, jobs, results, par
     code = 1
     try:
         _die_with(parent)
+        gc.disable()  # it collects after each job instead (as a document child does)
         while True:
             try:
-                job, args = jobs.recv()
+                job, args, with_descriptor = jobs.recv()
             except EOFError:
                 code = 0
                 return
+            if with_descriptor:
+                args = (reduction.recv_handle(jobs), *args)
             for index, result in work(*args, iter(claims.take_next, None)):
                 results.send((job, index, result))
             results.send((job, None, None))
             args = result = None  # the job's document and last page go before the next job
-            gc.collect()  # the parent may have turned automatic collection off
+            gc.collect()
             _trim()
     except BaseException:  # noqa: BLE001 - the parent sees EOF and does the pages itself
         code = 1

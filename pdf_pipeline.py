@@ -1,8 +1,10 @@
 """PDFs, images and office files into a ParsedDocument: page images, typed segments, the PDF."""
 from __future__ import annotations
 
+import ctypes
 import io
 import logging
+import mmap
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -145,51 +147,58 @@ def parse_open_pdf(pdf: pdfium.PdfDocument, document: bytes, configuration: dict
     parsed = ParsedDocument(segments=[], page_count=count, files=files, pdf=f"file:{PDF_FILE}")
     per_page: list[list[dict]] = []
     own, helper, shared = count, None, None
-    if helper_wanted(count):
-        try:
-            helper = kept_helper(helper_pages, hold=(PDFIUM_LOCK, ENGINE_LOCK))
-            own = round(count * PARENT_SHARE)
-            shared, source = document_for_helper(document)
-            helper.start((source, configuration), own, count)
-        except (OSError, RuntimeError) as error:  # no process or thread to be had: one process does it all
-            LOG.warning("No page helper for a %d-page PDF: %s", count, error)
-            if helper is not None:
-                helper.stop()
-            own, helper = count, None
-    state = DocumentState(configuration, files, BackgroundEncoder(files))
     finished = False
     try:
-        for index in range(own):
-            progress(f"Running analysis (page {index + 1}/{count})")
-            settle_page(analyse_pdf_page(pdf, index, state), configuration, parsed, per_page)
-        if helper is not None:
-            taken: dict[int, AnalysedPage] = {}
-            state.title_given = True  # a Title comes from the first pages only, not from the last
-            for index in iter(helper.take, None):  # the helper's last pages, until it reaches them
+        if helper_wanted(count):
+            try:
+                helper = kept_helper(helper_pages, hold=(PDFIUM_LOCK, ENGINE_LOCK))
+                own = round(count * PARENT_SHARE)
+                shared = document_for_helper(document)
+                if shared is None:
+                    helper.start((document, configuration), own, count)
+                else:
+                    helper.start((configuration,), own, count, descriptor=shared)
+            except (OSError, RuntimeError) as error:  # no process or thread to be had: one process does it all
+                LOG.warning("No page helper for a %d-page PDF: %s", count, error)
+                if helper is not None:
+                    helper.stop()
+                own, helper = count, None
+        state = DocumentState(configuration, files, BackgroundEncoder(files))
+        try:
+            for index in range(own):
                 progress(f"Running analysis (page {index + 1}/{count})")
-                taken[index] = analyse_pdf_page(pdf, index, state)
-                taken[index].close()
-            outcomes = helper.outcomes()
-            for index in range(own, count):
-                if index in taken:
-                    settle_page(taken.pop(index), configuration, parsed, per_page)
-                    continue
-                progress(f"Running analysis (page {index + 1}/{count})")
-                outcome = outcomes.get(index)
-                if outcome is None:  # the helper died before this page: this process does it
-                    settle_page(analyse_pdf_page(pdf, index, state), configuration, parsed, per_page)
-                    continue
-                files.update(outcome.files)
-                error = DocumentError(outcome.error) if outcome.error is not None else None
-                settle_page(AnalysedPage(index + 1, info=outcome.info, segments=outcome.segments,
-                                         lengths=outcome.lengths, error=error), configuration, parsed, per_page)
-        finished = True
+                settle_page(analyse_pdf_page(pdf, index, state), configuration, parsed, per_page)
+            if helper is not None:
+                taken: dict[int, AnalysedPage] = {}
+                state.title_given = True  # a Title comes from the first pages only, not from the last
+                for index in iter(helper.take, None):  # the helper's last pages, until it reaches them
+                    progress(f"Running analysis (page {index + 1}/{count})")
+                    taken[index] = analyse_pdf_page(pdf, index, state)
+                    taken[index].close()
+                outcomes = helper.outcomes()
+                if not helper.alive:
+                    LOG.warning("The page helper stopped before the end of a %d-page PDF", count)
+                for index in range(own, count):
+                    if index in taken:
+                        settle_page(taken.pop(index), configuration, parsed, per_page)
+                        continue
+                    progress(f"Running analysis (page {index + 1}/{count})")
+                    outcome = outcomes.get(index)
+                    if outcome is None:  # the helper died before this page: this process does it
+                        settle_page(analyse_pdf_page(pdf, index, state), configuration, parsed, per_page)
+                        continue
+                    files.update(outcome.files)
+                    error = DocumentError(outcome.error) if outcome.error is not None else None
+                    settle_page(AnalysedPage(index + 1, info=outcome.info, segments=outcome.segments,
+                                             lengths=outcome.lengths, error=error), configuration, parsed, per_page)
+            finished = True
+        finally:
+            state.encoder.finish()
     finally:
         if helper is not None and not (finished and helper.alive):
             helper.stop()  # it may still be at work on this PDF, or be gone: the next PDF forks another
         if shared is not None:
             os.close(shared)
-        state.encoder.finish()
     finish_segments(per_page, state, parsed, lambda number: rendered_pdf_page(pdf, parsed, number))
     return parsed
 
@@ -215,33 +224,37 @@ def prepare_page_helper() -> None:
             LOG.warning("No page helper: %s", error)
 
 
-def document_for_helper(document: bytes) -> tuple[int | None, str | bytes]:
-    """The document as the page helper opens it: the path of an in-memory file that this process
-    holds open (and closes after the helper's job) with the file's descriptor, so that a PDF of up
-    to 100 MB is neither pickled through the pipe nor copied into the helper's heap; or the bytes
-    themselves where there is no memfd_create."""
+def document_for_helper(document: bytes) -> int | None:
+    """The document in an in-memory file (memfd) for the page helper, which gets a duplicate of
+    its descriptor and maps it: a PDF of up to 100 MB is neither pickled through the pipe nor
+    copied into the helper's heap. None where there is no memfd_create (the bytes go instead)."""
     try:
         shared = os.memfd_create("document.pdf", os.MFD_CLOEXEC)
     except (AttributeError, OSError):
-        return None, document
+        return None
     try:
         with open(shared, "wb", closefd=False) as file:
             file.write(document)
     except BaseException:
         os.close(shared)
         raise
-    return shared, f"/proc/{os.getpid()}/fd/{shared}"
+    return shared
 
 
-def helper_pages(document: str | bytes, configuration: dict,
+def helper_pages(document: int | bytes, configuration: dict,
                  indices: Iterator[int]) -> Iterator[tuple[int, PageOutcome]]:
     """Analyse pages in the helper process (pdf_helper.py), each page's crops and images with
-    it; `document` is the PDF's path (document_for_helper) or its bytes."""
-    # Checked by the parent, which opened it first. PDFium reads the file as it needs it (a path
-    # under /proc/<pid>/fd is opened here: pypdfium2 would resolve the link to a name that is gone).
-    source = open(document, "rb") if isinstance(document, str) else document  # noqa: SIM115 - closed with pdf
+    it; `document` is the descriptor of the PDF's in-memory file (document_for_helper) or its
+    bytes. The PDF was checked by the parent, which opened it first."""
+    mapped = None
+    if isinstance(document, int):
+        try:  # a private mapping: writable for ctypes, never written, shared with the file's pages
+            mapped = mmap.mmap(document, 0, access=mmap.ACCESS_COPY)
+        finally:
+            os.close(document)
+        document = (ctypes.c_char * len(mapped)).from_buffer(mapped)
     with PDFIUM_LOCK:
-        pdf = pdfium.PdfDocument(source, autoclose=True)
+        pdf = pdfium.PdfDocument(document)
     files: dict[str, tuple[str, bytes]] = {}
     # Text sizes are counted from the helper's own pages; a Title comes from the first pages.
     state = DocumentState(configuration, files, BackgroundEncoder(files), title_given=True)
@@ -257,6 +270,9 @@ def helper_pages(document: str | bytes, configuration: dict,
         state.encoder.finish()
         with PDFIUM_LOCK:
             pdf.close()
+        del pdf, document  # the array over the mapping goes before the mapping can be closed
+        if mapped is not None:
+            mapped.close()
 
 
 def rendered_pdf_page(pdf: pdfium.PdfDocument, parsed: ParsedDocument, number: int) -> Image.Image:

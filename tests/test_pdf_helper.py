@@ -1,6 +1,7 @@
 """A long PDF's later pages analysed in a forked helper process: the same result as one process."""
 from __future__ import annotations
 
+import gc
 import os
 import random
 import subprocess
@@ -378,27 +379,47 @@ def test_results_of_another_job_are_never_taken_for_this_ones():
 
 @pytest.mark.parametrize("memfd", [True, False], ids=["in-memory-file", "bytes-through-the-pipe"])
 def test_the_helper_gets_the_pdf_as_an_in_memory_file_or_else_as_bytes(monkeypatch, memfd):
-    sources = []
-    real = pdf_pipeline.document_for_helper
+    jobs = []
+    real_start = PageHelper.start
 
-    def recorded(document):
-        shared, source = real(document)
-        sources.append(source)
-        return shared, source
+    def recorded(helper, args, first, count, descriptor=None):
+        target = os.readlink(f"/proc/self/fd/{descriptor}") if descriptor is not None else None
+        jobs.append((args, descriptor, target))
+        return real_start(helper, args, first, count, descriptor)
 
     if not memfd:
         def no_memfd(name, flags=0):
             raise OSError(38, "Function not implemented")
 
         monkeypatch.setattr(os, "memfd_create", no_memfd)
-    monkeypatch.setattr(pdf_pipeline, "document_for_helper", recorded)
+    monkeypatch.setattr(PageHelper, "start", recorded)
     helper_does_its_own(monkeypatch)
     document = long_report_pdf(8)
     helped, helpers = parse(document, True, monkeypatch)
+    (args, descriptor, target), = jobs
+    if memfd:
+        assert args == (CONFIG,) and target.startswith("/memfd:document.pdf")
+        try:  # closed once the helper was done: the number is free, or another file's
+            assert os.readlink(f"/proc/self/fd/{descriptor}") != target
+        except FileNotFoundError:
+            pass
+    else:
+        assert args == (document, CONFIG) and descriptor is None
     alone, _ = parse(document, False, monkeypatch)
     assert summary(helped) == summary(alone) and helpers[0].usable()  # it did its 9 pages and is kept
-    if memfd:
-        assert sources[0].startswith(f"/proc/{os.getpid()}/fd/")
-        assert not os.path.exists(sources[0])  # closed once the helper was done with it
-    else:
-        assert sources == [document]
+
+
+def test_the_helper_collects_garbage_after_each_job_not_as_it_goes(monkeypatch):
+    def work(pages):
+        for index in pages:
+            yield index, gc.isenabled()
+
+    gc.enable()
+    helper = PageHelper(work)
+    try:
+        helper.start((), 0, 2)
+        assert helper.outcomes() == {0: False, 1: False}
+        assert helper.private_bytes() > 0
+    finally:
+        helper.stop()
+    assert helper.private_bytes() == 0

@@ -293,3 +293,26 @@ def test_a_workers_document_child_forks_its_page_helper_before_any_document(page
     while not all(exited(pid) for pid in helpers) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert all(exited(pid) for pid in helpers)
+
+
+@pytest.mark.parametrize("page_helper", [True, False], ids=["with-helper", "without"])
+def test_a_document_childs_ready_memory_includes_its_page_helpers(monkeypatch, page_helper):
+    """What a child reports is its own resident memory (here taken as 0) plus its helper's private memory."""
+    import multiprocessing
+
+    helped = page_helper and len(os.sched_getaffinity(0)) >= 2  # one CPU: no helper is forked
+
+    monkeypatch.setattr(runner, "resident_bytes", lambda pid="self": 0)
+    context = multiprocessing.get_context("fork")  # the child keeps this test's patch
+    events, child_events = context.Pipe(duplex=False)
+    child_jobs, jobs = context.Pipe(duplex=False)
+    process = context.Process(target=runner._serve_documents, args=(child_jobs, child_events, page_helper))
+    process.start()
+    try:
+        assert events.poll(30)
+        kind, memory = events.recv()
+        assert kind == "ready" and (memory > 0 if helped else memory == 0)
+    finally:
+        process.kill()  # its helper goes with it
+        process.join(10)
+        jobs.close()
