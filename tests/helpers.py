@@ -63,3 +63,12 @@ def trickle(handler, count: int, pause: float) -> None:
             time.sleep(pause)
     except OSError:  # the client gave up
         pass
+
+
+def gone(pid: int) -> bool:
+    """Whether a process has exited (reaped, or a zombie waiting for its parent)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True

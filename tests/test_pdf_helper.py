@@ -15,6 +15,7 @@ import ocr
 import pdf_helper
 import pdf_pipeline
 from document import DocumentError
+from helpers import gone
 from pdf_fixtures import long_report_pdf
 
 PageHelper = pdf_helper.PageHelper  # the class itself: parse() puts a subclass of it in its place
@@ -46,15 +47,6 @@ def helper_does_its_own(monkeypatch) -> None:
 def summary(parsed) -> list[tuple]:
     return [(s["segment_type"], s["text"], s["page_number"], tuple(s["bbox"].values()), s["image"] is not None)
             for s in parsed.segments]
-
-
-def gone(pid: int) -> bool:
-    """Whether a process has exited (reaped, or a zombie waiting for its parent)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
 
 
 def test_a_long_pdf_reads_the_same_with_a_helper_process(monkeypatch):

@@ -15,6 +15,7 @@ from reportlab.pdfgen import canvas
 
 import runner
 from document import DocumentError
+from helpers import gone
 from schemas import default_configuration
 
 
@@ -264,14 +265,6 @@ def run_pdf(pipeline_runner, document: bytes) -> list[str]:
     return [s["text"] for chunk in result.output["chunks"] for s in chunk["segments"]]
 
 
-def exited(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
-
-
 @pytest.mark.parametrize("page_helper", [True, False], ids=["worker", "page-image-renderer"])
 def test_a_workers_document_child_forks_its_page_helper_before_any_document(page_helper):
     """The helper is forked when the child starts, before it holds any document; long PDFs use
@@ -290,9 +283,9 @@ def test_a_workers_document_child_forks_its_page_helper_before_any_document(page
     finally:
         pipeline_runner.close_child()
     deadline = time.monotonic() + 10
-    while not all(exited(pid) for pid in helpers) and time.monotonic() < deadline:
+    while not all(gone(pid) for pid in helpers) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert all(exited(pid) for pid in helpers)
+    assert all(gone(pid) for pid in helpers)
 
 
 @pytest.mark.parametrize("page_helper", [True, False], ids=["with-helper", "without"])
