@@ -174,6 +174,11 @@ def unruled_tables(lines: list[Line], page_width: float, body: float) -> list[Re
     return regions
 
 
+def is_prose(line: Line) -> bool:
+    """Whether a fragment reads like a line of running text: six words or more of three letters or more."""
+    return sum(1 for word in line.words if sum(char.isalpha() for char in word.text) >= 3) >= 6
+
+
 def row_gap(upper: list[Line], lower: list[Line]) -> float:
     """Vertical space between two rows."""
     return min(line.top for line in lower) - max(line.bottom for line in upper)
@@ -193,6 +198,11 @@ def aligned_region(run: list[list[Line]], page_width: float, body: float) -> Reg
     widths = sorted(line.right - line.left for line in fragments)
     words_per_cell = sum(len(line.words) for line in fragments) / len(fragments)
     if widths[len(widths) // 2] > 0.3 * page_width or words_per_cell > 6:
+        return None
+    # Two or more runs of prose side by side (small pages printed two to a row, narrow columns
+    # in small type) line up as well as a table's cells do: rows with prose in two of their
+    # fragments are not a table's, which holds sentences in one column at most.
+    if sum(1 for row in run if sum(1 for line in row if is_prose(line)) >= 2) >= 0.25 * len(run):
         return None
     spans = [(min(line.left for line in column), max(line.right for line in column)) for column in columns]
     filled = [sum(1 for left, right in spans if any(left <= line.left and line.right <= right for line in row))

@@ -48,6 +48,44 @@ def test_aligned_short_cells_are_a_table_and_prose_columns_are_not():
     assert unruled_tables(group_lines(prose), page_width=600, body=10) == []
 
 
+def test_small_pages_printed_side_by_side_are_no_table_but_a_table_with_one_prose_column_is():
+    """Two small pages of an exam printed in a row, in small type: their lines line up like a
+    table's rows (and each prose line is narrow on the page), but sentences side by side in two
+    fragments of most rows are two runs of text. A table with a column of descriptions stays one."""
+    size = 4.0
+
+    def small(text, left, top):
+        return Word(text, left, top, left + 2.4 * len(text), top + size, size)
+
+    def line_of(text, left, top):
+        words, x = [], left
+        for part in text.split():
+            words.append(small(part, x, top))
+            x += 2.4 * len(part) + 1.6
+        return words
+
+    sheet = ["AMC SAMPLE TEST", "For this test, the package is used without any option today.",
+             "Page markers are printed in view of an automated marking later.",
+             "Question 1 Which of these events took place in the year 1971?", "Cairo Conakry",
+             "The Soviet Union launches its first space station into orbit.", "Dhaka Dublin"]
+    words = []
+    for index, text in enumerate(sheet):
+        for start in (20, 200):
+            if text in ("Cairo Conakry", "Dhaka Dublin"):
+                for offset, name in enumerate(text.split()):
+                    words += line_of(name, start + 10 + 40 * offset, 100 + 7 * index)
+            else:
+                words += line_of(text, start, 100 + 7 * index)
+    assert unruled_tables(group_lines(words), page_width=600, body=10) == []
+    rows = [("-v", "off", "Print every file name as it is copied to the new place"),
+            ("-q", "on", "Say nothing at all unless something has gone wrong here"),
+            ("-n", "off", "Show what would be copied without copying any of it now")]
+    described = [w for index, row in enumerate(rows) for column, text in enumerate(row)
+                 for w in line_of(text, 20 + 40 * column, 100 + 7 * index)]
+    [region] = unruled_tables(group_lines(described), page_width=600, body=10)
+    assert [[cell.text for cell in row] for row in region.payload.rows] == [list(row) for row in rows]
+
+
 def test_lines_over_a_table_box_that_the_table_did_not_take_are_kept():
     from layout import Line, Region, free_lines
 
