@@ -9,19 +9,17 @@ from contextlib import contextmanager
 import flask_migrate
 import orjson
 from flask import Flask
-from flask.sessions import SessionInterface
 from flask.json.provider import DefaultJSONProvider
+from flask.sessions import SessionInterface
 from sqlalchemy import event, text
 
-import auth
-import files
-import settings
-from errors import plain, register_error_handlers
 from models import db
 from routes import bp
-from statements import AUTOCOMMIT_BIND, RELAXED_BIND
-from storage import load_secret_key
-from worker import worker_command
+from tasks.statements import AUTOCOMMIT_BIND, RELAXED_BIND
+from web import auth, files, settings
+from web.errors import plain, register_error_handlers
+from web.storage import load_secret_key
+from worker.loop import worker_command
 
 VERSION = "0.1.0"
 MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")

@@ -5,16 +5,23 @@ import json
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-import lifecycle
-from auth import authenticate
-from errors import BadInput, plain
-from inputs import InputDocument, checked_document, read_file_field
-from lifecycle import Status
 from models import INPUT_FILE
-from schemas import (ConfigurationSchema, CreateTaskSchema, GetQuerySchema, ListQuerySchema,
-                     default_configuration, merge_configuration, utc_timestamp)
-from storage import FileLinks, resolve_output_urls
-from worker import announce_work
+from schemas import (
+    ConfigurationSchema,
+    CreateTaskSchema,
+    GetQuerySchema,
+    ListQuerySchema,
+    default_configuration,
+    merge_configuration,
+    utc_timestamp,
+)
+from tasks import lifecycle
+from tasks.lifecycle import Status
+from web.auth import authenticate
+from web.errors import BadInput, plain
+from web.inputs import InputDocument, checked_document, read_file_field
+from web.storage import FileLinks, resolve_output_urls
+from worker.loop import announce_work
 
 bp = Blueprint("tasks", __name__)
 PREFIXES = {"tasks": "", "api_v1": "/api/v1"}  # blueprint registration name -> URL prefix

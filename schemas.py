@@ -7,13 +7,14 @@ from datetime import timezone
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
 
-from settings import MAX_SECONDS
-
 SEGMENT_TYPES = ("Title", "SectionHeader", "Text", "ListItem", "Table", "Picture", "Caption",
                  "Formula", "Footnote", "PageHeader", "PageFooter", "Page")
 TOKENIZERS = ("Word", "Cl100kBase", "XlmRobertaBase", "BertBaseUncased")
 STATUSES = ("Starting", "Processing", "Succeeded", "Failed", "Cancelled")
-MAX_EXPIRES_IN = MAX_SECONDS  # a century: any later date would be "never" anyway
+# The longest duration any setting or `expires_in` may take: a century. Longer would overflow
+# the dates computed from it, and means "never" anyway.
+MAX_SECONDS = 100 * 366 * 24 * 3600
+MAX_EXPIRES_IN = MAX_SECONDS
 
 
 def _segment_key_aliases() -> dict[str, str]:

@@ -104,8 +104,8 @@ end
 def seed_tasks(database_url: str, count: int) -> list[str]:
     """Insert Starting tasks directly, for the cancel run."""
     from app import create_app
-    from lifecycle import create_task
     from schemas import default_configuration
+    from tasks.lifecycle import create_task
 
     app = create_app({"DATABASE_URL": database_url, "API_KEYS": KEY, "WORKER_THREADS": 0})
     with app.app_context():

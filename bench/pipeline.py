@@ -26,8 +26,8 @@ sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 import pypdfium2 as pdfium  # noqa: E402
 
-import pdf_pipeline  # noqa: E402
-from pdf_document import images_to_pdf  # noqa: E402
+from pipeline.pdf import parse as pdf_pipeline  # noqa: E402
+from pipeline.pdf.document import images_to_pdf  # noqa: E402
 
 DEFAULT_PDFS = ["/usr/share/R/doc/manual/R-intro.pdf", "/usr/share/R/doc/manual/R-lang.pdf",
                 "/usr/share/R/doc/manual/R-admin.pdf", "/usr/share/doc/libtasn1-doc/libtasn1.pdf"]
@@ -51,7 +51,7 @@ def whole_pipeline():
     garbage collection. The child collects after it has sent its result, and rate() before
     each run, untimed."""
     try:
-        from pipeline import run_pipeline
+        from pipeline.run import run_pipeline
     except ImportError:
         def run(document, config):
             return pdf_pipeline.parse_pdf(document, config, lambda message: None)
@@ -99,7 +99,7 @@ def rate(work, repeats: int = 2) -> float:
 
 def page_images_on_request(document: bytes, result) -> None:
     """Every page image the result lists, rendered as the service renders one on request."""
-    import page_images
+    from web import page_images
 
     for page in result.output["pages"]:
         name = page["image"].removeprefix("file:")
@@ -160,10 +160,10 @@ def scans(path: str, count: int) -> None:
 
 def generated_pdf(pages: int) -> bytes:
     """A long report: every page a heading, paragraphs, a ruled table and a picture."""
+    from PIL import Image, ImageDraw
     from reportlab.lib.pagesizes import letter
     from reportlab.lib.utils import ImageReader
     from reportlab.pdfgen import canvas
-    from PIL import Image, ImageDraw
 
     picture = Image.new("RGB", (300, 200), (220, 230, 250))
     ImageDraw.Draw(picture).ellipse((40, 40, 160, 160), fill=(200, 60, 60))
@@ -244,7 +244,7 @@ def child(path: str) -> None:
     import importlib
     import threading
 
-    from runner import PRELOAD
+    from sandbox.runner import PRELOAD
 
     for module in PRELOAD:
         importlib.import_module(module)
@@ -268,7 +268,7 @@ def child(path: str) -> None:
     done.set()
     sampler.join()
     peak = peak_rss_mb()
-    from pdf_helper import stop_kept_helper
+    from pipeline.pdf.helper import stop_kept_helper
 
     stop_kept_helper()  # reaped, its peak is counted below
     helper = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -283,7 +283,7 @@ def small_documents(count: int) -> None:
     documents, or a fresh one after a failure) beside the pipeline called in this process."""
     from reportlab.pdfgen import canvas
 
-    from runner import PipelineRunner
+    from sandbox.runner import PipelineRunner
 
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer)

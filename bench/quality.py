@@ -33,7 +33,7 @@ sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 import pypdfium2 as pdfium  # noqa: E402
 
-import pdf_pipeline  # noqa: E402
+from pipeline.pdf import parse as pdf_pipeline  # noqa: E402
 
 CONFIG = {"high_resolution": True, "ocr_strategy": "Auto", "segmentation_strategy": "LayoutAnalysis",
           "error_handling": "Continue", "segment_processing": {}}

@@ -43,7 +43,7 @@ def worker_process(database_url: str, threads: int, start, stop, finished) -> No
     idling 10 ms (not the service's 0.5 s) so the bench measures the queue, not the poll."""
     import threading
 
-    from worker import Worker
+    from worker.loop import Worker
 
     app = make_app(database_url)
 
@@ -66,8 +66,8 @@ def worker_process(database_url: str, threads: int, start, stop, finished) -> No
 
 def producer_process(database_url: str, tasks: int, start) -> None:
     """Create tasks one by one, as API requests would, once the run starts."""
-    from lifecycle import create_task
     from schemas import default_configuration
+    from tasks.lifecycle import create_task
 
     app = make_app(database_url)
     configuration = default_configuration(None)

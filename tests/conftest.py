@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from app import create_app
 from models import db
-from pdf_helper import stop_kept_helper
+from pipeline.pdf.helper import stop_kept_helper
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 KEY = "test-key"
@@ -109,7 +109,7 @@ def chunkr(app, live_server, tmp_path, monkeypatch):
     """The official client pointed at a live server with two workers, run from an empty directory (no .env)."""
     from chunkr_ai import Chunkr
 
-    from worker import BackgroundWorkers
+    from worker.loop import BackgroundWorkers
 
     monkeypatch.chdir(tmp_path)
     running = BackgroundWorkers(app, 2).start()

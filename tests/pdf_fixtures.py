@@ -211,7 +211,7 @@ def encrypted_pdf() -> bytes:
 def long_report_pdf(copies: int, scanned_page: int | None = None) -> bytes:
     """The report's two pages `copies` times over; page `scanned_page` (1-based), if given, is
     a scan of the report's first page: an image with no text layer."""
-    from pdf_document import images_to_pdf
+    from pipeline.pdf.document import images_to_pdf
 
     report = pdfium.PdfDocument(report_pdf())
     target = pdfium.PdfDocument.new()

@@ -5,8 +5,8 @@ import io
 from datetime import timedelta
 
 import pytest
-
 from helpers import MARKDOWN, b64, create, finish, force
+
 from models import now_utc
 from schemas import SEGMENT_TYPES
 

@@ -9,9 +9,9 @@ from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
-
-import files
 from helpers import MARKDOWN, b64, create, finish
+
+from web import files
 
 MISSING_ID = "00000000-0000-0000-0000-000000000000"
 LIMIT = 1000

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import tiktoken
 
-from chunking import chunk_segments, chunks_of_group, count_cl100k_tokens, join_cost, token_counter
+from pipeline.chunking import chunk_segments, chunks_of_group, count_cl100k_tokens, join_cost, token_counter
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -201,7 +201,7 @@ def test_cl100k_loads_with_no_network_and_an_empty_cache(tmp_path):
         "    raise OSError('network disabled in this test')\n"
         "socket.socket.connect = refuse\n"
         "socket.create_connection = refuse\n"
-        "import chunking\n"
+        "from pipeline import chunking\n"
         "print(chunking.count_cl100k_tokens('hello world'))\n"
     )
     environment = {**os.environ, "TIKTOKEN_CACHE_DIR": str(tmp_path / "empty-cache")}

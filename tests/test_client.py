@@ -7,10 +7,22 @@ import httpx
 import pytest
 from chunkr_ai import Chunkr
 from chunkr_ai.api import decorators
-from chunkr_ai.models import (ChunkProcessing, Configuration, CroppingStrategy, ErrorHandlingStrategy,
-                              GenerationConfig, GenerationStrategy, LlmProcessing, OcrStrategy, Pipeline,
-                              SegmentationStrategy, SegmentFormat, SegmentProcessing, Status, Tokenizer)
-
+from chunkr_ai.models import (
+    ChunkProcessing,
+    Configuration,
+    CroppingStrategy,
+    ErrorHandlingStrategy,
+    GenerationConfig,
+    GenerationStrategy,
+    LlmProcessing,
+    OcrStrategy,
+    Pipeline,
+    SegmentationStrategy,
+    SegmentFormat,
+    SegmentProcessing,
+    Status,
+    Tokenizer,
+)
 from conftest import KEY
 from helpers import MARKDOWN, finish
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from pdf_fixtures import INTRO, page_png, report_pdf
 
 pytestmark = [pytest.mark.filterwarnings("ignore::ResourceWarning"),

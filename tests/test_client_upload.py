@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 from chunkr_ai.models import ChunkProcessing, Configuration
-
 from test_worker import LONG_MARKDOWN
 
 # chunkr-ai 0.3.7 (via nest_asyncio) opens event loops it never closes; they are collected in

@@ -7,11 +7,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
-import fetch
-from document import DocumentError
 from helpers import trickle
-from runner import Abandoned
+
+from pipeline.document import DocumentError
+from sandbox.runner import Abandoned
+from worker import fetch
 
 BODY = b"# Title\n\n" + b"word " * 20_000
 

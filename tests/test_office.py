@@ -7,8 +7,8 @@ import zipfile
 
 import pytest
 
-import pdf_office
-import pdf_pipeline
+from pipeline.pdf import office as pdf_office
+from pipeline.pdf import parse as pdf_pipeline
 from schemas import default_configuration
 
 CONFIG = default_configuration(None)

@@ -7,15 +7,15 @@ import random
 import threading
 
 import pytest
+from helpers import create, finish
+from pdf_fixtures import report_pdf
 from PIL import Image
 from reportlab.pdfgen import canvas
 from sqlalchemy import delete, insert, select
-
-import page_images
-from helpers import create, finish
-from models import TaskFile, db, task_files_table, tasks_table
-from pdf_fixtures import report_pdf
 from test_worker import wait_for, workers  # noqa: F401 - the fixture
+
+from models import TaskFile, db, task_files_table, tasks_table
+from web import page_images
 
 PAGE = "page-2-918x1188.jpg"
 
@@ -155,7 +155,7 @@ def test_only_page_image_names_are_rendered(app, client, auth, name):
     task_id = finished_with_pdf(app, client, auth, report_pdf(), PAGE)
     assert not page_images.is_page_image(name)
     with app.test_request_context():
-        from storage import FileLinks
+        from web.storage import FileLinks
 
         url = FileLinks(False).url(task_id, name).removeprefix("http://localhost")
     response = client.get(url)

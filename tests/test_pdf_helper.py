@@ -9,14 +9,14 @@ import sys
 import time
 
 import pytest
-from PIL import Image
-
-import ocr
-import pdf_helper
-import pdf_pipeline
-from document import DocumentError
 from helpers import gone
 from pdf_fixtures import long_report_pdf
+from PIL import Image
+
+from pipeline.document import DocumentError
+from pipeline.pdf import helper as pdf_helper
+from pipeline.pdf import ocr
+from pipeline.pdf import parse as pdf_pipeline
 
 PageHelper = pdf_helper.PageHelper  # the class itself: parse() puts a subclass of it in its place
 CONFIG = {"high_resolution": True, "ocr_strategy": "Auto", "segmentation_strategy": "LayoutAnalysis",
@@ -267,8 +267,8 @@ def test_a_document_that_fails_stops_the_helper_at_work_on_it(monkeypatch):
 def test_embed_lengths_counted_beside_the_pages_give_exact_chunk_lengths(monkeypatch):
     """Token counts made with each page (in the helper for its pages) are the real ones, and a
     segment retyped after the pages (a running header) is counted again for its new embed."""
-    from chunking import count_cl100k_tokens
-    from pipeline import run_pipeline
+    from pipeline.chunking import count_cl100k_tokens
+    from pipeline.run import run_pipeline
 
     monkeypatch.setattr(pdf_pipeline, "helper_wanted", lambda count: count >= pdf_helper.MIN_PAGES)
     counted_in = []

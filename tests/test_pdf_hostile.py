@@ -6,13 +6,13 @@ import struct
 import zlib
 
 import pytest
+from pdf_fixtures import encrypted_pdf, many_pages_pdf, report_pdf, sized_page_pdf
 from PIL import Image
 
-import pdf_office
-import pdf_pipeline
-from document import DocumentError
-from pdf_fixtures import encrypted_pdf, many_pages_pdf, report_pdf, sized_page_pdf
-from pdf_limits import MAX_PAGE_IMAGE_PIXELS
+from pipeline.document import DocumentError
+from pipeline.pdf import office as pdf_office
+from pipeline.pdf import parse as pdf_pipeline
+from pipeline.pdf.limits import MAX_PAGE_IMAGE_PIXELS
 
 CONFIG = {"high_resolution": True, "ocr_strategy": "Auto", "segmentation_strategy": "LayoutAnalysis",
           "error_handling": "Fail", "segment_processing": {}}

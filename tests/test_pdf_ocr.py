@@ -7,14 +7,14 @@ import socket
 
 import pypdfium2 as pdfium
 import pytest
+from pdf_fixtures import BULLETS, INTRO, page_png, report_pdf
 from PIL import Image, ImageDraw, ImageFont
 from reportlab.lib.pagesizes import letter
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen import canvas
 
-import ocr
-import pdf_pipeline
-from pdf_fixtures import BULLETS, INTRO, page_png, report_pdf
+from pipeline.pdf import ocr
+from pipeline.pdf import parse as pdf_pipeline
 
 CONFIG = {"high_resolution": True, "ocr_strategy": "Auto", "segmentation_strategy": "LayoutAnalysis",
           "error_handling": "Fail", "segment_processing": {}}

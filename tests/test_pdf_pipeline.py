@@ -1,21 +1,19 @@
 """The PDF pipeline on a report the tests make: segment types, texts, order, tables, images."""
 from __future__ import annotations
 
-import io
-
-import pytest
-from PIL import Image
-
-import page_images
-import pdf_pipeline
-from document import DocumentError
 import ctypes
+import io
 import threading
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
-
+import pytest
 from pdf_fixtures import BULLETS, FORMULA, INTRO, report_pdf, rotated_pdf
+from PIL import Image
+
+from pipeline.document import DocumentError
+from pipeline.pdf import parse as pdf_pipeline
+from web import page_images
 
 PAGE_SCALE = 1.5  # page images are 108 DPI with high_resolution
 
@@ -271,8 +269,8 @@ def test_parsing_in_two_threads_at_once_gives_the_same_result(report):
 
 
 def test_numbered_listing_with_blank_lines_reads_each_number_with_its_line():
-    from layout import group_lines, layout_page
-    from pdf_text import Word
+    from pipeline.pdf.layout import group_lines, layout_page
+    from pipeline.pdf.text import Word
 
     words = []
     for row in range(8):
@@ -289,7 +287,7 @@ def test_numbered_listing_with_blank_lines_reads_each_number_with_its_line():
 def test_page_image_render_matches_pypdfium2s_render(rotation):
     from PIL import ImageChops
 
-    from pdf_render import page_pixels, render_page, render_whole_page
+    from pipeline.pdf.render import page_pixels, render_page, render_whole_page
 
     pdf = pdfium.PdfDocument(rotated_pdf(rotation))
     try:
@@ -304,8 +302,8 @@ def test_page_image_render_matches_pypdfium2s_render(rotation):
 
 
 def test_two_column_index_reads_column_heads_and_long_column_tails_in_their_column():
-    from layout import group_lines, layout_page
-    from pdf_text import Word
+    from pipeline.pdf.layout import group_lines, layout_page
+    from pipeline.pdf.text import Word
 
     def line(text, left, top, size=12.0):
         return Word(text, left, top, left + 10 * len(text), top + size, size)
@@ -368,10 +366,9 @@ def test_small_line_numbers_low_on_a_page_are_not_footnotes():
 
 def watermarked_pdf() -> bytes:
     """Two paragraphs and a list, a large diagonal DRAFT across them, and a stamp up the margin."""
+    from pdf_fixtures import paragraph
     from reportlab.lib.pagesizes import letter
     from reportlab.pdfgen import canvas
-
-    from pdf_fixtures import paragraph
 
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer, pagesize=letter, invariant=1)
@@ -471,7 +468,7 @@ def test_a_ruled_table_keeps_its_headings_printed_sideways():
     pdf.drawString(72, 746, INTRO[90:180])
     heads, rows = ["Region", "Revenue", "Growth"], [["North", "1200", "4%"], ["South", "950", "7%"], ["East", "1430", "2%"],
                                                     ["West", "880", "1%"], ["Central", "1010", "3%"], ["Islands", "300", "9%"]]
-    top, head_height, row_height, widths = 700, 60, 18, [120, 100, 100]
+    top, head_height, row_height = 700, 60, 18
     xs = [72, 192, 292, 392]
     bottom = top - head_height - row_height * len(rows)
     for x in xs:

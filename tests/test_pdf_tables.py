@@ -1,9 +1,9 @@
 """Table finding on words and rules given directly: grids, spanning cells, aligned columns."""
 from __future__ import annotations
 
-from layout import group_lines
-from pdf_text import Word
-from tables import ruled_tables, unruled_tables
+from pipeline.pdf.layout import group_lines
+from pipeline.pdf.tables import ruled_tables, unruled_tables
+from pipeline.pdf.text import Word
 
 
 def word(text: str, left: float, top: float, size: float = 10.0) -> Word:
@@ -87,7 +87,7 @@ def test_small_pages_printed_side_by_side_are_no_table_but_a_table_with_one_pros
 
 
 def test_lines_over_a_table_box_that_the_table_did_not_take_are_kept():
-    from layout import Line, Region, free_lines
+    from pipeline.pdf.layout import Line, Region, free_lines
 
     cell, beside = Word("01", 20, 20, 40, 30, 10.0), Word("note", 120, 20, 160, 30, 10.0)
     below = [Word("By", 0, 85, 20, 97, 10.0), Word("default", 25, 85, 200, 97, 10.0)]

@@ -5,9 +5,9 @@ import types
 import pytest
 import tiktoken
 
-from document import DocumentError, ParsedDocument
-from pipeline import run_pipeline
-from segment_processing import NO_LANGUAGE_MODEL_MESSAGE
+from pipeline.document import DocumentError, ParsedDocument
+from pipeline.run import run_pipeline
+from pipeline.segment_processing import NO_LANGUAGE_MODEL_MESSAGE
 
 SEGMENT_TYPES = [
     "Title", "SectionHeader", "Text", "ListItem", "Table", "Picture", "Caption", "Formula",
@@ -158,7 +158,7 @@ def test_unsupported_mime_type_raises_document_error(mime_type):
 
 
 def test_pdf_without_the_pdf_pipeline_is_unsupported(monkeypatch):
-    monkeypatch.setitem(sys.modules, "pdf_pipeline", None)  # makes `import pdf_pipeline` fail
+    monkeypatch.setitem(sys.modules, "pipeline.pdf.parse", None)  # makes its import fail
     with pytest.raises(DocumentError, match="^Unsupported file type: application/pdf$"):
         run_pipeline(b"%PDF-1.7", "application/pdf", "a.pdf", default_configuration())
 
@@ -177,7 +177,7 @@ def fake_segment(segment_type: str, text: str, page_number: int) -> dict:
 def fake_pdf_pipeline(monkeypatch):
     """A stand-in pdf_pipeline module that records its calls."""
     calls: list[tuple] = []
-    module = types.ModuleType("pdf_pipeline")
+    module = types.ModuleType("pipeline.pdf.parse")
 
     def parsed() -> ParsedDocument:
         return ParsedDocument(
@@ -194,7 +194,7 @@ def fake_pdf_pipeline(monkeypatch):
     module.parse_pdf = lambda document, configuration, progress: calls.append(("pdf",)) or parsed()
     module.parse_image = lambda document, mime, configuration, progress: calls.append(("image", mime)) or parsed()
     module.parse_office = lambda document, mime, configuration, progress: calls.append(("office", mime)) or parsed()
-    monkeypatch.setitem(sys.modules, "pdf_pipeline", module)
+    monkeypatch.setitem(sys.modules, "pipeline.pdf.parse", module)
     return calls
 
 

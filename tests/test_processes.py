@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-
 from helpers import create
+
 from models import Task, db
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,8 +5,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from helpers import create
-from lifecycle import claim_next_task
+
 from models import Task, db
+from tasks.lifecycle import claim_next_task
 
 
 def test_concurrent_cancels_have_one_winner(app, client, auth):

@@ -11,22 +11,21 @@ import threading
 import time
 
 import pytest
+from helpers import gone
 from reportlab.pdfgen import canvas
 
-import runner
-from document import DocumentError
-from helpers import gone
+from pipeline.document import DocumentError
+from sandbox import runner
 from schemas import default_configuration
-
 
 PROBE = """
 import os, sys
 sys.path.insert(0, {project!r})
-import runner
+from sandbox import runner
 
 
 def loaded(report):
-    import chunking
+    from pipeline import chunking
 
     report.send(["pipeline_preload" in sys.modules, "pdf_pipeline" in sys.modules,
                  chunking.cl100k_encoding.cache_info().currsize == 1])
@@ -217,7 +216,7 @@ def run_text(pipeline_runner, document: bytes, timeout: float = 60):
 def test_a_small_text_runs_on_the_calling_thread_a_larger_one_on_the_pipeline_thread(monkeypatch):
     """Handing a tiny document to another thread costs more than parsing it; past
     INLINE_TEXT_BYTES the pipeline thread (which a deadline can leave behind) takes it."""
-    import pipeline
+    from pipeline import run as pipeline
 
     real, threads = pipeline.run_pipeline, []
     monkeypatch.setattr(pipeline, "run_pipeline",
@@ -233,7 +232,7 @@ def test_a_small_text_runs_on_the_calling_thread_a_larger_one_on_the_pipeline_th
 
 
 def test_a_small_text_run_slower_than_the_deadline_is_a_timeout(monkeypatch):
-    import pipeline
+    from pipeline import run as pipeline
 
     real = pipeline.run_pipeline
     monkeypatch.setattr(pipeline, "run_pipeline", lambda *args, **kwargs: time.sleep(0.3) or real(*args, **kwargs))

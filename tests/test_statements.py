@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-import lifecycle
 from models import ApiKey, Task, db
 from schemas import default_configuration
-from statements import AUTOCOMMIT_BIND, RELAXED_BIND, Prepared, autocommit_engine, transaction
+from tasks import lifecycle
+from tasks.statements import AUTOCOMMIT_BIND, RELAXED_BIND, Prepared, autocommit_engine, transaction
 
 _INSERT_KEY = Prepared(insert(ApiKey.__table__).values(
     key_hash=bindparam("key_hash"), prefix="ck_test", owner=bindparam("owner"),

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from text_pipeline import parse_text
+from pipeline.text.parse import parse_text
 
 SEGMENT_KEYS = {
     "segment_id", "segment_type", "bbox", "page_number", "page_width", "page_height", "confidence",
@@ -230,7 +230,7 @@ def test_empty_or_markupless_documents(mime_type, document):
 def test_text_documents_are_recognised_from_their_bytes_and_read_as_such(document, file_name, mime_type, expected):
     """Detection (as at create) and parsing together: other encodings than UTF-8 are text, and
     HTML is HTML without an .html name."""
-    from doctype import detect_mime_type
+    from pipeline.doctype import detect_mime_type
 
     assert detect_mime_type(document, file_name) == mime_type
     parsed = parse_text(document, mime_type, {})
@@ -238,7 +238,7 @@ def test_text_documents_are_recognised_from_their_bytes_and_read_as_such(documen
 
 
 def test_binary_bytes_are_not_text():
-    from doctype import detect_mime_type
+    from pipeline.doctype import detect_mime_type
 
     assert detect_mime_type(bytes(range(256)) * 4) == "application/octet-stream"
     assert detect_mime_type(b"\x81\x8d\x8f" * 100) == "application/octet-stream"  # undefined in Windows-1252
@@ -294,6 +294,6 @@ def test_list_marks_nested_on_one_line_past_the_limit_keep_the_rest(marks):
     (b"<span>x</span> and more", "text/html"),
 ])
 def test_an_html_fragment_needs_a_real_tag_that_closes(document, mime_type):
-    from doctype import detect_mime_type
+    from pipeline.doctype import detect_mime_type
 
     assert detect_mime_type(document) == mime_type

@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
 from helpers import create, finish, force
+
 from models import now_utc
 
 STATUSES = ["Starting", "Starting (queued update)", "Processing", "Succeeded", "Failed", "Cancelled"]
@@ -210,8 +210,8 @@ def test_update_without_a_body_runs_the_task_again_as_it_was(app, client, auth):
 def test_update_answers_the_state_it_wrote_even_if_a_worker_claims_at_once(app, client, auth, monkeypatch):
     """The response is the row the update's own write returned: a worker claiming the task right
     after the commit (before the response is built) does not turn the answer into Processing."""
-    import lifecycle
     from models import db
+    from tasks import lifecycle
 
     task_id = create(client, auth)["task_id"]
     finish(app, task_id)

@@ -7,12 +7,12 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
-import leases
 from helpers import create, force, trickle
-from lifecycle import claim_next_task
+
 from models import Task, db, now_utc
-from worker import BackgroundWorkers, Worker
+from tasks import leases
+from tasks.lifecycle import claim_next_task
+from worker.loop import BackgroundWorkers, Worker
 
 LONG_MARKDOWN = b"# Report\n\n" + b"\n\n".join(
     b"## Part %d\n\n" % n + b"Words of part %d. " % n * 40 for n in range(6))
@@ -145,7 +145,7 @@ def test_expiry_after_success(app, client, auth, workers):
     assert task["expires_at"] is not None
     time.sleep(1.2)
     assert client.get(f"/task/{task_id}", headers=auth).text == "Task not found"
-    from lifecycle import sweep_expired
+    from tasks.lifecycle import sweep_expired
     with app.app_context():
         sweep_expired()
         assert db.session.get(Task, task_id) is None
@@ -226,7 +226,7 @@ def file_server():
 
 def test_task_timeout_fails_the_run(app, client, auth, monkeypatch):
     """A run longer than TASK_TIMEOUT fails with `Task timed out`, and the worker goes on."""
-    import pipeline
+    from pipeline import run as pipeline
 
     real = pipeline.run_pipeline
     monkeypatch.setattr(pipeline, "run_pipeline", lambda *args, **kwargs: time.sleep(3) or real(*args, **kwargs))
@@ -245,7 +245,7 @@ def test_task_timeout_fails_the_run(app, client, auth, monkeypatch):
 
 def test_a_task_queued_here_wakes_idle_workers_at_once(app, client, auth, monkeypatch):
     """A create or an update in this process wakes its idle workers, without waiting for their poll."""
-    import worker
+    from worker import loop as worker
 
     monkeypatch.setattr(worker, "IDLE_SECONDS", 30.0)  # a poll would take 30 s to find the task
     running = BackgroundWorkers(app, 1).start()
@@ -361,7 +361,7 @@ def test_a_finish_that_lost_its_lease_changes_nothing_but_still_claims(app, clie
 def test_the_lease_is_renewed_through_the_shutdown_grace_period(app, client, auth, monkeypatch):
     """A run that finishes within the grace period after SIGTERM keeps its lease meanwhile: a
     reaper running all along does not take the task away, and it ends Succeeded."""
-    import pipeline
+    from pipeline import run as pipeline
 
     real = pipeline.run_pipeline
     running = threading.Event()
@@ -395,7 +395,7 @@ def test_the_lease_is_renewed_through_the_shutdown_grace_period(app, client, aut
 
 def test_a_trickling_download_fails_at_the_overall_deadline(app, client, auth, file_server, monkeypatch):
     """A server sending a byte now and then cannot hold a worker: the whole download has a deadline."""
-    import fetch
+    from worker import fetch
 
     monkeypatch.setattr(fetch, "TIMEOUT_SECONDS", 1)
     monkeypatch.setattr(fetch, "READ_SECONDS", 0.5)
@@ -411,7 +411,7 @@ def test_a_trickling_download_fails_at_the_overall_deadline(app, client, auth, f
 def test_shutdown_during_a_download_hands_the_task_back(app, client, auth, file_server, monkeypatch):
     """A stop during a slow download ends it after the grace period: the task goes back to the
     queue (Starting, attempt not counted), not Processing until the process dies."""
-    import worker as worker_module
+    from worker import loop as worker_module
 
     monkeypatch.setattr(worker_module, "SHUTDOWN_GRACE_SECONDS", 0.3)
     app.config["ALLOW_PRIVATE_URLS"] = True

@@ -1,0 +1,274 @@
+"""Words into lines, reading order (recursive XY-cut) and blocks of one page."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from statistics import median
+
+from pipeline.pdf.reading_order import xy_cut
+from pipeline.pdf.text import Word
+
+LIST_MARKER = re.compile(
+    r"^(?:[\u2022\u2023\u2043\u2219\u25aa\u25ab\u25cf\u25cb\u25a0\u25a1\u25e6\u27a2\u2713\u2714\u00b7*+\-\u2013\u2014]"
+    r"|\(?(?:\d{1,3}|[a-zA-Z]|[ivxlcIVXLC]{1,5})[.)])$"
+)
+CAPTION_START = re.compile(r"^(?:Figure|Fig\.|Table|Tab\.|Chart|Exhibit|Listing|Plate|Illustration|Graph)\s*[0-9IVX]+")
+MAX_HEIGHT_RATIO = 2.2  # words or lines more unequal in height than this are never one row
+FRAGMENT_GAP = 0.85  # a gap wider than this many font sizes splits a line into fragments
+
+
+@dataclass(slots=True, eq=False)
+class Line:
+    """A horizontal run of words without a wide gap (a line, or one cell or column of it)."""
+
+    words: list[Word]
+    left: float = 0.0
+    top: float = 0.0
+    right: float = 0.0
+    bottom: float = 0.0
+    size: float = 0.0
+    bold: bool = False
+
+    def __post_init__(self):
+        words = self.words
+        first = words[0]
+        left, top, right, bottom = first.left, first.top, first.right, first.bottom
+        size, uniform, bold_chars, chars = first.size, True, 0, 0
+        for word in words:
+            if word.left < left:
+                left = word.left
+            if word.top < top:
+                top = word.top
+            if word.right > right:
+                right = word.right
+            if word.bottom > bottom:
+                bottom = word.bottom
+            if word.size != size:
+                uniform = False
+            weight = len(word.text)
+            chars += weight
+            if word.bold:
+                bold_chars += weight
+        self.left, self.top, self.right, self.bottom = left, top, right, bottom
+        self.size = size if uniform else weighted_median([(word.size, len(word.text)) for word in words])
+        self.bold = bold_chars >= 0.8 * chars
+
+    @property
+    def text(self) -> str:
+        """The words joined by spaces."""
+        return " ".join([word.text for word in self.words])
+
+
+@dataclass(eq=False)
+class Region:
+    """An area taken whole into the reading order: a table or a picture."""
+
+    kind: str
+    left: float
+    top: float
+    right: float
+    bottom: float
+    words: list[Word] = field(default_factory=list)
+    payload: object = None
+
+
+@dataclass(eq=False)
+class Block:
+    """A run of lines (or one region) that becomes one segment; read its properties once complete."""
+
+    lines: list[Line]
+    kind: str = "Text"
+    region: Region | None = None
+    level: int = 2
+
+    @cached_property
+    def box(self) -> tuple[float, float, float, float]:
+        """(left, top, right, bottom) of the lines or the region."""
+        if self.region is not None:
+            return self.region.left, self.region.top, self.region.right, self.region.bottom
+        return (
+            min(line.left for line in self.lines), min(line.top for line in self.lines),
+            max(line.right for line in self.lines), max(line.bottom for line in self.lines),
+        )
+
+    @cached_property
+    def words(self) -> list[Word]:
+        """Every word of the block, in reading order."""
+        if self.region is not None:
+            return self.region.words
+        return [word for line in self.lines for word in line.words]
+
+    @cached_property
+    def text(self) -> str:
+        """The block's text, lines joined by spaces."""
+        if self.region is not None:
+            return " ".join(word.text for word in self.region.words)
+        parts: list[str] = []
+        broken = None
+        for line in self.lines:
+            if broken is not None and broken.continued_by is line.words[0]:
+                # A word broken over two lines, rejoined.
+                parts[-1] = parts[-1][:-1] + broken.joins_next + line.text
+            else:
+                parts.append(line.text)
+            broken = line.words[-1] if line.words[-1].joins_next is not None else None
+        return " ".join(parts)
+
+    @cached_property
+    def size(self) -> float:
+        """The median text size of its lines."""
+        return median(line.size for line in self.lines) if self.lines else 0.0
+
+
+def weighted_median(pairs: list[tuple[float, int]]) -> float:
+    """The value at the middle of the total weight."""
+    ordered = sorted(pairs)
+    half = sum(weight for _, weight in ordered) / 2
+    running = 0
+    for value, weight in ordered:
+        running += weight
+        if running >= half:
+            return value
+    return ordered[-1][0] if ordered else 0.0
+
+
+def group_lines(words: list[Word]) -> list[Line]:
+    """Words grouped into rows by height, each row split into fragments at wide gaps."""
+    rows: list[list[Word]] = []
+    row: list[Word] | None = None
+    row_centre = row_height = 0.0  # centre and height of the current row's tallest word
+    for word in sorted(words, key=lambda item: item.top + item.bottom):
+        centre, height = (word.top + word.bottom) / 2, word.bottom - word.top
+        if row is not None:
+            taller, shorter = (height, row_height) if height > row_height else (row_height, height)
+            # A word far taller than the row (a watermark, a drop cap) never joins it.
+            similar = taller <= MAX_HEIGHT_RATIO * (shorter if shorter > 0.1 else 0.1)
+            if similar and abs(centre - row_centre) <= 0.4 * taller:
+                row.append(word)
+                if height > row_height:
+                    row_centre, row_height = centre, height
+                continue
+        row = [word]
+        rows.append(row)
+        row_centre, row_height = centre, height
+    lines: list[Line] = []
+    for row in rows:
+        if len(row) > 1:
+            row.sort(key=lambda item: item.left)
+        current = [row[0]]
+        previous = row[0]
+        for word in row[1:]:
+            wider = word.size if word.size > previous.size else previous.size
+            if word.left - previous.right > FRAGMENT_GAP * wider and not (
+                len(current) == 1 and LIST_MARKER.match(previous.text) is not None
+            ):
+                lines.append(Line(current))
+                current = [word]
+            else:
+                current.append(word)
+            previous = word
+        lines.append(Line(current))
+    return lines
+
+
+def visual_rows(lines: list[Line]) -> list[list[Line]]:
+    """Fragments of one leaf grouped into rows that overlap vertically, each left to right."""
+    rows: list[list[Line]] = []
+    for line in sorted(lines, key=lambda item: item.top):
+        if rows:
+            last = rows[-1]
+            top, bottom = min(item.top for item in last), max(item.bottom for item in last)
+            overlap = min(bottom, line.bottom) - max(top, line.top)
+            heights = sorted((bottom - top, line.bottom - line.top))
+            similar = heights[1] <= MAX_HEIGHT_RATIO * max(heights[0], 0.1)
+            if similar and overlap > 0.5 * heights[0]:
+                last.append(line)
+                continue
+        rows.append([line])
+    return [sorted(row, key=lambda item: item.left) for row in rows]
+
+
+def row_as_line(row: list[Line]) -> Line:
+    """One visual row as a single line."""
+    return row[0] if len(row) == 1 else Line([word for part in row for word in part.words])
+
+
+def starts_list_item(line: Line) -> bool:
+    """Whether a line opens with a bullet or an item number."""
+    return bool(line.words) and LIST_MARKER.match(line.words[0].text) is not None and len(line.words) > 1
+
+
+def split_blocks(lines: list[Line]) -> list[Block]:
+    """One leaf's lines cut into blocks at changes of style, list markers, captions and indents."""
+    blocks: list[Block] = []
+    previous: Line | None = None
+    for line in map(row_as_line, visual_rows(lines)):
+        if previous is None or starts_new_block(previous, line, blocks[-1]):
+            blocks.append(Block([line]))
+        else:
+            blocks[-1].lines.append(line)
+        previous = line
+    return blocks
+
+
+def starts_new_block(previous: Line, line: Line, block: Block) -> bool:
+    """Whether `line` begins a new block after `previous`, which ends `block`."""
+    size_ratio = line.size / previous.size if previous.size else 1.0
+    if size_ratio > 1.15 or size_ratio < 0.87 or line.bold != previous.bold:
+        return True
+    if starts_list_item(line) or CAPTION_START.match(line.text):
+        return True
+    if CAPTION_START.match(block.lines[0].text) and line.top - previous.bottom > 0.3 * line.size:
+        return True
+    if line.top - previous.bottom > 0.8 * max(line.size, previous.size):
+        return True
+    in_list = starts_list_item(block.lines[0])
+    if in_list and line.left < block.lines[0].left + 0.5 * line.size and not starts_list_item(line):
+        return True  # back at the marker's margin: the item has ended
+    indented = line.left - previous.left >= 0.8 * line.size
+    return indented and not in_list and len(block.lines) > 1 and line.size > 0
+
+
+def layout_page(lines: list[Line], regions: list[Region], body_size: float) -> list[Block]:
+    """The page's blocks in reading order; regions (tables, pictures) stay whole."""
+    items: list = free_lines(lines, regions) + list(regions)
+    if not items:
+        return []
+    leaves = xy_cut(items, gap_x=max(body_size, 4.0), gap_y=max(0.55 * body_size, 2.0))
+    blocks: list[Block] = []
+    for leaf in leaves:
+        leaf_regions = [item for item in leaf if isinstance(item, Region)]
+        leaf_lines = [item for item in leaf if isinstance(item, Line)]
+        leaf_blocks = split_blocks(leaf_lines) if leaf_lines else []
+        if leaf_regions:
+            leaf_blocks += [Block([], kind=region.kind, region=region) for region in leaf_regions]
+            leaf_blocks.sort(key=lambda block: block.box[1])
+        blocks.extend(leaf_blocks)
+    return blocks
+
+
+def free_lines(lines: list[Line], regions: list[Region]) -> list[Line]:
+    """The lines outside every region; a line only partly in a table keeps the words the table left."""
+    # A table holds exactly its words: a line can overlap its box (a paragraph just below it,
+    # a row it did not take) without being one of its rows, and must not be lost then.
+    in_tables = {id(word) for region in regions if region.kind == "Table" for word in region.words}
+    others = [region for region in regions if region.kind != "Table"]
+    free = []
+    for line in lines:
+        if others and any(inside(line, region) for region in others):
+            continue
+        if in_tables:
+            kept = [word for word in line.words if id(word) not in in_tables]
+            if not kept:
+                continue
+            if len(kept) < len(line.words):
+                line = Line(kept)
+        free.append(line)
+    return free
+
+
+def inside(word, region) -> bool:
+    """Whether a word's (or line's) centre lies within a region."""
+    x, y = (word.left + word.right) / 2, (word.top + word.bottom) / 2
+    return region.left <= x <= region.right and region.top <= y <= region.bottom

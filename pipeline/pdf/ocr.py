@@ -1,0 +1,90 @@
+"""Offline OCR with RapidOCR, whose wheel carries its ONNX models: words with boxes and scores."""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import threading
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image
+
+from pipeline.pdf.text import Word
+
+ENGINE_LOCK = threading.Lock()  # one inference at a time: both cores are already used by it
+_FORKED_ENGINES: list = []
+MIN_CONFIDENCE = 0.5  # below this a "word" is mostly a shape read as a letter
+
+
+@lru_cache(maxsize=1)
+def ocr_engine():
+    """The RapidOCR engine, built once per process from the models inside the package."""
+    from rapidocr import RapidOCR
+
+    # The detector works on the image as given up to 2000 px (the engine's default would blow
+    # a short, wide image up until its short side is 736 px, which is slow and no better).
+    return RapidOCR(params={"Global.log_level": "error", "Det.limit_type": "max", "Det.limit_side_len": 2000})
+
+
+def forget_engine_after_fork() -> None:
+    """In a forked child: build a new engine when one is needed. The parent's engine runs on
+    threads that the child does not have; it is kept, unused (its destructor would wait for them)."""
+    if ocr_engine.cache_info().currsize:
+        _FORKED_ENGINES.append(ocr_engine())
+        ocr_engine.cache_clear()
+
+
+os.register_at_fork(after_in_child=forget_engine_after_fork)  # every fork: a PDF's page helper, and any other
+
+
+@lru_cache(maxsize=1)
+def _malloc_trim():
+    """glibc's malloc_trim, or None where the C library has none."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def release_free_memory() -> None:
+    """Hand freed heap pages back to the system."""
+    # Inference buffers freed between page images fragment glibc's heap; without this the
+    # process grew by several MB per OCR call on long documents (3 GB over 500 pages).
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+def ocr_words(image: Image.Image, scale_to_page: float = 1.0) -> list[Word]:
+    """Words found by OCR, boxes mapped to page-image pixels by `scale_to_page`."""
+    array = np.asarray(image.convert("RGB"))
+    with ENGINE_LOCK:
+        try:
+            result = ocr_engine()(array, return_word_box=True)
+        finally:
+            release_free_memory()
+    words: list[Word] = []
+    lines = getattr(result, "word_results", None) or ()
+    line_boxes = result.boxes if result.boxes is not None else []
+    for line, line_box in zip(lines, line_boxes):
+        line_height = (max(point[1] for point in line_box) - min(point[1] for point in line_box)) * scale_to_page
+        for text, score, box in line:
+            if not str(text).strip() or float(score) < MIN_CONFIDENCE:
+                continue
+            xs, ys = [point[0] for point in box], [point[1] for point in box]
+            words.append(Word(
+                str(text), min(xs) * scale_to_page, min(ys) * scale_to_page,
+                max(xs) * scale_to_page, max(ys) * scale_to_page,
+                size=max(line_height * 0.8, 1.0), confidence=round(float(score), 4),
+            ))
+    return without_shapes(words)
+
+
+def without_shapes(words: list[Word]) -> list[Word]:
+    """Drop one- or two-letter "words" far taller than the text: circles read as an O, and such."""
+    if len(words) < 3:
+        return words
+    heights = sorted(word.bottom - word.top for word in words)
+    typical = heights[len(heights) // 2]
+    return [word for word in words if len(word.text) > 2 or word.bottom - word.top <= 3 * typical]

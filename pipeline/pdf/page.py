@@ -1,0 +1,175 @@
+"""One page into segments: text layer or OCR words, tables, pictures, layout and crops."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from statistics import median
+
+from PIL import Image
+
+from pipeline.pdf.classify import BodySize, classify_blocks
+from pipeline.pdf.layout import Block, Line, Region, free_lines, group_lines, inside, layout_page
+from pipeline.pdf.objects import PageGraphics
+from pipeline.pdf.ocr import ocr_words
+from pipeline.pdf.render import BackgroundEncoder, crop_box, encode_image
+from pipeline.pdf.segments import block_segment, ocr_entries, page_segment, same_box
+from pipeline.pdf.tables import ruled_tables, unruled_tables
+from pipeline.pdf.text import Word
+
+CROPPED_BY_DEFAULT = frozenset({"Picture", "Table"})
+
+
+@dataclass
+class DocumentState:
+    """What carries from page to page: settings, files, text sizes and whether a Title was given."""
+
+    configuration: dict
+    files: dict[str, tuple[str, bytes]]
+    encoder: BackgroundEncoder
+    body: BodySize = field(default_factory=BodySize)
+    pages_with_text: int = 0
+    title_given: bool = False
+
+    @property
+    def ocr_all(self) -> bool:
+        """Whether every segment carries OCR results (ocr_strategy=All)."""
+        return self.configuration.get("ocr_strategy", "All") == "All"
+
+    @property
+    def page_strategy(self) -> bool:
+        """Whether each page is one Page segment (segmentation_strategy=Page)."""
+        return self.configuration.get("segmentation_strategy", "LayoutAnalysis") == "Page"
+
+    def crops(self, segment_type: str) -> bool:
+        """Whether segments of this type carry a cropped image (crop_image All or Auto)."""
+        settings = (self.configuration.get("segment_processing") or {}).get(segment_type) or {}
+        default = "All" if segment_type == "Picture" else "Auto"
+        if (settings.get("crop_image") or default) == "All":
+            return True
+        return segment_type in CROPPED_BY_DEFAULT
+
+
+@dataclass
+class PageInput:
+    """A page ready for analysis: its image, words, drawn graphics and how to crop from it."""
+
+    info: dict  # the `pages` entry: image, page_number, page_width, page_height, dpi
+    image: Image.Image | Callable[[], Image.Image]  # a function that renders it, when it is not made yet
+    words: list[Word]
+    graphics: PageGraphics | None
+    from_ocr: bool
+    render_crop: object = None  # callable(image box) -> sharper crop image, for PDF pages
+    layout_size: tuple[float, float] | None = None  # (width, height) where words and graphics live
+    to_image: object = same_box  # maps a box of that space to the page image
+
+    def page_image(self) -> Image.Image:
+        """The page image, rendered now when it was not made yet."""
+        if callable(self.image):
+            self.image = self.image()
+        return self.image
+
+    def size(self) -> tuple[float, float]:
+        """Width and height of the space the layout works in."""
+        return self.layout_size or (self.info["page_width"], self.info["page_height"])
+
+
+def picture_regions(graphics: PageGraphics, width: float, height: float, taken: list[Region]) -> list[Region]:
+    """Placed images big enough to be pictures (not scanned page backgrounds), overlaps merged."""
+    boxes = []
+    for left, top, right, bottom in graphics.images:
+        left, top, right, bottom = max(left, 0), max(top, 0), min(right, width), min(bottom, height)
+        area = (right - left) * (bottom - top)
+        if right - left < 16 or bottom - top < 16 or area < 0.008 * width * height or area > 0.8 * width * height:
+            continue
+        boxes.append([left, top, right, bottom])
+    merged: list[list[float]] = []
+    for box in sorted(boxes):
+        for other in merged:
+            if box[0] <= other[2] and box[2] >= other[0] and box[1] <= other[3] and box[3] >= other[1]:
+                other[:] = [min(box[0], other[0]), min(box[1], other[1]), max(box[2], other[2]), max(box[3], other[3])]
+                break
+        else:
+            merged.append(box)
+    regions = []
+    for left, top, right, bottom in merged:
+        centre = Word("", (left + right) / 2, (top + bottom) / 2, (left + right) / 2, (top + bottom) / 2, 0.0)
+        if not any(inside(centre, table) for table in taken):
+            regions.append(Region("Picture", left, top, right, bottom))
+    return regions
+
+
+def analyse_page(page: PageInput, state: DocumentState) -> list[dict]:
+    """The segments of one page, in reading order, crops stored in the state's files."""
+    width, height = page.size()
+    page_words = words = [word for word in page.words if 0 <= (word.left + word.right) / 2 <= width
+                          and 0 <= (word.top + word.bottom) / 2 <= height]
+    regions: list[Region] = []
+    if page.graphics is not None:  # with every word: a table keeps its headings printed sideways
+        regions += ruled_tables(page.graphics.horizontal, page.graphics.vertical, words)
+    # Words set at an angle to the page's lines (a diagonal DRAFT, a stamp up the margin, a table
+    # printed sideways) would cut across its lines and columns, which the layout reads upright.
+    turned = [word for word in words if word.turned]
+    if turned:
+        in_tables = {id(word) for region in regions for word in region.words}
+        turned = [word for word in turned if id(word) not in in_tables]
+        aside = {id(word) for word in turned}
+        words = [word for word in words if id(word) not in aside]
+    lines = group_lines(words) if words else []
+    state.body.add(lines)
+    body = state.body.value(default=median(line.size for line in lines) if lines else 12.0)
+    if page.graphics is not None:
+        regions += picture_regions(page.graphics, width, height, regions)
+    regions += unruled_tables(free_lines(lines, regions), width, body)
+    blocks = layout_page(lines, regions, body)
+    if lines:
+        state.pages_with_text += 1
+    title_allowed = not state.title_given and state.pages_with_text <= 2
+    state.title_given |= classify_blocks(blocks, height, body, title_allowed)
+    # Turned text is read after the page's own, in the order the PDF gives it (never a heading
+    # for its size): one block for each angle, so that a watermark and a margin stamp stay apart.
+    by_angle: dict[int, list[Word]] = {}
+    for word in turned:
+        by_angle.setdefault(word.turned, []).append(word)
+    blocks += [Block([Line(group)]) for group in by_angle.values()]
+    with_ocr = page.from_ocr or state.ocr_all
+    if state.page_strategy:
+        segment = page_segment(blocks, page.info, page_words, with_ocr, page.to_image)
+        add_crop(segment, (0, 0, width, height), page, state)
+        return [segment]
+    segments = []
+    for block in blocks:
+        segment = block_segment(block, page.info, with_ocr, page.to_image)
+        if block.kind == "Picture" and state.ocr_all and not page.from_ocr:
+            read_picture_text(segment, block.box, page)
+        add_crop(segment, block.box, page, state)
+        segments.append(segment)
+    return segments
+
+
+def add_crop(segment: dict, box: tuple, page: PageInput, state: DocumentState) -> None:
+    """Store the segment's cropped image when crop_image asks for one."""
+    if not state.crops(segment["segment_type"]):
+        return
+    box = page.to_image(box)
+    sharp = page.render_crop(box) if page.render_crop is not None and segment["segment_type"] in CROPPED_BY_DEFAULT else None
+    image = sharp if sharp is not None else crop_box(page.page_image(), box)
+    if image.width < 1 or image.height < 1:
+        return
+    name = f"segment-{segment['segment_id']}.jpg"
+    state.files[name] = ("image/jpeg", encode_image(image))
+    segment["image"] = f"file:{name}"
+
+
+def read_picture_text(segment: dict, box: tuple, page: PageInput) -> None:
+    """OCR a picture of a text page (ocr_strategy=All): its words become the segment's ocr."""
+    left, top, right, bottom = box = page.to_image(box)
+    if (right - left) * (bottom - top) < 64 * 64:
+        return
+    crop = crop_box(page.page_image(), box, margin=0)
+    words = ocr_words(crop)
+    for word in words:
+        word.left, word.right = word.left + left, word.right + left
+        word.top, word.bottom = word.top + top, word.bottom + top
+    segment["ocr"] = segment["ocr"] + ocr_entries(words)
+    if not segment["text"] and words:
+        segment["text"] = " ".join(word.text for word in words)

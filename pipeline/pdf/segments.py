@@ -1,0 +1,144 @@
+"""Segment dicts of SPEC.md §7 from typed blocks: boxes, text, HTML, Markdown and OCR entries."""
+from __future__ import annotations
+
+import html
+import random
+import re
+import uuid
+from collections.abc import Callable
+
+from pipeline.pdf.layout import LIST_MARKER, Block
+from pipeline.pdf.text import Word, same_box
+
+ToImage = Callable[[tuple], tuple]
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]])")
+NUMBERED = re.compile(r"^\(?(\d{1,3})[.)]$")
+
+
+def box_dict(left: float, top: float, right: float, bottom: float) -> dict:
+    """A bbox of SPEC.md §7, in tenths of a pixel (int arithmetic: round() is slow per word)."""
+    return {
+        "left": int(left * 10 + 0.5) / 10, "top": int(top * 10 + 0.5) / 10,
+        "width": int(max(right - left, 0.0) * 10 + 0.5) / 10, "height": int(max(bottom - top, 0.0) * 10 + 0.5) / 10,
+    }
+
+
+def ocr_entries(words: list[Word], to_image: ToImage = same_box) -> list[dict]:
+    """The `ocr` list of a segment: each word or OCR line with its box (in image pixels) and confidence."""
+    # box_dict written out inline: this runs once per word of every page under ocr_strategy=All.
+    if to_image is same_box:
+        return [{"bbox": {"left": int(word.left * 10 + 0.5) / 10, "top": int(word.top * 10 + 0.5) / 10,
+                          "width": int((word.right - word.left) * 10 + 0.5) / 10 if word.right > word.left else 0.0,
+                          "height": int((word.bottom - word.top) * 10 + 0.5) / 10 if word.bottom > word.top else 0.0},
+                 "text": word.text, "confidence": word.confidence} for word in words]
+    entries = []
+    for word in words:
+        left, top, right, bottom = to_image((word.left, word.top, word.right, word.bottom))
+        width, height = right - left, bottom - top
+        entries.append({"bbox": {"left": int(left * 10 + 0.5) / 10, "top": int(top * 10 + 0.5) / 10,
+                                 "width": int(width * 10 + 0.5) / 10 if width > 0 else 0.0,
+                                 "height": int(height * 10 + 0.5) / 10 if height > 0 else 0.0},
+                        "text": word.text, "confidence": word.confidence})
+    return entries
+
+
+def new_segment_id() -> str:
+    """A random (version 4) UUID; ids need to be unique, not secret, and os.urandom is slow here."""
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+
+
+def new_segment(segment_type: str, box: tuple, page: dict, text: str, words: list[Word], with_ocr: bool,
+                to_image: ToImage = same_box) -> dict:
+    """A segment of one page, with confidence from its OCR words when it has any; boxes go to image pixels."""
+    scores = [word.confidence for word in words if word.confidence is not None]
+    return {
+        "segment_id": new_segment_id(),
+        "segment_type": segment_type,
+        "bbox": box_dict(*to_image(box)),
+        "page_number": page["page_number"],
+        "page_width": page["page_width"],
+        "page_height": page["page_height"],
+        "confidence": round(sum(scores) / len(scores), 4) if scores else None,
+        "text": text,
+        "html": "",
+        "markdown": "",
+        "image": None,
+        "ocr": ocr_entries(words, to_image) if with_ocr else [],
+    }
+
+
+def block_segment(block: Block, page: dict, with_ocr: bool, to_image: ToImage = same_box) -> dict:
+    """The segment of one block, markup included."""
+    if block.kind == "Table" and block.region is not None:
+        table = block.region.payload
+        segment = new_segment("Table", block.box, page, table.text(), block.words, with_ocr, to_image)
+        segment["html"], segment["markdown"] = table.html(), table.markdown()
+        return segment
+    text = block_text(block)
+    segment = new_segment(block.kind, block.box, page, text, block.words, with_ocr, to_image)
+    render_markup(segment, block.level)
+    return segment
+
+
+def block_text(block: Block) -> str:
+    """A block's text; lines of a formula or a list item keep their own reading."""
+    return block.text.strip()
+
+
+def render_markup(segment: dict, level: int = 2) -> None:
+    """Fill `html` and `markdown` of a non-table segment from its type and text."""
+    kind, text = segment["segment_type"], segment["text"]
+    escaped, md = html.escape(text), escape_markdown(text)
+    if kind == "Title":
+        segment["html"], segment["markdown"] = f"<h1>{escaped}</h1>", f"# {md}"
+    elif kind == "SectionHeader":
+        segment["html"], segment["markdown"] = f"<h{level}>{escaped}</h{level}>", f"{'#' * level} {md}"
+    elif kind == "ListItem":
+        segment["html"], segment["markdown"] = list_item_markup(text)
+    elif kind == "Picture":
+        alt = html.escape(text or "Picture", quote=True)
+        segment["html"], segment["markdown"] = f'<img alt="{alt}" />', f"![{escape_markdown(text or 'Picture')}]()"
+    elif kind == "Caption":
+        segment["html"], segment["markdown"] = f'<span class="caption">{escaped}</span>', f"_{md}_"
+    elif kind == "Formula":
+        segment["html"], segment["markdown"] = f'<span class="formula">{escaped}</span>', f"$${text}$$"
+    elif kind == "Footnote":
+        segment["html"], segment["markdown"] = f'<span class="footnote">{escaped}</span>', md
+    elif kind in ("PageHeader", "PageFooter"):
+        css = "page-header" if kind == "PageHeader" else "page-footer"
+        segment["html"], segment["markdown"] = f'<div class="{css}">{escaped}</div>', md
+    else:
+        segment["html"], segment["markdown"] = f"<p>{escaped}</p>", md
+
+
+def list_item_markup(text: str) -> tuple[str, str]:
+    """HTML and Markdown of one list item, numbered or bulleted by its marker."""
+    marker, _, rest = text.partition(" ")
+    if not LIST_MARKER.match(marker):
+        return f"<ul><li>{html.escape(text)}</li></ul>", f"- {escape_markdown(text)}"
+    number = NUMBERED.match(marker)
+    if number:
+        start = int(number.group(1))
+        return (f'<ol start="{start}"><li>{html.escape(rest)}</li></ol>',
+                f"{start}. {escape_markdown(rest)}")
+    return f"<ul><li>{html.escape(rest)}</li></ul>", f"- {escape_markdown(rest)}"
+
+
+def escape_markdown(text: str) -> str:
+    """Text with the characters that would turn into Markdown syntax escaped."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def page_segment(blocks: list[Block], page: dict, words: list[Word], with_ocr: bool,
+                 to_image: ToImage = same_box) -> dict:
+    """The one `Page` segment of a page under segmentation_strategy=Page."""
+    rendered = [block_segment(block, page, False) for block in blocks]
+    segment = new_segment(
+        "Page", (0, 0, page["page_width"], page["page_height"]), page,
+        "\n\n".join(part["text"] for part in rendered if part["text"]), words, False,
+    )
+    if with_ocr:
+        segment["ocr"] = ocr_entries(words, to_image)
+    segment["html"] = '<div class="page">' + "".join(part["html"] for part in rendered) + "</div>"
+    segment["markdown"] = "\n\n".join(part["markdown"] for part in rendered if part["markdown"])
+    return segment

@@ -1,0 +1,86 @@
+"""segment_processing of SPEC.md §8 applied to a parser's segments: `content`, `embed`, Ignore."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from pipeline.chunking import HEADER_FOOTER_TYPES, token_counter
+
+NO_LANGUAGE_MODEL_MESSAGE = "No language model configured; built-in generation used"
+DEFAULT_SEGMENT_SETTINGS = {"format": "Markdown", "strategy": "Auto", "embed_sources": ["Markdown"]}
+EMBED_SOURCE_FIELDS = {"Content": "content", "HTML": "html", "Markdown": "markdown", "LLM": "llm"}
+
+Progress = Callable[[str], None]
+
+
+def process_segments(segments: list[dict], segment_processing: dict, progress: Progress) -> list[dict]:
+    """Apply each segment type's settings: drop Ignore, fill content and embed."""
+    processed = []
+    used_language_model_strategy = False
+    for segment in segments:
+        settings = segment_processing.get(segment["segment_type"]) or DEFAULT_SEGMENT_SETTINGS
+        strategy = settings.get("strategy", "Auto")
+        if strategy == "Ignore":
+            continue
+        used_language_model_strategy = used_language_model_strategy or strategy == "LLM"
+        processed.append(finish_segment(segment, settings))
+    if used_language_model_strategy:
+        progress(NO_LANGUAGE_MODEL_MESSAGE)
+    return processed
+
+
+def finish_segment(segment: dict, settings: dict) -> dict:
+    """The segment with every SPEC.md §7 key, `content` by format and `embed` by embed_sources."""
+    # There is no language model: the LLM strategy keeps the parser's html and markdown and
+    # `llm` stays None. If the chosen embed sources are all empty, `embed` falls back to
+    # `content`, so that no segment is silent in its chunk.
+    text = segment.get("text") or ""
+    finished = {
+        "segment_id": segment.get("segment_id") or str(uuid.uuid4()),
+        "segment_type": segment["segment_type"],
+        "bbox": segment.get("bbox") or {"left": 0.0, "top": 0.0, "width": 0.0, "height": 0.0},
+        "page_number": segment.get("page_number") or 1,
+        "page_width": segment.get("page_width") or 0.0,
+        "page_height": segment.get("page_height") or 0.0,
+        "confidence": segment.get("confidence"),
+        "content": "",
+        "text": text,
+        "html": segment.get("html") or "",
+        "markdown": segment.get("markdown") or "",
+        "image": segment.get("image"),
+        "ocr": segment.get("ocr") or [],
+        "llm": None,
+        "embed": "",
+    }
+    finished["content"], finished["embed"] = content_and_embed(finished, settings)
+    finished.update((key, value) for key, value in segment.items() if key not in finished)
+    return finished
+
+
+def content_and_embed(segment: dict, settings: dict) -> tuple[str, str]:
+    """A segment's `content` (its html or markdown, by `format`) and `embed` (by `embed_sources`)."""
+    text = segment.get("text") or ""
+    content = (segment.get("html") if settings.get("format") == "Html" else segment.get("markdown")) or text
+    fields = {"content": content, "html": segment.get("html") or "", "markdown": segment.get("markdown") or "",
+              "llm": segment.get("llm")}
+    sources = settings.get("embed_sources") or ["Content"]
+    parts = [fields[EMBED_SOURCE_FIELDS[source]] for source in sources if source in EMBED_SOURCE_FIELDS]
+    return content, "\n".join(part for part in parts if part) or content
+
+
+def embed_lengths(segments: list[dict], configuration: dict) -> dict[str, int]:
+    """The chunk tokenizer's count of each segment's embed, keyed by the embed text, as segment
+    processing will make it: worked out beside a page's analysis (in a PDF's page helper too),
+    so that chunking, which comes after every page, need not count them all."""
+    settings_by_type = configuration.get("segment_processing") or {}
+    chunk_processing = configuration.get("chunk_processing") or {}
+    count = token_counter(chunk_processing.get("tokenizer"))
+    left_out = HEADER_FOOTER_TYPES if chunk_processing.get("ignore_headers_and_footers", True) else ()
+    lengths = {}
+    for segment in segments:
+        settings = settings_by_type.get(segment["segment_type"]) or DEFAULT_SEGMENT_SETTINGS
+        if settings.get("strategy", "Auto") != "Ignore" and segment["segment_type"] not in left_out:
+            embed = content_and_embed(segment, settings)[1]
+            lengths[embed] = count(embed)
+    return lengths
+

@@ -1,0 +1,71 @@
+"""App-wide error handlers: every error is a plain-text body, never HTML or a traceback."""
+from __future__ import annotations
+
+from flask import Flask, Response, current_app
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from models import db
+from pipeline.document import DocumentError
+from schemas import describe_errors
+from tasks.lifecycle import TaskNotFound, TransitionRefused
+from web.auth import AuthError
+
+
+class BadInput(Exception):
+    """Input a client must fix; its text is the 400 body (or `status` when given)."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def plain(text: str, status: int) -> Response:
+    """A plain-text response."""
+    return Response(text, status=status, mimetype="text/plain")
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Turn every exception into the plain-text answers of SPEC.md."""
+
+    @app.errorhandler(AuthError)
+    def unauthorized(error):
+        return plain(str(error), 401)
+
+    @app.errorhandler(TaskNotFound)
+    def task_not_found(error):
+        return plain("Task not found", 404)
+
+    @app.errorhandler(TransitionRefused)
+    def transition_refused(error):
+        return plain(str(error), 400)
+
+    @app.errorhandler(BadInput)
+    def bad_input(error):
+        return plain(str(error), error.status)
+
+    @app.errorhandler(DocumentError)
+    def document_error(error):
+        return plain(str(error), 400)
+
+    @app.errorhandler(ValidationError)
+    def invalid(error):
+        return plain("; ".join(describe_errors(error.messages)), 400)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(error):
+        limit = current_app.config["MAX_FILE_BYTES"]
+        return plain(f"Request too large: documents are limited to {limit} bytes", 413)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        response = plain(f"{error.name}: {error.description}" if error.code != 404 else "Not found", error.code)
+        if error.code == 405 and error.valid_methods:
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(error):
+        db.session.rollback()
+        current_app.logger.exception("Unhandled error")
+        return plain("Internal server error", 500)

@@ -1,0 +1,37 @@
+"""Serves stored files at signed, expiring URLs; the signature is the credential, not a key."""
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, Response, request
+
+from models import db
+from tasks.lifecycle import task_exists
+from web.errors import plain
+from web.page_images import PageImageError
+from web.storage import signature_is_valid, task_file
+
+bp = Blueprint("files", __name__)
+
+
+@bp.get("/files/<task_id>/<name>")
+def get_file(task_id: str, name: str):
+    """One file of a task, if the URL's signature is good and not expired."""
+    try:
+        expires = int(request.args.get("expires", ""))
+    except ValueError:
+        return plain("Missing or invalid expires parameter", 403)
+    if not signature_is_valid(task_id, name, expires, request.args.get("signature", "")):
+        return plain("Invalid signature", 403)
+    if expires < time.time():
+        return plain("URL expired", 403)
+    exists = task_exists(task_id)
+    db.session.close()  # the check is done: no transaction stays open while a page image renders
+    try:
+        stored = task_file(task_id, name) if exists else None
+    except PageImageError as error:
+        return plain(f"Could not render the page image: {error}", 500)
+    if stored is None:
+        return plain("File not found", 404)
+    return Response(stored.data, mimetype=stored.mime_type,
+                    headers={"Cache-Control": "private, max-age=300"})

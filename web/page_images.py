@@ -1,0 +1,225 @@
+"""Page images of PDF pages, rendered from the task's PDF when first asked for, then kept.
+
+The pipeline does not render a PDF page that has a text layer: most page images are never
+looked at, and rendering and encoding one cost as much as the whole rest of the page's
+analysis. Its file name (document.page_image_name) says the page and the pixel size, so
+the service can render it on the first request for it and store it with the task's files.
+PDFium runs in a document child of this process (runner.py), as the pipeline does, under a
+deadline: a page that crashes or hangs PDFium fails that request, not the server.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from sqlalchemy import insert, literal, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from models import Task, TaskFile, db, task_files_table
+from pipeline.document import PAGE_IMAGE_NAME, PDF_FILE
+
+LOG = logging.getLogger(__name__)
+RENDER_SECONDS = 20.0  # what one response may spend rendering page images (gunicorn's own timeout is 30 s)
+BATCH = 16  # page images rendered per job in the document child
+
+
+class PageImageError(Exception):
+    """A page image that should be rendered could not be."""
+
+
+class RenderTimeout(PageImageError):
+    """A render that did not finish in the time it was given."""
+
+
+class RenderedFile(NamedTuple):
+    """A rendered page image, shaped like a stored file."""
+
+    mime_type: str
+    data: bytes
+
+
+def is_page_image(name: str) -> bool:
+    """Whether a file name is a page image's, which can be rendered again from the PDF."""
+    return PAGE_IMAGE_NAME.fullmatch(name) is not None
+
+
+def render_missing(task_id: str, names: Iterable[str], deadline: float | None = None,
+                   ) -> tuple[dict[str, bytes], dict[str, str]]:
+    """Render the page images among `names` that the task has not stored yet, and keep them.
+
+    Returns the images rendered, and why each page that failed did; pages past the deadline (a
+    time.monotonic() value, RENDER_SECONDS from now if not given), or that the PDF lacks, are in
+    neither. A batch that fails as a whole (the child hung or crashed) is tried again a page at a
+    time, and a page that fails alone is remembered for FAILED_SECONDS, so that later requests
+    neither wait for it again nor stop at it."""
+    deadline = time.monotonic() + RENDER_SECONDS if deadline is None else deadline
+    wanted = list(dict.fromkeys(name for name in names if is_page_image(name)))
+    failed = {name: reason for name in wanted if (reason := known_failure(task_id, name)) is not None}
+    wanted = [name for name in wanted if name not in failed]
+    if not wanted:
+        return {}, failed
+    with db.engine.connect() as connection:  # not the request's session: its objects stay as they are
+        stored = set(connection.scalars(select(TaskFile.name).where(
+            TaskFile.task_id == task_id, TaskFile.name.in_(wanted))))
+        missing = [name for name in wanted if name not in stored]
+        source = connection.scalar(select(TaskFile.data).where(
+            TaskFile.task_id == task_id, TaskFile.name == PDF_FILE)) if missing else None
+    if source is None:
+        return {}, failed
+    rendered: dict[str, bytes] = {}
+    batches = [missing[start:start + BATCH] for start in range(0, len(missing), BATCH)]
+    try:
+        while batches and time.monotonic() < deadline:
+            batch = batches.pop(0)
+            given = deadline - time.monotonic()
+            try:
+                images = render_in_child(source, batch, given)
+            except PageImageError as error:
+                if len(batch) > 1:  # which page was it: each on its own, first
+                    batches[:0] = [[name] for name in batch]
+                    continue
+                failed[batch[0]] = str(error)
+                LOG.warning("Could not render %s of task %s: %s", batch[0], task_id, error)
+                # A page that ran out of a short remainder of the deadline may do in a later request.
+                if not isinstance(error, RenderTimeout) or given >= RENDER_SECONDS / 2:
+                    remember_failure(task_id, batch[0], str(error))
+                continue
+            for name, data in images.items():
+                if isinstance(data, str):
+                    LOG.warning("Could not render %s of task %s: %s", name, task_id, data)
+                    failed[name] = data
+                    remember_failure(task_id, name, data)
+                elif data is not None:
+                    rendered[name] = data
+    finally:
+        store(task_id, rendered)
+    return rendered, failed
+
+
+FAILED_SECONDS = 600.0
+_failures: dict[tuple[str, str], tuple[float, str]] = {}  # (task, page image) -> (until, why)
+_failures_lock = threading.Lock()
+
+
+def remember_failure(task_id: str, name: str, reason: str) -> None:
+    """Keep, for a while, that a page image could not be rendered (a few thousand at most)."""
+    with _failures_lock:
+        if len(_failures) >= 4096:
+            _failures.clear()
+        _failures[(task_id, name)] = (time.monotonic() + FAILED_SECONDS, reason)
+
+
+def known_failure(task_id: str, name: str) -> str | None:
+    """Why a page image failed to render lately, or None."""
+    with _failures_lock:
+        until, reason = _failures.get((task_id, name), (0.0, None))
+    return reason if until > time.monotonic() else None
+
+
+def store(task_id: str, images: dict[str, bytes]) -> None:
+    """Keep rendered page images with the task's files, unless the task is gone or another
+    request stored one first (both render the same page of the same PDF)."""
+    for name, data in images.items():
+        row = select(literal(task_id), literal(name), literal("image/jpeg"),
+                     literal(data, task_files_table.c.data.type)).where(Task.task_id == task_id)
+        try:
+            with db.engine.begin() as connection:
+                connection.execute(insert(task_files_table).from_select(
+                    ["task_id", "name", "mime_type", "data"], row))
+        except IntegrityError:
+            pass  # stored meanwhile, or the task was deleted meanwhile
+        except SQLAlchemyError as error:  # the image still goes out; a later request stores it
+            LOG.warning("Could not keep %s of task %s: %s", name, task_id, error)
+
+
+_renderer = None
+_renderer_lock = threading.Lock()
+_idle_timer: threading.Timer | None = None
+
+
+def render_in_child(document: bytes, names: list[str], timeout: float) -> dict:
+    """render_page_images run in this process's document child, under a deadline."""
+    global _renderer, _idle_timer
+    from pipeline.document import DocumentError
+    from sandbox.runner import IDLE_CHILD_SECONDS, PipelineRunner, TaskTimeout
+
+    if not _renderer_lock.acquire(timeout=max(timeout, 0.0)):
+        raise PageImageError(f"the renderer stayed busy for {timeout:.3g} s")
+    try:
+        if _renderer is None:
+            _renderer = PipelineRunner(page_helper=False)
+        try:
+            return _renderer.render(document, names, timeout)
+        except TaskTimeout:
+            raise RenderTimeout(f"rendering took longer than {timeout:.3g} s") from None
+        except DocumentError as error:
+            raise PageImageError(str(error).removeprefix("Failed to process the document: ")) from None
+        except (OSError, EOFError) as error:  # the child went between two documents
+            _renderer.close_child()
+            raise PageImageError(f"the renderer stopped ({error})") from None
+        finally:
+            if _idle_timer is not None:
+                _idle_timer.cancel()
+            _idle_timer = threading.Timer(IDLE_CHILD_SECONDS + 1, _close_idle_renderer)
+            _idle_timer.daemon = True
+            _idle_timer.start()
+    finally:
+        _renderer_lock.release()
+
+
+def _close_idle_renderer() -> None:
+    """Let the document child go once it has rendered nothing for a while (its memory goes)."""
+    with _renderer_lock:
+        if _renderer is not None:
+            _renderer.close_idle_child()
+
+
+def render_page_images(document: bytes, names: list[str]) -> dict:
+    """Page images rendered from a PDF by their names: {name: JPEG bytes, None when the PDF has no
+    such page, or why the page failed}. Raises PageImageError when the PDF cannot be opened."""
+    import pypdfium2 as pdfium
+
+    from pipeline.pdf.document import PDFIUM_LOCK
+    from pipeline.pdf.limits import MAX_PAGE_IMAGE_PIXELS
+    from pipeline.pdf.parse import describe_error
+    from pipeline.pdf.render import encode_image, render_whole_page
+
+    try:
+        with PDFIUM_LOCK:
+            # Opened as it is: the pipeline opened this PDF with its checks (pdf_document.open_pdf).
+            pdf = pdfium.PdfDocument(document)
+    except Exception as error:  # noqa: BLE001 - reported, never a trace
+        raise PageImageError(describe_error(error)) from error
+    results: dict = {}
+    try:
+        for name in names:
+            number, width, height = (int(part) for part in PAGE_IMAGE_NAME.fullmatch(name).groups())
+            if number > len(pdf) or width * height > MAX_PAGE_IMAGE_PIXELS:  # never named by the pipeline
+                results[name] = None
+                continue
+            try:
+                with PDFIUM_LOCK:
+                    page = pdf[number - 1]
+                    try:
+                        image = render_whole_page(page, (width, height))
+                    finally:
+                        page.close()
+                results[name] = encode_image(image)
+            except Exception as error:  # noqa: BLE001 - a damaged page, no memory: that page's answer
+                results[name] = describe_error(error)
+    finally:
+        with PDFIUM_LOCK:
+            pdf.close()
+    return results
+
+
+def render_page_image(document: bytes, name: str) -> bytes | None:
+    """One page image rendered from a PDF in this process (tests and the bench); None when the
+    PDF has no such page. Raises PageImageError when it cannot be rendered."""
+    result = render_page_images(document, [name])[name]
+    if isinstance(result, str):
+        raise PageImageError(result)
+    return result

@@ -1,0 +1,86 @@
+"""The settings of SPEC.md §9: defaults, read from the environment, checked at start."""
+from __future__ import annotations
+
+import math
+import os
+from typing import Callable
+
+from schemas import MAX_SECONDS  # the longest duration any setting may take, as `expires_in`
+
+DEFAULTS = {
+    "DATABASE_URL": None,  # None: a SQLite file in the instance folder
+    "API_KEYS": "",
+    "PUBLIC_URL": None,
+    "WORKER_THREADS": 2,
+    "LEASE_SECONDS": 60.0,
+    "MAX_ATTEMPTS": 3,
+    "TASK_TIMEOUT": 600.0,
+    "DEFAULT_EXPIRES_IN": None,
+    "MAX_FILE_BYTES": 104_857_600,
+    "ALLOW_PRIVATE_URLS": False,
+    "SECRET_KEY": None,
+    "PROCESSING_DELAY_SECONDS": 0.0,
+    "FILE_URL_SECONDS": 3600,
+    "SWEEP_INTERVAL_SECONDS": 30.0,
+}
+
+
+
+def _boolean(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _shown(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
+
+
+def _number(kind: Callable[[str], float], minimum: float, maximum: float = MAX_SECONDS,
+            optional: bool = False) -> Callable[[str], float | None]:
+    """A parser of a finite number from `minimum` to `maximum` (an empty value: None, if optional)."""
+    def parse(value: str):
+        if optional and value.strip() == "":
+            return None
+        number = kind(value)
+        if not math.isfinite(number) or not minimum <= number <= maximum:
+            raise ValueError(f"expected a number from {_shown(minimum)} to {_shown(maximum)}")
+        return number
+    return parse
+
+
+PARSERS: dict[str, Callable[[str], object]] = {
+    "DATABASE_URL": str, "API_KEYS": str, "PUBLIC_URL": str, "SECRET_KEY": str,
+    "WORKER_THREADS": _number(int, 0, 256),
+    "LEASE_SECONDS": _number(float, 0.1), "MAX_ATTEMPTS": _number(int, 1, 1000),
+    "TASK_TIMEOUT": _number(float, 0.1), "DEFAULT_EXPIRES_IN": _number(int, 0, optional=True),
+    "MAX_FILE_BYTES": _number(int, 1, 2**62), "ALLOW_PRIVATE_URLS": _boolean,
+    "PROCESSING_DELAY_SECONDS": _number(float, 0), "FILE_URL_SECONDS": _number(int, 1),
+    "SWEEP_INTERVAL_SECONDS": _number(float, 0.1),
+}
+
+
+def from_environment(environ=os.environ) -> dict:
+    """The settings given in the environment, parsed; a bad value stops the start with its name."""
+    settings = {}
+    for name, parse in PARSERS.items():
+        if name not in environ:
+            continue
+        try:
+            settings[name] = parse(environ[name])
+        except ValueError as error:
+            raise RuntimeError(f"Invalid {name}={environ[name]!r}: {error}") from None
+    return settings
+
+
+def database_uri(url: str | None, instance_path: str) -> str:
+    """A SQLAlchemy URL for DATABASE_URL (postgres:// accepted; psycopg 3 is the driver)."""
+    if not url:
+        return "sqlite:///" + os.path.join(instance_path, "chunkr.sqlite3")
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
