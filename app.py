@@ -19,7 +19,7 @@ from tasks.statements import AUTOCOMMIT_BIND, RELAXED_BIND
 from web import auth, files, settings
 from web.errors import plain, register_error_handlers
 from web.storage import load_secret_key
-from worker.loop import worker_command
+from worker.service import worker_command
 
 VERSION = "0.1.0"
 MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")

@@ -8,7 +8,7 @@ graceful_timeout = 30
 
 def post_worker_init(worker):
     """Start WORKER_THREADS task workers in this server process (after the fork)."""
-    from worker.loop import BackgroundWorkers
+    from worker.service import BackgroundWorkers
 
     app = worker.wsgi
     worker.task_workers = BackgroundWorkers(app, app.config["WORKER_THREADS"]).start()

@@ -17,11 +17,11 @@ from schemas import (
 )
 from tasks import lifecycle
 from tasks.lifecycle import Status
+from tasks.wakeup import announce_work
 from web.auth import authenticate
 from web.errors import BadInput, plain
 from web.inputs import InputDocument, checked_document, read_file_field
 from web.storage import FileLinks, resolve_output_urls
-from worker.loop import announce_work
 
 bp = Blueprint("tasks", __name__)
 PREFIXES = {"tasks": "", "api_v1": "/api/v1"}  # blueprint registration name -> URL prefix

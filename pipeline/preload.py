@@ -1,4 +1,4 @@
-"""What the fork server of runner.py loads once, so that every document's child process starts
+"""What the sandbox's fork server loads once (sandbox/pool.py), so that every child starts
 with it: the pipeline's modules and the cl100k_base table (0.2 s to load, in every child else)."""
 from pipeline import run as pipeline  # noqa: F401
 from pipeline.chunking import cl100k_encoding

@@ -109,7 +109,7 @@ def chunkr(app, live_server, tmp_path, monkeypatch):
     """The official client pointed at a live server with two workers, run from an empty directory (no .env)."""
     from chunkr_ai import Chunkr
 
-    from worker.loop import BackgroundWorkers
+    from worker.service import BackgroundWorkers
 
     monkeypatch.chdir(tmp_path)
     running = BackgroundWorkers(app, 2).start()

@@ -10,7 +10,7 @@ import pytest
 from helpers import trickle
 
 from pipeline.document import DocumentError
-from sandbox.runner import Abandoned
+from sandbox.pool import Abandoned
 from worker import fetch
 
 BODY = b"# Title\n\n" + b"word " * 20_000

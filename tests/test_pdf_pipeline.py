@@ -12,8 +12,8 @@ from pdf_fixtures import BULLETS, FORMULA, INTRO, report_pdf, rotated_pdf
 from PIL import Image
 
 from pipeline.document import DocumentError
+from pipeline.pdf import page_images
 from pipeline.pdf import parse as pdf_pipeline
-from web import page_images
 
 PAGE_SCALE = 1.5  # page images are 108 DPI with high_resolution
 
@@ -242,7 +242,7 @@ def test_page_images_render_from_the_pdf_by_their_names(report):
     assert Image.open(io.BytesIO(rendered)).size == (612, 792)
     assert page_images.render_page_image(report, "page-3-918x1188.jpg") is None  # the report has two pages
     assert page_images.render_page_image(report, "page-1-99999x99999.jpg") is None  # over the pixel cap
-    with pytest.raises(page_images.PageImageError, match="the page is damaged"):
+    with pytest.raises(DocumentError, match="the page is damaged"):
         page_images.render_page_image(b"%PDF-1.4 no objects at all", "page-1-612x792.jpg")
 
 

@@ -12,7 +12,8 @@ from helpers import create, force, trickle
 from models import Task, db, now_utc
 from tasks import leases
 from tasks.lifecycle import claim_next_task
-from worker.loop import BackgroundWorkers, Worker
+from worker.loop import Worker
+from worker.service import BackgroundWorkers
 
 LONG_MARKDOWN = b"# Report\n\n" + b"\n\n".join(
     b"## Part %d\n\n" % n + b"Words of part %d. " % n * 40 for n in range(6))
@@ -317,14 +318,14 @@ def test_a_stopping_worker_claims_nothing_with_its_last_finish(app, client, auth
     first, second = (create(client, auth)["task_id"] for _ in range(2))
     stop = threading.Event()
     worker = Worker(app, stop, name="last")
-    real_run = worker.runner.run
+    real_run = worker.sandbox.run
 
     def run_then_stop(*args, **kwargs):
         result = real_run(*args, **kwargs)
         stop.set()
         return result
 
-    monkeypatch.setattr(worker.runner, "run", run_then_stop)
+    monkeypatch.setattr(worker.sandbox, "run", run_then_stop)
     assert worker.run_once()
     assert _row(app, first)["status"] == "Succeeded"
     assert worker._next is None

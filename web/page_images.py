@@ -2,10 +2,10 @@
 
 The pipeline does not render a PDF page that has a text layer: most page images are never
 looked at, and rendering and encoding one cost as much as the whole rest of the page's
-analysis. Its file name (document.page_image_name) says the page and the pixel size, so
-the service can render it on the first request for it and store it with the task's files.
-PDFium runs in a document child of this process (runner.py), as the pipeline does, under a
-deadline: a page that crashes or hangs PDFium fails that request, not the server.
+analysis. Its file name (pipeline.document.page_image_name) says the page and the pixel size,
+so the service can render it on the first request for it and store it with the task's files.
+PDFium runs in this process's sandbox child, as a worker's documents do, under a deadline: a
+page that crashes or hangs PDFium fails that request, not the server.
 """
 from __future__ import annotations
 
@@ -19,11 +19,13 @@ from sqlalchemy import insert, literal, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from models import Task, TaskFile, db, task_files_table
-from pipeline.document import PAGE_IMAGE_NAME, PDF_FILE
+from pipeline.document import PAGE_IMAGE_NAME, PDF_FILE, DocumentError
+from sandbox.child import render_pages
+from sandbox.pool import Sandbox, TaskTimeout
 
 LOG = logging.getLogger(__name__)
 RENDER_SECONDS = 20.0  # what one response may spend rendering page images (gunicorn's own timeout is 30 s)
-BATCH = 16  # page images rendered per job in the document child
+BATCH = 16  # page images rendered per job in the sandbox child
 
 
 class PageImageError(Exception):
@@ -135,91 +137,28 @@ def store(task_id: str, images: dict[str, bytes]) -> None:
             LOG.warning("Could not keep %s of task %s: %s", name, task_id, error)
 
 
-_renderer = None
+_renderer = Sandbox()
 _renderer_lock = threading.Lock()
 _idle_timer: threading.Timer | None = None
 
 
 def render_in_child(document: bytes, names: list[str], timeout: float) -> dict:
-    """render_page_images run in this process's document child, under a deadline."""
-    global _renderer, _idle_timer
-    from pipeline.document import DocumentError
-    from sandbox.runner import IDLE_CHILD_SECONDS, PipelineRunner, TaskTimeout
-
+    """render_page_images run in this process's sandbox child, under a deadline."""
+    global _idle_timer
     if not _renderer_lock.acquire(timeout=max(timeout, 0.0)):
         raise PageImageError(f"the renderer stayed busy for {timeout:.3g} s")
     try:
-        if _renderer is None:
-            _renderer = PipelineRunner(page_helper=False)
         try:
-            return _renderer.render(document, names, timeout)
+            return _renderer.run(render_pages, (document, names), timeout=timeout)
         except TaskTimeout:
             raise RenderTimeout(f"rendering took longer than {timeout:.3g} s") from None
         except DocumentError as error:
             raise PageImageError(str(error).removeprefix("Failed to process the document: ")) from None
-        except (OSError, EOFError) as error:  # the child went between two documents
-            _renderer.close_child()
-            raise PageImageError(f"the renderer stopped ({error})") from None
         finally:
             if _idle_timer is not None:
                 _idle_timer.cancel()
-            _idle_timer = threading.Timer(IDLE_CHILD_SECONDS + 1, _close_idle_renderer)
+            _idle_timer = threading.Timer(_renderer.idle_seconds + 1, _renderer.close_idle)
             _idle_timer.daemon = True
             _idle_timer.start()
     finally:
         _renderer_lock.release()
-
-
-def _close_idle_renderer() -> None:
-    """Let the document child go once it has rendered nothing for a while (its memory goes)."""
-    with _renderer_lock:
-        if _renderer is not None:
-            _renderer.close_idle_child()
-
-
-def render_page_images(document: bytes, names: list[str]) -> dict:
-    """Page images rendered from a PDF by their names: {name: JPEG bytes, None when the PDF has no
-    such page, or why the page failed}. Raises PageImageError when the PDF cannot be opened."""
-    import pypdfium2 as pdfium
-
-    from pipeline.pdf.document import PDFIUM_LOCK
-    from pipeline.pdf.limits import MAX_PAGE_IMAGE_PIXELS
-    from pipeline.pdf.parse import describe_error
-    from pipeline.pdf.render import encode_image, render_whole_page
-
-    try:
-        with PDFIUM_LOCK:
-            # Opened as it is: the pipeline opened this PDF with its checks (pdf_document.open_pdf).
-            pdf = pdfium.PdfDocument(document)
-    except Exception as error:  # noqa: BLE001 - reported, never a trace
-        raise PageImageError(describe_error(error)) from error
-    results: dict = {}
-    try:
-        for name in names:
-            number, width, height = (int(part) for part in PAGE_IMAGE_NAME.fullmatch(name).groups())
-            if number > len(pdf) or width * height > MAX_PAGE_IMAGE_PIXELS:  # never named by the pipeline
-                results[name] = None
-                continue
-            try:
-                with PDFIUM_LOCK:
-                    page = pdf[number - 1]
-                    try:
-                        image = render_whole_page(page, (width, height))
-                    finally:
-                        page.close()
-                results[name] = encode_image(image)
-            except Exception as error:  # noqa: BLE001 - a damaged page, no memory: that page's answer
-                results[name] = describe_error(error)
-    finally:
-        with PDFIUM_LOCK:
-            pdf.close()
-    return results
-
-
-def render_page_image(document: bytes, name: str) -> bytes | None:
-    """One page image rendered from a PDF in this process (tests and the bench); None when the
-    PDF has no such page. Raises PageImageError when it cannot be rendered."""
-    result = render_page_images(document, [name])[name]
-    if isinstance(result, str):
-        raise PageImageError(result)
-    return result

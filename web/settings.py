@@ -22,6 +22,10 @@ DEFAULTS = {
     "PROCESSING_DELAY_SECONDS": 0.0,
     "FILE_URL_SECONDS": 3600,
     "SWEEP_INTERVAL_SECONDS": 30.0,
+    # The sandbox a worker runs documents in (sandbox/pool.py): the address space one child may
+    # map while it runs a document, and how many documents a child runs before a fresh one.
+    "SANDBOX_MEMORY_BYTES": 4 * 1024 ** 3,
+    "SANDBOX_MAX_DOCUMENTS": 200,
 }
 
 
@@ -60,6 +64,7 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "MAX_FILE_BYTES": _number(int, 1, 2**62), "ALLOW_PRIVATE_URLS": _boolean,
     "PROCESSING_DELAY_SECONDS": _number(float, 0), "FILE_URL_SECONDS": _number(int, 1),
     "SWEEP_INTERVAL_SECONDS": _number(float, 0.1),
+    "SANDBOX_MEMORY_BYTES": _number(int, 256 * 1024 ** 2, 2**62), "SANDBOX_MAX_DOCUMENTS": _number(int, 1, 10**6),
 }
 
 

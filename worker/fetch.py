@@ -12,7 +12,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from pipeline.document import DocumentError
-from sandbox.runner import Abandoned
+from sandbox.pool import Abandoned
 
 MAX_REDIRECTS = 5
 TIMEOUT_SECONDS = 30  # the whole download, redirects included

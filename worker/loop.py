@@ -1,89 +1,49 @@
-"""Workers: claim Starting tasks, run them under a heartbeat lease, and hand back on shutdown."""
+"""A worker's loop: claim a Starting task, run its document in the sandbox under a heartbeat
+lease, finish it with a fenced write, and hand back what it holds on shutdown."""
 from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
-import click
 from flask import Flask
-from flask.cli import with_appcontext
 
 from models import db
+from pipeline import run as pipeline_run
 from pipeline.doctype import SUPPORTED, detect_mime_type, extension_for
-from pipeline.document import DocumentError
-from sandbox.runner import Abandoned, PipelineRunner, TaskTimeout
+from pipeline.document import DocumentError, Result
+from sandbox.child import parse_document
+from sandbox.pool import Abandoned, Sandbox, TaskTimeout
 from tasks import leases
 from tasks.lifecycle import ClaimedTask, claim_next_task, sweep_expired
+from tasks.wakeup import wait_for_work
 from worker.fetch import download
+from worker.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
 IDLE_SECONDS = 0.5
 SHUTDOWN_GRACE_SECONDS = 10.0
-# Set when this process queues a task (a create or an update): its idle workers claim at once
-# instead of at their next poll. Workers in other processes still find it by polling.
-_work_queued = threading.Event()
+# A text document this small is parsed in about a millisecond, less than the trip to the
+# sandbox and back costs: it runs on the worker's own thread. The slowest 2 kB found (2,048
+# "[" as Markdown: markdown-it's link scan) took 0.12 s.
+INLINE_TEXT_BYTES = 2 * 1024
 
 
-def announce_work() -> None:
-    """A task was just queued in this process: wake its idle workers."""
-    _work_queued.set()
-
-
-class Heartbeat:
-    """Renews the lease of the task its worker holds, from one long-lived thread per worker."""
-
-    def __init__(self, app: Flask, stop: threading.Event):
-        self.app, self.stop = app, stop
-        self.interval = max(app.config["LEASE_SECONDS"] / 3, 0.05)
-        self.lost = threading.Event()
-        self._lock = threading.Lock()
-        self._held: ClaimedTask | None = None
-        self._renewed_at = 0.0
-        self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
-
-    def hold(self, claimed: ClaimedTask | None) -> None:
-        """Start beating for a newly claimed task (None: stop beating)."""
-        with self._lock:
-            self._held, self._renewed_at = claimed, time.monotonic()
-            self.lost.clear()
-        if claimed is not None and not self._thread.is_alive() and not self.stop.is_set():
-            self._thread.start()
-
-    def _beat(self) -> None:
-        """Renew while a task is held, through shutdown's grace period too (a lease that lapsed
-        while the run finished would throw its result away); end once stopped with none held."""
-        with self.app.app_context():
-            while True:
-                if self.stop.is_set():
-                    time.sleep(self.interval / 2)  # the set event no longer paces the loop
-                else:
-                    self.stop.wait(self.interval / 2)
-                with self._lock:
-                    claimed = self._held
-                    due = claimed is not None and time.monotonic() - self._renewed_at >= self.interval
-                if claimed is None and self.stop.is_set():
-                    break
-                if due:
-                    self._renew(claimed)
-            db.session.remove()
-
-    def _renew(self, claimed: ClaimedTask) -> None:
-        try:
-            kept = leases.renew_lease(claimed, self.app.config["LEASE_SECONDS"])
-        except Exception:  # noqa: BLE001 - a missed beat is retried; the lease has slack
-            db.session.rollback()
-            log.exception("Heartbeat of %s failed", claimed.task_id)
-            return
-        with self._lock:
-            if self._held is claimed:  # a beat for a task already let go must not mark the next one
-                self._renewed_at = time.monotonic()
-                if not kept:
-                    self.lost.set()
+def run_document(sandbox: Sandbox, document: bytes, mime_type: str, file_name: str | None, configuration: dict, *,
+                 progress: Callable[[str], None], timeout: float, should_abandon: Callable[[], bool]) -> Result:
+    """The pipeline's Result for one document, or DocumentError / TaskTimeout / Abandoned."""
+    args = (document, mime_type, file_name, configuration)
+    if mime_type.startswith("text/") and len(document) <= INLINE_TEXT_BYTES:
+        started = time.monotonic()
+        result = pipeline_run.run_pipeline(*args)
+        if time.monotonic() - started > timeout:
+            raise TaskTimeout()
+        return result
+    return sandbox.run(parse_document, args, timeout=timeout, progress=progress, should_abandon=should_abandon)
 
 
 class Worker:
@@ -93,12 +53,14 @@ class Worker:
         self.app, self.stop = app, stop
         self.worker_id = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.heartbeat = Heartbeat(app, stop)
-        self.runner = PipelineRunner()
+        self.sandbox = Sandbox(memory_limit=app.config["SANDBOX_MEMORY_BYTES"],
+                               max_documents=app.config["SANDBOX_MAX_DOCUMENTS"])
         self._stop_seen_at: float | None = None
         self._next: ClaimedTask | None = None  # claimed together with the last finish, not started
 
     def run(self) -> None:
         """Work until the stop event is set."""
+        self._let_go(self.sandbox.warm_up)
         while not self.stop.is_set():
             try:
                 worked = self.run_once()
@@ -106,14 +68,13 @@ class Worker:
                 log.exception("Worker %s: claim failed", self.worker_id)
                 worked = False
             if not worked:
-                self._let_go(self.runner.close_idle_child)
-                if _work_queued.wait(IDLE_SECONDS):
-                    _work_queued.clear()
-        self._let_go(self.runner.close_child)
+                self._let_go(self.sandbox.close_idle)
+                wait_for_work(IDLE_SECONDS)
+        self._let_go(self.sandbox.close)
         self._let_go(self.hand_back)
 
     def _let_go(self, release) -> None:
-        """Release something this worker holds (a document child, a claimed task); a failure is
+        """Release something this worker holds (its sandbox child, a claimed task); a failure is
         logged, not fatal: a child left over exits with this process, a task by its lease."""
         try:
             release()
@@ -162,9 +123,9 @@ class Worker:
             document, mime_type, file_name = self._input(claimed)
             if self.stop.wait(config["PROCESSING_DELAY_SECONDS"]):
                 raise Abandoned()
-            result = self.runner.run(document, mime_type, file_name, claimed.configuration,
-                                     progress=lambda message: leases.report_progress(claimed, message),
-                                     timeout=config["TASK_TIMEOUT"], should_abandon=self._should_abandon)
+            result = run_document(self.sandbox, document, mime_type, file_name, claimed.configuration,
+                                  progress=lambda message: leases.report_progress(claimed, message),
+                                  timeout=config["TASK_TIMEOUT"], should_abandon=self._should_abandon)
             message = "; ".join([leases.SUCCEEDED] + [f"skipped {item}" for item in result.skipped])
             if self.stop.is_set():  # shutting down: claim nothing more
                 leases.finish_task(claimed, result.output, result.files, message)
@@ -216,46 +177,3 @@ def housekeeping(app: Flask, stop: threading.Event) -> None:
                 db.session.rollback()
                 log.exception("Housekeeping failed")
             db.session.remove()
-
-
-class BackgroundWorkers:
-    """The worker threads and the housekeeping thread of one process."""
-
-    def __init__(self, app: Flask, threads: int):
-        self.stop_event = threading.Event()
-        self.threads = [threading.Thread(target=Worker(app, self.stop_event).run, name=f"worker-{n}",
-                                         daemon=True) for n in range(threads)]
-        self.threads.append(threading.Thread(target=housekeeping, args=(app, self.stop_event),
-                                             name="housekeeping", daemon=True))
-
-    def start(self) -> "BackgroundWorkers":
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def stop(self, timeout: float = SHUTDOWN_GRACE_SECONDS + 5) -> None:
-        """Stop claiming; let each worker finish or hand back its task; wait for them."""
-        self.stop_event.set()
-        announce_work()  # idle workers wake, see the stop, and end now
-        deadline = time.monotonic() + timeout
-        for thread in self.threads:
-            thread.join(max(deadline - time.monotonic(), 0))
-
-
-@click.command("worker")
-@click.option("--threads", default=None, type=click.IntRange(min=1),
-              help="Worker threads (default: WORKER_THREADS, at least 1).")
-@with_appcontext
-def worker_command(threads: int | None) -> None:
-    """Run workers in this process until SIGTERM or Ctrl-C."""
-    from flask import current_app
-
-    app = current_app._get_current_object()
-    workers = BackgroundWorkers(app, threads or max(app.config["WORKER_THREADS"], 1)).start()
-    stopping = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopping.set())
-    click.echo(f"Worker running with {len(workers.threads) - 1} threads; SIGTERM to stop.", err=True)
-    stopping.wait()
-    click.echo("Stopping: finishing or handing back running tasks...", err=True)
-    workers.stop()

@@ -1,0 +1,188 @@
+"""The sandbox: documents run in a child process kept by pebble's ProcessPool, one at a time.
+
+PDFium and ONNX can crash or hang on a hostile file, and a text parser can run for minutes:
+each runs in a child under a deadline, so the worker (or the web process rendering a page
+image) survives whatever the document does. pebble kills the child at the deadline or when
+the run is cancelled, starts a fresh one after a crash, and recycles it after `max_documents`
+jobs; this module adds a recycle past `max_resident` bytes, an address-space cap, progress
+messages, and a fork server started without the service's secrets.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import CancelledError, wait
+
+import pebble
+
+from pipeline.document import DocumentError
+from sandbox.child import SECRET_VARIABLES, JobFailed, run_job, warm
+
+LOG = logging.getLogger(__name__)
+TICK_SECONDS = 0.2
+PROGRESS_INTERVAL_SECONDS = 0.5
+IDLE_SECONDS = 60.0
+MAX_DOCUMENTS = 200  # jobs per child before pebble starts a fresh one
+MAX_RESIDENT_BYTES = 600 * 1024 * 1024  # a child holding more after a job is replaced
+MEMORY_LIMIT_BYTES = 4 * 1024 ** 3  # RLIMIT_AS of a child: what one document may map
+PRELOAD = ["pipeline.preload"]
+
+
+class TaskTimeout(Exception):
+    """The run passed its deadline; its child was killed."""
+
+
+class Abandoned(Exception):
+    """The caller gave the run up (shutdown, a lost lease); its child was killed."""
+
+
+_context = None
+_context_lock = threading.Lock()
+
+
+def process_context():
+    """The fork server context every sandbox shares, its server started without the secrets.
+
+    The server is started once per process, with SECRET_VARIABLES taken out of the environment
+    for the moment it is spawned: its children, forked from it, inherit its environment (and
+    /proc/PID/environ shows that), not this process's. The server imports the pipeline once
+    (pipeline/preload.py), so every child starts with it loaded."""
+    global _context
+    with _context_lock:
+        if _context is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(PRELOAD)
+            hidden = {name: os.environ.pop(name) for name in SECRET_VARIABLES if name in os.environ}
+            try:
+                from multiprocessing import forkserver
+
+                forkserver.ensure_running()
+            finally:
+                os.environ.update(hidden)
+            _context = context
+        return _context
+
+
+class Sandbox:
+    """One child process running one job at a time for its owner (a worker, or the web side)."""
+
+    def __init__(self, *, memory_limit: int | None = MEMORY_LIMIT_BYTES, max_documents: int = MAX_DOCUMENTS,
+                 max_resident: int = MAX_RESIDENT_BYTES, idle_seconds: float = IDLE_SECONDS):
+        self.memory_limit, self.max_documents = memory_limit, max_documents
+        self.max_resident, self.idle_seconds = max_resident, idle_seconds
+        self._pool: pebble.ProcessPool | None = None
+        self._progress = None
+        self._tokens = itertools.count(1)
+        self._last_used = time.monotonic()
+        self._lock = threading.Lock()  # one job at a time; the pool is replaced under it
+
+    def _ready_pool(self) -> pebble.ProcessPool:
+        if self._pool is None:
+            context = process_context()
+            self._progress = context.SimpleQueue()
+            self._pool = pebble.ProcessPool(max_workers=1, max_tasks=self.max_documents, context=context,
+                                            initializer=_start, initargs=(self._progress, self.memory_limit))
+        return self._pool
+
+    def warm_up(self) -> None:
+        """Start the child now, so the first document does not wait for it."""
+        with self._lock:
+            self._ready_pool().schedule(run_job, (0, warm, ()))
+
+    def run(self, function: Callable, args: tuple, *, timeout: float,
+            progress: Callable[[str], None] = lambda message: None,
+            should_abandon: Callable[[], bool] = lambda: False):
+        """`function(*args, progress)` run in the child: its value, or DocumentError (the
+        document's fault, or the child died), TaskTimeout or Abandoned."""
+        with self._lock:
+            token = next(self._tokens)
+            pool = self._ready_pool()
+            future = pool.schedule(run_job, (token, function, args), timeout=timeout)
+            succeeded = False
+            try:
+                value, resident = self._follow(future, token, timeout, progress, should_abandon)
+                succeeded = True
+                if resident > self.max_resident:
+                    LOG.info("Sandbox child holds %d MB after a job: replaced", resident >> 20)
+                    self._close_pool()
+                return value
+            finally:
+                self._last_used = time.monotonic()
+                if not succeeded:  # whatever the child held or half-did goes with it
+                    self._close_pool()
+
+    def _follow(self, future, token: int, timeout: float, progress, should_abandon):
+        """Wait for the job, passing on its progress at most every PROGRESS_INTERVAL_SECONDS."""
+        deadline = time.monotonic() + timeout
+        last_report, pending = time.monotonic(), None
+        while True:
+            if wait([future], timeout=TICK_SECONDS).done:
+                return _outcome(future)
+            while not self._progress.empty():
+                sent_by, message = self._progress.get()
+                if sent_by == token:
+                    pending = message
+            now = time.monotonic()
+            if pending is not None and now - last_report >= PROGRESS_INTERVAL_SECONDS:
+                progress(pending)
+                pending, last_report = None, now
+            if should_abandon():
+                future.cancel()  # pebble kills the child running it
+                raise Abandoned()
+            if now > deadline + 5 * TICK_SECONDS:  # pebble's own deadline did not fire
+                future.cancel()
+                raise TaskTimeout()
+
+    def _close_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.stop()
+            pool.join(timeout=10)
+
+    def close_idle(self) -> None:
+        """Let the child go once it has run nothing for `idle_seconds` (its memory goes)."""
+        if self._pool is not None and time.monotonic() - self._last_used > self.idle_seconds:
+            if self._lock.acquire(blocking=False):
+                try:
+                    self._close_pool()
+                finally:
+                    self._lock.release()
+
+    def close(self) -> None:
+        """Stop the child, killing a job it runs."""
+        with self._lock:
+            self._close_pool()
+
+    def child_pids(self) -> list[int]:
+        """The pids of this sandbox's children (tests and the bench)."""
+        pool = self._pool
+        if pool is None:
+            return []
+        workers = pool._pool_manager.worker_manager.workers  # pebble keeps them there
+        return [process.pid for process in list(workers.values()) if process.pid]
+
+
+def _outcome(future):
+    """A finished job's value, or the exception that says how it ended."""
+    try:
+        return future.result()
+    except TimeoutError:  # pebble's deadline (the builtin, which concurrent.futures' is): the child was killed
+        raise TaskTimeout() from None
+    except CancelledError:
+        raise Abandoned() from None
+    except pebble.ProcessExpired as error:
+        raise DocumentError(f"Failed to process the document: the document parser died "
+                            f"(exit code {error.exitcode})") from None
+    except JobFailed as error:
+        raise DocumentError(f"Failed to process the document: {error}") from None
+
+
+def _start(progress_queue, memory_limit):
+    from sandbox.child import start_child
+
+    start_child(progress_queue, memory_limit)

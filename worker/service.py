@@ -1,0 +1,56 @@
+"""The workers of one process (threads beside the server, or `flask worker`) and their shutdown."""
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+import click
+from flask import Flask
+from flask.cli import with_appcontext
+
+from tasks.wakeup import announce_work
+from worker.loop import SHUTDOWN_GRACE_SECONDS, Worker, housekeeping
+
+
+class BackgroundWorkers:
+    """The worker threads and the housekeeping thread of one process."""
+
+    def __init__(self, app: Flask, threads: int):
+        self.stop_event = threading.Event()
+        self.threads = [threading.Thread(target=Worker(app, self.stop_event).run, name=f"worker-{n}",
+                                         daemon=True) for n in range(threads)]
+        self.threads.append(threading.Thread(target=housekeeping, args=(app, self.stop_event),
+                                             name="housekeeping", daemon=True))
+
+    def start(self) -> "BackgroundWorkers":
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def stop(self, timeout: float = SHUTDOWN_GRACE_SECONDS + 5) -> None:
+        """Stop claiming; let each worker finish or hand back its task; wait for them."""
+        self.stop_event.set()
+        announce_work()  # idle workers wake, see the stop, and end now
+        deadline = time.monotonic() + timeout
+        for thread in self.threads:
+            thread.join(max(deadline - time.monotonic(), 0))
+
+
+@click.command("worker")
+@click.option("--threads", default=None, type=click.IntRange(min=1),
+              help="Worker threads (default: WORKER_THREADS, at least 1).")
+@with_appcontext
+def worker_command(threads: int | None) -> None:
+    """Run workers in this process until SIGTERM or Ctrl-C."""
+    from flask import current_app
+
+    app = current_app._get_current_object()
+    workers = BackgroundWorkers(app, threads or max(app.config["WORKER_THREADS"], 1)).start()
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    click.echo(f"Worker running with {len(workers.threads) - 1} threads; SIGTERM to stop.", err=True)
+    stopping.wait()
+    click.echo("Stopping: finishing or handing back running tasks...", err=True)
+    workers.stop()
