@@ -70,7 +70,7 @@ def content_and_embed(segment: dict, settings: dict) -> tuple[str, str]:
 
 def embed_lengths(segments: list[dict], configuration: dict) -> dict[str, int]:
     """The chunk tokenizer's count of each segment's embed, keyed by the embed text, as segment
-    processing will make it: worked out beside a page's analysis (in a PDF's page helper too),
+    processing will make it: worked out beside each page's analysis,
     so that chunking, which comes after every page, need not count them all."""
     settings_by_type = configuration.get("segment_processing") or {}
     chunk_processing = configuration.get("chunk_processing") or {}

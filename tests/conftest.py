@@ -10,7 +10,6 @@ import sqlalchemy as sa
 
 from app import create_app
 from models import db
-from pipeline.pdf.helper import stop_kept_helper
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 KEY = "test-key"
@@ -29,14 +28,6 @@ def _postgres_schema_url():
         pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}: {error}")
     separator = "&" if "?" in POSTGRES_URL else "?"
     return engine, schema, f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-
-
-@pytest.fixture(autouse=True)
-def no_kept_page_helper():
-    """Each test forks its own PDF page helper, after its monkeypatches: a helper kept from an
-    earlier test would run the code as that test left it."""
-    yield
-    stop_kept_helper()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -116,7 +116,7 @@ def test_multi_page_tiff_gives_one_page_per_frame():
     frames[0].save(buffer, "TIFF", save_all=True, append_images=frames[1:])
     messages = []
     parsed = pdf_pipeline.parse_image(buffer.getvalue(), "image/tiff", CONFIG, messages.append)
-    assert messages == ["Running analysis (page 1/2)", "Running analysis (page 2/2)"]
+    assert messages == ["Reading page 1/2", "Reading page 2/2", "Running analysis (page 1/2)", "Running analysis (page 2/2)"]
     assert parsed.page_count == 2 and [p["page_number"] for p in parsed.pages] == [1, 2]
     assert [s["text"] for s in parsed.segments] == ["First frame says hello", "Second frame says goodbye"]
 

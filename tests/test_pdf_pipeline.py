@@ -150,7 +150,7 @@ def test_page_strategy_gives_one_page_segment_per_page(report):
 def test_progress_is_reported_per_page(report):
     messages = []
     pdf_pipeline.parse_pdf(report, config(), messages.append)
-    assert messages == ["Running analysis (page 1/2)", "Running analysis (page 2/2)"]
+    assert messages == ["Reading page 1/2", "Reading page 2/2", "Running analysis (page 1/2)", "Running analysis (page 2/2)"]
 
 
 def test_crop_image_all_crops_every_segment(report):

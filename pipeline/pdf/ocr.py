@@ -35,7 +35,7 @@ def forget_engine_after_fork() -> None:
         ocr_engine.cache_clear()
 
 
-os.register_at_fork(after_in_child=forget_engine_after_fork)  # every fork: a PDF's page helper, and any other
+os.register_at_fork(after_in_child=forget_engine_after_fork)  # any process forked from one that used OCR
 
 
 @lru_cache(maxsize=1)

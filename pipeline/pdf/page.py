@@ -98,8 +98,19 @@ def picture_regions(graphics: PageGraphics, width: float, height: float, taken: 
     return regions
 
 
-def analyse_page(page: PageInput, state: DocumentState) -> list[dict]:
-    """The segments of one page, in reading order, crops stored in the state's files."""
+@dataclass
+class PageLines:
+    """A page's words grouped into lines, before the page is typed: what the document's text
+    sizes are counted from (DocumentState.body), over every page, before any page is typed."""
+
+    words: list[Word]  # the page's words that lie on the page
+    lines: list[Line]  # upright text, grouped into lines
+    turned: list[Word]  # words at an angle to the page's lines, outside ruled tables
+    regions: list[Region]  # ruled tables
+
+
+def page_lines(page: PageInput) -> PageLines:
+    """The lines of one page (and its ruled tables, which keep their headings printed sideways)."""
     width, height = page.size()
     page_words = words = [word for word in page.words if 0 <= (word.left + word.right) / 2 <= width
                           and 0 <= (word.top + word.bottom) / 2 <= height]
@@ -114,8 +125,18 @@ def analyse_page(page: PageInput, state: DocumentState) -> list[dict]:
         turned = [word for word in turned if id(word) not in in_tables]
         aside = {id(word) for word in turned}
         words = [word for word in words if id(word) not in aside]
-    lines = group_lines(words) if words else []
-    state.body.add(lines)
+    return PageLines(page_words, group_lines(words) if words else [], turned, regions)
+
+
+def analyse_page(page: PageInput, state: DocumentState, read: PageLines | None = None) -> list[dict]:
+    """The segments of one page, in reading order, crops stored in the state's files. `read` is
+    the page's lines, already counted into the document's text sizes; without it they are read
+    and counted now (a one-page document, or a caller that types pages as it reads them)."""
+    if read is None:
+        read = page_lines(page)
+        state.body.add(read.lines)
+    width, height = page.size()
+    page_words, lines, turned, regions = read.words, read.lines, read.turned, list(read.regions)
     body = state.body.value(default=median(line.size for line in lines) if lines else 12.0)
     if page.graphics is not None:
         regions += picture_regions(page.graphics, width, height, regions)

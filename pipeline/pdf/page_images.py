@@ -10,7 +10,7 @@ import pypdfium2 as pdfium
 from pipeline.document import PAGE_IMAGE_NAME, DocumentError
 from pipeline.pdf.document import PDFIUM_LOCK
 from pipeline.pdf.limits import MAX_PAGE_IMAGE_PIXELS
-from pipeline.pdf.parse import describe_error
+from pipeline.pdf.pages import describe_error
 from pipeline.pdf.render import encode_image, render_whole_page
 
 
