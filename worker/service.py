@@ -9,6 +9,7 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
+from sandbox.pool import process_context
 from tasks.wakeup import announce_work
 from worker.loop import SHUTDOWN_GRACE_SECONDS, Worker, housekeeping
 
@@ -24,6 +25,10 @@ class BackgroundWorkers:
                                              name="housekeeping", daemon=True))
 
     def start(self) -> "BackgroundWorkers":
+        if len(self.threads) > 1:
+            # The sandboxes' fork server starts here, before the worker threads: it starts with the
+            # secrets taken out of this process's environment for a moment (sandbox/pool.py).
+            process_context()
         for thread in self.threads:
             thread.start()
         return self
