@@ -1,4 +1,8 @@
-"""Shared by the benches: throwaway databases on SQLite and PostgreSQL."""
+"""Shared by the benches: throwaway databases on SQLite and PostgreSQL.
+
+Run: not by itself; imported as `bench.common` by `python -m bench.queue` and `python -m bench.api`
+(run from the project root, which is then first on sys.path).
+"""
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,8 @@
-"""The baseline of bench/api.py: a bare Flask hello-world served the same way."""
+"""The baseline of bench/api.py: a bare Flask hello-world served the same way.
+
+Run: not by hand; `python -m bench.api` serves it as `gunicorn bench.hello:app` from the project
+root (alone: `.venv/bin/python -m flask --app bench.hello run`).
+"""
 from flask import Flask
 
 app = Flask(__name__)

@@ -1,78 +1,141 @@
-"""Speed and memory of the PDF pipeline, beside bare pypdfium2 text extraction in the same run.
+"""Throughput of the service's workers on real PDFs, against bare pypdfium2 text extraction in the same run.
 
-    python bench/pipeline.py [PDF ...] [--scan-pages 4] [--memory-pages 500] [--repeats 5]
+Run from the project root: `.venv/bin/python -m bench.pipeline [PDF ...] [--rounds 3] [--repeat 3] [--quick]`
 
-Text PDFs: pages per second of the whole pipeline (pipeline.run_pipeline: parse, segment
-processing and chunking; parse_pdf alone if pipeline.py cannot be imported) with
-high_resolution on and off, and of bare extraction (load page, text page, whole text). The
-pipeline does not render the page images of text pages; the service renders one when it is
-first asked for (page_images.py): "images p/s" is that work for every page, one request each.
-Scans: pages of the first PDF rendered at 150 DPI, wrapped into a PDF, read by OCR.
-Memory: peak RSS of a child process running a generated 500-page PDF through it.
+1. Throughput (a busy service): as many workers as cores, laid out as the service lays them out
+   (one thread each with its own sandbox child, calling worker.loop.run_document with the
+   configuration the service stores by default), take the batch (the PDFs, `--repeat` times) from
+   one shared queue; beside them, in the same run, as many processes (a multiprocessing Pool)
+   extract the same batch's text with bare pypdfium2 (load page, text page, whole text, close).
+   Pages per second of each, alternated `--rounds` times, medians, and their ratio (target at
+   least 0.25). The sandboxes are warmed first, untimed.
+2. Idle latency: one document on an idle warm worker, median of `--idle-runs`: a one-page PDF and
+   the first PDF.
+3. First document after a start: in a fresh Python process (so a new fork server), the time from
+   creating the worker's sandbox and its warm_up() (as a worker starts) to the first document
+   done, against the same document on the warm sandbox (target: first / warm at most 2).
+4. Memory: the peak RSS (VmHWM) of one worker's sandbox child, a fresh one, on a generated
+   `--memory-pages` (500) page PDF, polled while it runs (target under 500 MB); beside it, that of
+   any process the child forks (the old layout's page helper).
+
+The same file runs in a checkout of the old layout (top-level runner.py: one PipelineRunner per
+worker instead of a Sandbox) for a "before" figure: copy it to that tree's bench/ and run it the
+same way from that tree's root with its own interpreter.
 """
 from __future__ import annotations
 
 import argparse
-import gc
 import io
+import json
+import multiprocessing
 import os
-import resource
+import queue
+import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 
-# The project's folder replaces this one on the path: bench/pipeline.py would hide pipeline.py.
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import pypdfium2 as pdfium
 
-import pypdfium2 as pdfium  # noqa: E402
-
-from pipeline.pdf import parse as pdf_pipeline  # noqa: E402
-from pipeline.pdf.document import images_to_pdf  # noqa: E402
-
+# Every sandbox child imports this module as its __main__ (multiprocessing prepares a child from
+# the parent's main module): the layout's modules are imported in functions, not here.
 DEFAULT_PDFS = ["/usr/share/R/doc/manual/R-intro.pdf", "/usr/share/R/doc/manual/R-lang.pdf",
                 "/usr/share/R/doc/manual/R-admin.pdf", "/usr/share/doc/libtasn1-doc/libtasn1.pdf"]
-CHUNKING = {"target_length": 512, "tokenizer": {"Enum": "Cl100kBase"}, "ignore_headers_and_footers": True}
+QUICK_PDFS = ["/usr/share/doc/libtasn1-doc/libtasn1.pdf", "/usr/share/R/doc/manual/R-lang.pdf"]
+MIME_TYPE = "application/pdf"
+TIMEOUT = 1800.0
+POLL_SECONDS = 0.05
 
 
-def configuration(high_resolution: bool) -> dict:
-    """A full configuration as the service stores it (SPEC.md §8 defaults)."""
-    processing = {kind: {"format": "Markdown", "strategy": "Auto", "crop_image": "Auto",
-                         "embed_sources": ["Markdown"]}
-                  for kind in ("Title", "SectionHeader", "Text", "ListItem", "Table", "Picture", "Caption",
-                               "Formula", "Footnote", "PageHeader", "PageFooter", "Page")}
-    processing["Picture"]["crop_image"] = "All"
-    return {"high_resolution": high_resolution, "ocr_strategy": "All", "segmentation_strategy": "LayoutAnalysis",
-            "error_handling": "Fail", "segment_processing": processing, "chunk_processing": CHUNKING}
-
-
-def whole_pipeline():
-    """run_pipeline's signature over parse_pdf, or parse_pdf alone when pipeline.py is missing;
-    run as a worker's document child runs it (runner._serve_documents): without automatic
-    garbage collection. The child collects after it has sent its result, and rate() before
-    each run, untimed."""
+def layout() -> str:
+    """"sandbox" (sandbox/pool.py, worker/loop.py) or "runner" (the old top-level runner.py)."""
     try:
-        from pipeline.run import run_pipeline
+        import sandbox.pool  # noqa: F401
     except ImportError:
-        def run(document, config):
-            return pdf_pipeline.parse_pdf(document, config, lambda message: None)
-        with_chunking = False
-    else:
-        def run(document, config):
-            return run_pipeline(document, "application/pdf", "bench.pdf", config)
-        with_chunking = True
+        return "runner"
+    return "sandbox"
 
-    def as_in_document_child(document, config):
-        gc.disable()
-        try:
-            return run(document, config)
-        finally:
-            gc.enable()
 
-    return as_in_document_child, with_chunking
+def configuration() -> dict:
+    """The configuration a task gets when none is given, as the service stores it (SPEC.md §8)."""
+    from schemas import default_configuration
+
+    return default_configuration(None)
+
+
+class ServiceWorker:
+    """What one worker thread runs documents with: its own Sandbox (one child), or in the old
+    layout its own PipelineRunner (one document child)."""
+
+    def __init__(self):
+        self.layout = layout()
+        if self.layout == "sandbox":
+            from sandbox.pool import Sandbox
+
+            try:
+                from web.settings import DEFAULTS
+            except ImportError:
+                self.sandbox = Sandbox()
+            else:
+                self.sandbox = Sandbox(memory_limit=DEFAULTS["SANDBOX_MEMORY_BYTES"],
+                                       max_documents=DEFAULTS["SANDBOX_MAX_DOCUMENTS"])
+            try:
+                from worker.loop import run_document
+            except ImportError:  # the worker's call, if worker/loop.py cannot be imported here
+                from sandbox.child import parse_document
+
+                def run_document(sandbox, document, mime_type, file_name, config, *, progress, timeout,
+                                 should_abandon):
+                    return sandbox.run(parse_document, (document, mime_type, file_name, config), timeout=timeout,
+                                       progress=progress, should_abandon=should_abandon)
+            self._run_document = run_document
+        else:
+            from runner import PipelineRunner
+
+            self.runner = PipelineRunner()
+
+    def warm_up(self) -> bool:
+        """Start the child as a worker does when it starts; False where the layout has no such step."""
+        if self.layout == "sandbox":
+            self.sandbox.warm_up()
+            return True
+        return False
+
+    def wait_until_started(self) -> None:
+        """Wait until the child is up: in the old layout, start it (its first document did)."""
+        if self.layout == "sandbox":
+            from sandbox.child import warm
+
+            self.sandbox.run(warm, (), timeout=TIMEOUT)
+        else:
+            self.runner.document_child()
+
+    def run(self, document: bytes, file_name: str, config: dict | None = None):
+        config = config if config is not None else configuration()
+        quiet, never = (lambda message: None), (lambda: False)
+        if self.layout == "sandbox":
+            return self._run_document(self.sandbox, document, MIME_TYPE, file_name, config, progress=quiet,
+                                      timeout=TIMEOUT, should_abandon=never)
+        return self.runner.run(document, MIME_TYPE, file_name, config, progress=quiet, timeout=TIMEOUT,
+                               should_abandon=never)
+
+    def child_pids(self) -> list[int]:
+        if self.layout == "sandbox":
+            return self.sandbox.child_pids()
+        child = self.runner._child
+        return [child.process.pid] if child is not None and child.process.pid else []
+
+    def close(self) -> None:
+        if self.layout == "sandbox":
+            self.sandbox.close()
+        else:
+            self.runner.close_child()
 
 
 def bare_extraction(document: bytes) -> int:
-    """Every page's text with pypdfium2 and nothing else; returns the page count."""
+    """Every page's text with pypdfium2 and nothing else; the page count."""
     pdf = pdfium.PdfDocument(document)
     try:
         for index in range(len(pdf)):
@@ -86,76 +149,29 @@ def bare_extraction(document: bytes) -> int:
         pdf.close()
 
 
-def rate(work, repeats: int = 2) -> float:
-    """Best seconds of `repeats` runs of work()."""
-    best = float("inf")
-    for _ in range(repeats):
-        gc.collect()
-        started = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
-def page_images_on_request(document: bytes, result) -> None:
-    """Every page image the result lists, rendered as the service renders one on request."""
-    from web import page_images
-
-    for page in result.output["pages"]:
-        name = page["image"].removeprefix("file:")
-        if name not in result.files:
-            page_images.render_page_image(document, name)
-
-
-def text_pdfs(paths: list[str], repeats: int) -> None:
-    """Pages per second: bare extraction, then the pipeline with and without high resolution;
-    its page helper forked first, as a worker's document child forks it."""
-    pdf_pipeline.prepare_page_helper()
-    run, with_chunking = whole_pipeline()
-    print(f"Text PDFs ({'run_pipeline: parse + segment processing + chunking' if with_chunking else 'parse_pdf'})")
-    print(f"{'PDF':22s} {'pages':>5s} {'bare p/s':>9s} {'hi-res p/s':>10s} {'ratio':>6s} {'lo-res p/s':>10s} {'ratio':>6s} "
-          f"{'images p/s':>10s}")
-    totals = [0, 0.0, 0.0, 0.0, 0.0]
-    for path in paths:
-        with open(path, "rb") as handle:
-            document = handle.read()
-        pages = bare_extraction(document)
-        # Interleaved, best of each: this machine's speed drifts over seconds (a shared host).
-        best = {"bare": float("inf"), "high": float("inf"), "low": float("inf")}
-        for _ in range(repeats):
-            for name, work in (("bare", lambda: bare_extraction(document)),
-                               ("high", lambda: run(document, configuration(True))),
-                               ("low", lambda: run(document, configuration(False)))):
-                best[name] = min(best[name], rate(work, 1))
-        bare, high, low = best["bare"], best["high"], best["low"]
-        result = run(document, configuration(True))
-        images = rate(lambda: page_images_on_request(document, result), 1)
-        totals = [totals[0] + pages, totals[1] + bare, totals[2] + high, totals[3] + low, totals[4] + images]
-        print(f"{os.path.basename(path)[:22]:22s} {pages:5d} {pages / bare:9.0f} {pages / high:10.1f} {bare / high:6.1%} "
-              f"{pages / low:10.1f} {bare / low:6.1%} {pages / images:10.1f}", flush=True)
-    pages, bare, high, low, images = totals
-    print(f"{'ALL':22s} {pages:5d} {pages / bare:9.0f} {pages / high:10.1f} {bare / high:6.1%} "
-          f"{pages / low:10.1f} {bare / low:6.1%} {pages / images:10.1f}")
-
-
-def scanned_pdf(path: str, count: int, dpi: int = 150) -> bytes:
-    """The first `count` pages of a PDF as a scanned PDF (page images only, no text layer)."""
-    pdf = pdfium.PdfDocument(path)
+def page_count(document: bytes) -> int:
+    pdf = pdfium.PdfDocument(document)
     try:
-        frames = [(pdf[index].render(scale=dpi / 72).to_pil().convert("RGB"), None, float(dpi))
-                  for index in range(min(count, len(pdf)))]
+        return len(pdf)
     finally:
         pdf.close()
-    return images_to_pdf(frames)
 
 
-def scans(path: str, count: int) -> None:
-    """Pages per second of scanned pages, read by OCR."""
-    document = scanned_pdf(path, count)
-    run, _ = whole_pipeline()
-    seconds = rate(lambda: run(document, configuration(True)), 1)
-    print(f"Scans: {count} pages of {os.path.basename(path)} at 150 DPI: {count / seconds:.2f} pages/s "
-          f"({seconds / count:.1f} s/page, bare text extraction finds nothing on them)")
+def short_pdf() -> bytes:
+    """A one-page PDF: a heading and a short paragraph."""
+    from reportlab.lib.pagesizes import letter
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=letter, invariant=1)
+    pdf.setFont("Helvetica-Bold", 16)
+    pdf.drawString(72, 710, "Invoice 42")
+    pdf.setFont("Helvetica", 10)
+    for line, text in enumerate(("Thank you for your order of 12 widgets, shipped on the 3rd.",
+                                 "Payment is due within 30 days of the date of this invoice.")):
+        pdf.drawString(72, 680 - 13 * line, text)
+    pdf.save()
+    return buffer.getvalue()
 
 
 def generated_pdf(pages: int) -> bytes:
@@ -195,147 +211,271 @@ def generated_pdf(pages: int) -> bytes:
     return buffer.getvalue()
 
 
-def memory(pages: int) -> None:
-    """Peak RSS of a child process that runs a generated long PDF through the pipeline."""
-    path = f"/tmp/bench-{pages}-pages.pdf"
-    with open(path, "wb") as handle:
-        handle.write(generated_pdf(pages))
-    output = subprocess.run([sys.executable, __file__, "--child", path], capture_output=True, text=True, check=True)
-    print(output.stdout.strip())
+# 1. Throughput
+
+def service_round(workers: list[ServiceWorker], batch: list[tuple[str, bytes]]) -> float:
+    """Seconds for the workers, one thread each, to drain the batch from one shared queue."""
+    jobs: queue.Queue = queue.Queue()
+    for item in batch:
+        jobs.put(item)
+    failures: list[BaseException] = []
+
+    def drain(worker: ServiceWorker) -> None:
+        while not failures:
+            try:
+                name, document = jobs.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                worker.run(document, name)
+            except BaseException as error:  # noqa: BLE001 - reported by the main thread
+                failures.append(error)
+
+    threads = [threading.Thread(target=drain, args=(worker,), name=f"worker-{n}") for n, worker in enumerate(workers)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    if failures:
+        raise failures[0]
+    return seconds
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory (VmHWM; getrusage would report the parent's after fork)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def bare_round(pool, batch: list[tuple[str, bytes]]) -> float:
+    """Seconds for the pool's processes to extract the batch's text, one document per task."""
+    started = time.perf_counter()
+    for _ in pool.imap_unordered(bare_extraction, [document for _, document in batch], chunksize=1):
+        pass
+    return time.perf_counter() - started
 
 
-def proportional_mb(pid: int | str) -> float:
-    """A process's proportional set size (its private memory plus its share of what it shares), 0 once gone."""
+def throughput(workers: list[ServiceWorker], batch: list[tuple[str, bytes]], rounds: int) -> dict:
+    pages = sum(page_count(document) for _, document in batch)
+    print(f"Throughput: {len(workers)} workers ({workers[0].layout} layout) against bare pypdfium2 text "
+          f"extraction in {len(workers)} processes; {len(batch)} documents, {pages} pages a round", flush=True)
+    service_rates, bare_rates = [], []
+    # spawn: the pool's processes hold nothing of this one (its threads, its sandboxes).
+    with multiprocessing.get_context("spawn").Pool(len(workers)) as pool:
+        bare_round(pool, batch[:len(workers)])  # untimed: the processes start and import
+        for number in range(1, rounds + 1):
+            service_rates.append(pages / service_round(workers, batch))
+            bare_rates.append(pages / bare_round(pool, batch))
+            print(f"  round {number}: service {service_rates[-1]:7.1f} pages/s, bare {bare_rates[-1]:7.0f} pages/s, "
+                  f"ratio {service_rates[-1] / bare_rates[-1]:.3f}", flush=True)
+    service, bare = statistics.median(service_rates), statistics.median(bare_rates)
+    ratio = statistics.median(s / b for s, b in zip(service_rates, bare_rates))
+    print(f"  median: service {service:.1f} pages/s, bare {bare:.0f} pages/s, "
+          f"ratio {ratio:.3f} (median of the rounds' ratios; target at least 0.25)", flush=True)
+    return {"service_pages_per_second": service, "bare_pages_per_second": bare, "ratio": ratio}
+
+
+# 2. Idle latency
+
+def latency(worker: ServiceWorker, document: bytes, name: str, runs: int) -> float:
+    """Median seconds of one document on the worker, after one untimed run."""
+    worker.run(document, name)
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        worker.run(document, name)
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def idle_latency(worker: ServiceWorker, documents: list[tuple[str, bytes]], runs: int) -> dict:
+    print(f"Idle latency: one document on an idle warm worker, median of {runs}", flush=True)
+    figures = {}
+    for name, document in documents:
+        seconds = latency(worker, document, name, runs)
+        figures[name] = seconds
+        print(f"  {name} ({page_count(document)} pages): {seconds * 1000:.0f} ms", flush=True)
+    return figures
+
+
+# 3. First document after a start
+
+def first_document_child(path: str, runs: int) -> None:
+    """In a fresh process: the worker's start (its sandbox, warm_up) and at once the first
+    document, then the same document on the warm sandbox; one JSON line."""
+    with open(path, "rb") as handle:
+        document = handle.read()
+    name = os.path.basename(path)
+    config = configuration()
+    ServiceWorker().close()  # imports what a worker process has imported before its workers start
+    started = time.perf_counter()
+    worker = ServiceWorker()
+    warmed = worker.warm_up()
+    worker.run(document, name, config)
+    first = time.perf_counter() - started
+    # The same once the worker is up (its child started, as it is by the time a service that
+    # started answers its first request): what the first document costs beyond a warm one.
+    ServiceWorker().close()
+    fresh = ServiceWorker()
+    fresh.warm_up()
+    fresh.wait_until_started()
+    begun = time.perf_counter()
+    fresh.run(document, name, config)
+    first_started = time.perf_counter() - begun
+    fresh.close()
+    timings = []
+    for _ in range(runs):
+        begun = time.perf_counter()
+        worker.run(document, name, config)
+        timings.append(time.perf_counter() - begun)
+    worker.close()
+    print(json.dumps({"first": first, "first_started": first_started, "warm": statistics.median(timings),
+                      "warm_up": warmed}))
+
+
+def first_document(paths: list[str], runs: int) -> dict:
+    print("First document after a start: a fresh process creates its worker's sandbox, warms it up "
+          f"and runs the document at once; warm = the same document afterwards (median of {runs})", flush=True)
+    figures = {}
+    for path in paths:
+        output = subprocess.run([sys.executable, "-m", __spec__.name, "--first-document", path, "--idle-runs", str(runs)],
+                                capture_output=True, text=True)
+        if output.returncode:
+            raise RuntimeError(f"first-document run failed:\n{output.stderr[-3000:]}")
+        figure = json.loads(output.stdout.strip().splitlines()[-1])
+        figures[os.path.basename(path)] = figure
+        print(f"  {os.path.basename(path)}: from the start {figure['first']:.2f} s, once the child is up "
+              f"{figure['first_started']:.2f} s, warm {figure['warm']:.2f} s; first/warm "
+              f"{figure['first'] / figure['warm']:.2f} from the start, {figure['first_started'] / figure['warm']:.2f} "
+              f"once up (target at most 2)"
+              f"{'' if figure['warm_up'] else '; no warm_up in this layout: the child starts with the document'}",
+              flush=True)
+    return figures
+
+
+# 4. Memory
+
+def high_water_mb(pid: int) -> float:
+    """A process's peak resident memory (VmHWM) in MB, 0 once it is gone."""
     try:
-        with open(f"/proc/{pid}/smaps_rollup") as rollup:
-            for line in rollup:
-                if line.startswith("Pss:"):
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
                     return int(line.split()[1]) / 1024
     except (OSError, ValueError):
         pass
     return 0.0
 
 
-def child_pids() -> list[str]:
-    """This process's children (its page helper, once forked)."""
-    pid = os.getpid()
+def children(pid: int) -> list[int]:
+    """A process's children, whichever of its threads forked them."""
+    found = []
     try:
-        with open(f"/proc/{pid}/task/{pid}/children") as children:
-            return children.read().split()
-    except OSError:
-        return []
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as listing:
+                found += [int(child) for child in listing.read().split()]
+    except (OSError, ValueError):
+        pass
+    return found
 
 
-def child(path: str) -> None:
-    """Run one PDF through the pipeline and report this process's peak RSS, and the peak of its
-    and its page helper's proportional set sizes added up (pages they share counted once). It
-    starts as a worker's document child does, from what its fork server loads (runner.PRELOAD:
-    the modules and the tokenizer), and forks its page helper before the document, as a worker's
-    document child does (runner._serve_documents)."""
-    import importlib
-    import threading
-
-    from sandbox.runner import PRELOAD
-
-    for module in PRELOAD:
-        importlib.import_module(module)
-    pdf_pipeline.prepare_page_helper()
-    run, _ = whole_pipeline()
+def memory(pages: int) -> dict:
+    """Peak RSS of a fresh sandbox child running a generated long PDF (and of any process it forks:
+    the old layout's page helper)."""
+    path = os.path.join(tempfile.gettempdir(), f"bench-pipeline-{pages}-pages.pdf")
+    if not os.path.exists(path):
+        with open(path + ".part", "wb") as handle:
+            handle.write(generated_pdf(pages))
+        os.replace(path + ".part", path)
     with open(path, "rb") as handle:
         document = handle.read()
-    before = peak_rss_mb()
-    combined = [0.0]
+    worker = ServiceWorker()
+    worker.warm_up()
+    peaks = {"child": 0.0, "helper": 0.0}
     done = threading.Event()
 
     def sample() -> None:
-        while not done.wait(0.05):
-            combined[0] = max(combined[0], proportional_mb("self") + sum(map(proportional_mb, child_pids())))
+        while True:
+            for pid in worker.child_pids():
+                peaks["child"] = max(peaks["child"], high_water_mb(pid))
+                for helper in children(pid):
+                    peaks["helper"] = max(peaks["helper"], high_water_mb(helper))
+            if done.wait(POLL_SECONDS):
+                return
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     started = time.perf_counter()
-    result = run(document, configuration(True))
-    seconds = time.perf_counter() - started
-    done.set()
-    sampler.join()
-    peak = peak_rss_mb()
-    from pipeline.pdf.helper import stop_kept_helper
-
-    stop_kept_helper()  # reaped, its peak is counted below
-    helper = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    stored = sum(len(data) for _, data in result.files.values()) / 2**20
-    print(f"Memory: {os.path.basename(path)} ({len(document) / 2**20:.1f} MB) in {seconds:.1f} s: "
-          f"peak RSS {peak:.0f} MB (after imports {before:.0f} MB), its page helper's {helper:.0f} MB; "
-          f"both together (PSS, sampled every 50 ms) at most {combined[0]:.0f} MB; output files {stored:.0f} MB")
-
-
-def small_documents(count: int) -> None:
-    """A one-page PDF as a worker runs it (runner.py: in its document child, kept between
-    documents, or a fresh one after a failure) beside the pipeline called in this process."""
-    from reportlab.pdfgen import canvas
-
-    from sandbox.runner import PipelineRunner
-
-    buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer)
-    pdf.drawString(72, 720, "Invoice 42: one line of text")
-    pdf.save()
-    document = buffer.getvalue()
-    run, _ = whole_pipeline()
-    runner = PipelineRunner()
-
-    def in_child():
-        return runner.run(document, "application/pdf", "small.pdf", configuration(True),
-                          progress=lambda message: None, timeout=600, should_abandon=lambda: False)
-
-    def in_fresh_child():
-        runner.close_child()
-        return in_child()
-
-    timings = {}
-    calls = (("in this process", lambda: run(document, configuration(True))), ("kept child", in_child),
-             ("fresh child", in_fresh_child))
-    for name, call in calls:
-        call()  # warm: imports, the tokenizer, the fork server
-        started = time.perf_counter()
-        for _ in range(count):
-            call()
-        timings[name] = (time.perf_counter() - started) / count * 1000
-    runner.close_child()
-    print(f"Small PDFs: a one-page PDF takes {timings['kept child']:.0f} ms in a worker's document child, "
-          f"{timings['fresh child']:.0f} ms in a fresh one, {timings['in this process']:.0f} ms in this "
-          f"process (mean of {count})")
+    try:
+        worker.run(document, os.path.basename(path))
+    finally:
+        seconds = time.perf_counter() - started
+        done.set()
+        sampler.join()
+        worker.close()
+    forked = f", the processes it forked at most {peaks['helper']:.0f} MB" if peaks["helper"] else ""
+    print(f"Memory: a fresh worker child on a generated {pages}-page PDF ({len(document) / 2**20:.1f} MB) in "
+          f"{seconds:.1f} s: peak RSS {peaks['child']:.0f} MB (target under 500){forked} "
+          f"(VmHWM, polled every {POLL_SECONDS * 1000:.0f} ms)", flush=True)
+    return {"child_mb": peaks["child"], "helper_mb": peaks["helper"], "seconds": seconds}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("pdfs", nargs="*")
-    parser.add_argument("--scan-pages", type=int, default=4)
-    parser.add_argument("--memory-pages", type=int, default=500)
-    parser.add_argument("--small", type=int, default=10, help="one-page PDFs run through the worker's runner")
-    parser.add_argument("--repeats", type=int, default=5, help="interleaved runs of each text-PDF measure; the best counts")
-    parser.add_argument("--child")
-    arguments = parser.parse_args()
-    if arguments.child:
-        child(arguments.child)
+    parser.add_argument("pdfs", nargs="*", help="the batch (default: four R and libtasn1 manuals)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="default: os.cpu_count()")
+    parser.add_argument("--repeat", type=int, default=3, help="times the PDFs appear in the batch")
+    parser.add_argument("--rounds", type=int, default=3, help="alternated service and bare rounds")
+    parser.add_argument("--idle-runs", type=int, default=5)
+    parser.add_argument("--memory-pages", type=int, default=500, help="0: no memory measure")
+    parser.add_argument("--skip", default="", help="comma-separated: throughput, idle, first, memory")
+    parser.add_argument("--quick", action="store_true",
+                        help="a check that it runs: two short PDFs once, 1 round, 2 runs, 100 pages")
+    parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--first-document", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.first_document:
+        first_document_child(args.first_document, args.idle_runs)
         return
-    paths = arguments.pdfs or [path for path in DEFAULT_PDFS if os.path.exists(path)]
-    text_pdfs(paths, arguments.repeats)
-    if arguments.scan_pages:
-        scans(paths[0], arguments.scan_pages)
-    if arguments.small:
-        small_documents(arguments.small)
-    if arguments.memory_pages:
-        memory(arguments.memory_pages)
+    if args.quick:
+        args.pdfs = args.pdfs or [path for path in QUICK_PDFS if os.path.exists(path)]
+        args.repeat, args.rounds, args.idle_runs, args.memory_pages = 1, 1, 2, min(args.memory_pages, 100)
+    paths = args.pdfs or [path for path in DEFAULT_PDFS if os.path.exists(path)]
+    if not paths:
+        parser.error("no PDFs: give some, or `apt-get install r-doc-pdf libtasn1-doc`")
+    skip = set(filter(None, args.skip.split(",")))
+    documents = []
+    for path in paths:
+        with open(path, "rb") as handle:
+            documents.append((os.path.basename(path), handle.read()))
+    short = ("one-page.pdf", short_pdf())
+    figures: dict = {"layout": layout(), "workers": args.workers}
+    print(f"{layout()} layout, Python {sys.version.split()[0]}, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.2f}", flush=True)
+
+    if not {"throughput", "idle"} <= skip:
+        workers = [ServiceWorker() for _ in range(args.workers)]
+        try:
+            for worker in workers:  # untimed: children started, and each has run a document
+                worker.warm_up()
+            warming = [threading.Thread(target=worker.run, args=(short[1], short[0])) for worker in workers]
+            for thread in warming:
+                thread.start()
+            for thread in warming:
+                thread.join()
+            if "throughput" not in skip:
+                figures["throughput"] = throughput(workers, documents * args.repeat, args.rounds)
+            if "idle" not in skip:
+                figures["idle_seconds"] = idle_latency(workers[0], [short, documents[0]], args.idle_runs)
+        finally:
+            for worker in workers:
+                worker.close()
+    if "first" not in skip:
+        with tempfile.NamedTemporaryFile(suffix=".pdf", prefix="one-page-") as handle:
+            handle.write(short[1])
+            handle.flush()
+            figures["first_document"] = first_document([handle.name, paths[0]], args.idle_runs)
+    if "memory" not in skip and args.memory_pages:
+        figures["memory"] = memory(args.memory_pages)
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(figures, handle, indent=1)
 
 
 if __name__ == "__main__":

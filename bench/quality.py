@@ -9,7 +9,7 @@ reading orders (`-raw`, the content stream's; `-layout`, the page's physical lin
 default: where they fall short, the reference's order is one reading among several (a table
 read by columns or rows, a contents page's numbers after or beside their titles).
 
-    python bench/quality.py [PDF ...] [--max-pages 40] [--scan-pages 2] [--show-missed 30]
+Run from the project root: `.venv/bin/python -m bench.quality [PDF ...] [--max-pages 40] [--scan-pages 2] [--show-missed 30]`
 
 Without PDFs it takes those found under /usr/share and in site-packages (over 20 kB).
 """
@@ -28,12 +28,9 @@ import time
 import unicodedata
 from collections import Counter
 
-# The project's folder replaces this one on the path: bench/pipeline.py would hide pipeline.py.
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import pypdfium2 as pdfium
 
-import pypdfium2 as pdfium  # noqa: E402
-
-from pipeline.pdf import parse as pdf_pipeline  # noqa: E402
+from pipeline.pdf import parse as pdf_pipeline
 
 CONFIG = {"high_resolution": True, "ocr_strategy": "Auto", "segmentation_strategy": "LayoutAnalysis",
           "error_handling": "Continue", "segment_processing": {}}

@@ -7,19 +7,12 @@ The workers run as the service runs them, as threads of one worker process (`fla
 --threads N`), and, for comparison, as N processes of one thread each. Beside it, in the same run,
 the same number of processes run bare single-row UPDATE transactions in a loop (psycopg or
 sqlite3, no SQLAlchemy), and on PostgreSQL also pgbench with the same UPDATE.
-Run: `.venv/bin/python bench/queue.py`.
+Run from the project root: `.venv/bin/python -m bench.queue` (as a module: run as a script,
+bench/ would come first on sys.path and this file would shadow the standard library's `queue`).
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-# Run as a script, this folder would come first on sys.path, and this file would shadow the
-# standard library's `queue`: put the project root there instead.
-sys.path[0] = str(ROOT)
-
-import argparse  # noqa: E402
+import argparse
 import multiprocessing
 import os
 import shutil
@@ -27,7 +20,7 @@ import subprocess
 import tempfile
 import time
 
-from bench.common import POSTGRES_URL, scratch_database  # noqa: E402
+from bench.common import POSTGRES_URL, scratch_database
 
 SETTINGS = {"API_KEYS": "bench-key", "WORKER_THREADS": 0, "SECRET_KEY": "bench"}
 
