@@ -1,25 +1,38 @@
-# `make run` serves the service on SQLite; `make test` runs the whole suite.
+# chunkr-selfhost. `make help` lists the targets; `make run` serves on SQLite, `make test` lints and tests.
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
-HOST ?= 127.0.0.1
-PORT ?= 8000
+STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench clean
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint bench clean
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt requirements-pipeline.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+# Reinstalled when a requirements file or pyproject.toml changes.
+$(STAMP): $(wildcard requirements*.txt) pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-install: $(BIN)/.installed
+install: $(STAMP) ## Create .venv and install the pinned requirements (service, pipeline, tests, linters)
 
-run: install
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 wsgi:app
+# gunicorn.conf.py reads BIND (default 127.0.0.1:8000) and WEB_CONCURRENCY (default 2).
+run: $(STAMP) ## Serve with gunicorn (BIND=host:port, WEB_CONCURRENCY=processes; SQLite in instance/ unless DATABASE_URL)
+	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
 
-test: install
+lint: $(STAMP) ## ruff, then the import contracts of pyproject.toml
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+test: lint ## lint, then pytest on SQLite and PostgreSQL (PYTEST_ARGS=... passes arguments)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-clean:
-	rm -rf $(VENV) instance .pytest_cache
+bench: $(STAMP) ## Pipeline speed, then HTTP throughput (needs wrk and PostgreSQL; see docs/benchmarks.md)
+	$(BIN)/python -m bench.pipeline
+	$(BIN)/python -m bench.api
+
+clean: ## Remove .venv and the caches (instance/, the default database, is kept)
+	rm -rf $(VENV) .pytest_cache .ruff_cache .import_linter_cache bench/out
+	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from flask import current_app
 from sqlalchemy import insert, literal, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -137,17 +138,21 @@ def store(task_id: str, images: dict[str, bytes]) -> None:
             LOG.warning("Could not keep %s of task %s: %s", name, task_id, error)
 
 
-_renderer = Sandbox()
+_renderer: Sandbox | None = None  # this process's, made at the first render with the app's settings
 _renderer_lock = threading.Lock()
 _idle_timer: threading.Timer | None = None
 
 
 def render_in_child(document: bytes, names: list[str], timeout: float) -> dict:
     """render_page_images run in this process's sandbox child, under a deadline."""
-    global _idle_timer
+    global _idle_timer, _renderer
     if not _renderer_lock.acquire(timeout=max(timeout, 0.0)):
         raise PageImageError(f"the renderer stayed busy for {timeout:.3g} s")
     try:
+        if _renderer is None:
+            config = current_app.config
+            _renderer = Sandbox(memory_limit=config["SANDBOX_MEMORY_BYTES"],
+                                max_documents=config["SANDBOX_MAX_DOCUMENTS"])
         try:
             return _renderer.run(render_pages, (document, names), timeout=timeout)
         except TaskTimeout:
