@@ -8,8 +8,12 @@ graceful_timeout = 30
 
 def post_worker_init(worker):
     """Start WORKER_THREADS task workers in this server process (after the fork)."""
+    from sandbox.pool import process_context
     from worker.service import BackgroundWorkers
 
+    # The sandboxes' fork server (documents, page images) starts now, while this process has no
+    # other thread: it is started with the secrets taken out of the environment for a moment.
+    process_context()
     app = worker.wsgi
     worker.task_workers = BackgroundWorkers(app, app.config["WORKER_THREADS"]).start()
 
