@@ -1,0 +1,1 @@
+"""Plain text, Markdown and HTML documents as segments on one virtual page."""
