@@ -22,10 +22,9 @@ class UtcDateTime(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value, dialect):
+        # To UTC first: SQLite's DATETIME writes the wall-clock fields and drops the zone.
         if value is not None and value.tzinfo is not None:
             value = value.astimezone(timezone.utc)
-            if dialect.name == "sqlite":
-                value = value.replace(tzinfo=None)
         return value
 
     def process_result_value(self, value, dialect):

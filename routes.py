@@ -16,7 +16,7 @@ from schemas import (
     utc_timestamp,
 )
 from tasks import lifecycle
-from tasks.lifecycle import Status
+from tasks.status import Status
 from tasks.wakeup import announce_work
 from web.auth import authenticate
 from web.errors import BadInput, plain

@@ -2,7 +2,9 @@
 
 Starts gunicorn (2 workers) on the service and on bench/hello.py, drives each with wrk
 (`apt-get install wrk`) at the same concurrency, and prints requests/s and p99 latency of
-GET task, cancel and create as ratios to the bare endpoint. Run: `.venv/bin/python bench/api.py`.
+GET task, cancel and create as ratios to the bare endpoint. `--hot-statements on,off` serves
+each database once per setting of HOT_STATEMENTS (tasks/statements.py), to show what the fast
+path of the hot statements is worth. Run from the root: `.venv/bin/python -m bench.api`.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -20,12 +23,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-# Run as a script, this folder would come first on sys.path, where queue.py and pipeline.py
-# shadow the real modules: put the project root there instead.
-sys.path[0] = str(ROOT)
+from bench.common import scratch_database
 
-from bench.common import scratch_database  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 KEY = "bench-key"
 DOCUMENT = base64.b64encode(b"# Bench\n\nA small document.\n").decode()
@@ -114,12 +114,13 @@ def seed_tasks(database_url: str, count: int) -> list[str]:
                 for _ in range(count)]
 
 
-def bench_engine(engine_name: str, seconds: int, connections: int, hello_port: int,
+def bench_engine(engine_name: str, hot_statements: str, seconds: int, connections: int, hello_port: int,
                  operations: list[str]) -> list[tuple]:
     """Each operation measured between two runs of the bare endpoint, so load drift cancels out."""
     rows = []
     with scratch_database(engine_name) as database_url:
-        env = {"DATABASE_URL": database_url, "API_KEYS": KEY, "WORKER_THREADS": "0", "SECRET_KEY": "bench"}
+        env = {"DATABASE_URL": database_url, "API_KEYS": KEY, "WORKER_THREADS": "0", "SECRET_KEY": "bench",
+               "HOT_STATEMENTS": hot_statements}
         seeded = (seed_tasks(database_url, 40_000 if engine_name == "postgresql" else 20_000)
                   if "cancel" in operations else [])
         port = free_port()
@@ -139,7 +140,7 @@ def bench_engine(engine_name: str, seconds: int, connections: int, hello_port: i
                 rate, p99, errors = wrk(url, seconds, connections, script)
                 after = wrk(bare_url, seconds, connections, bare_script)
                 bare_rate, bare_p99 = (before[0] + after[0]) / 2, (before[1] + after[1]) / 2
-                rows.append((engine_name, name, rate, p99, errors, bare_rate, bare_p99,
+                rows.append((engine_name, hot_statements, name, rate, p99, errors, bare_rate, bare_p99,
                              rate / bare_rate, p99 / bare_p99))
         finally:
             server.terminate()
@@ -154,6 +155,10 @@ def main() -> None:
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--operations", default="GET task,cancel,create",
                         help="comma-separated, from: GET task, cancel, create")
+    parser.add_argument("--hot-statements", default="on",
+                        help="comma-separated settings of HOT_STATEMENTS to serve with, from: on, core, off")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="repeat everything this many times, interleaved, and print the median ratios")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
@@ -161,15 +166,25 @@ def main() -> None:
     hello = start_gunicorn("bench.hello:app", {}, hello_port)
     print(f"wrk -t1 -c{args.connections} -d{args.seconds}s; gunicorn 2 sync workers each; "
           "bare = bench/hello.py measured just before and after each operation (GET, or POST for create)")
-    print(f"{'engine':<11}{'operation':<10}{'req/s':>8}{'p99 ms':>8}{'non-2xx':>8}"
+    print(f"{'engine':<11}{'hot':<5}{'operation':<10}{'req/s':>8}{'p99 ms':>8}{'non-2xx':>8}"
           f"{'bare r/s':>9}{'bare p99':>9}{'rate/bare':>10}{'p99/bare':>9}")
+    ratios: dict[tuple, list[tuple[float, float]]] = {}
     try:
-        for engine_name in args.engines.split(","):
-            for row in bench_engine(engine_name, args.seconds, args.connections, hello_port,
-                                    args.operations.split(",")):
-                engine, name, rate, p99, errors, bare_rate, bare_p99, rate_ratio, p99_ratio = row
-                print(f"{engine:<11}{name:<10}{rate:>8.0f}{p99:>8.2f}{errors:>8}{bare_rate:>9.0f}"
-                      f"{bare_p99:>9.2f}{rate_ratio:>10.2f}{p99_ratio:>9.2f}", flush=True)
+        for _ in range(args.rounds):
+            for engine_name in args.engines.split(","):
+                for hot_statements in args.hot_statements.split(","):
+                    for row in bench_engine(engine_name, hot_statements, args.seconds, args.connections,
+                                            hello_port, args.operations.split(",")):
+                        engine, hot, name, rate, p99, errors, bare_rate, bare_p99, rate_ratio, p99_ratio = row
+                        print(f"{engine:<11}{hot:<5}{name:<10}{rate:>8.0f}{p99:>8.2f}{errors:>8}{bare_rate:>9.0f}"
+                              f"{bare_p99:>9.2f}{rate_ratio:>10.2f}{p99_ratio:>9.2f}", flush=True)
+                        ratios.setdefault((engine, hot, name), []).append((rate_ratio, p99_ratio))
+        if args.rounds > 1:
+            # A shared machine's load drifts between runs: the median of interleaved rounds holds better.
+            print(f"median of {args.rounds} rounds")
+            for (engine, hot, name), values in ratios.items():
+                print(f"{engine:<11}{hot:<5}{name:<10}{'':>50}{statistics.median(v[0] for v in values):>10.2f}"
+                      f"{statistics.median(v[1] for v in values):>9.2f}")
     finally:
         hello.terminate()
         hello.wait(30)

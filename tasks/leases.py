@@ -6,10 +6,11 @@ from datetime import timedelta
 from sqlalchemy import bindparam, delete, insert, or_, select, update
 
 from models import INPUT_FILE, Task, TaskFile, db, now_utc, task_files_table, tasks_table
-from tasks.lifecycle import CLAIM, ClaimedTask, Status, claim_values, claimed_task, expiry, status_in
+from tasks import drivers
+from tasks.claims import ClaimedTask, claim_statement, claim_values, claimed_task
 from tasks.statements import Prepared
+from tasks.status import QUEUED, Status, expiry, status_in
 
-QUEUED = "Task queued"
 SUCCEEDED = "Task succeeded"
 TIMED_OUT = "Task timed out"
 
@@ -34,10 +35,6 @@ _FINISH = Prepared(update(tasks_table).where(*_HELD)
                    prev_configuration=None, prev_started_at=None, prev_finished_at=None,
                    prev_expires_at=None, version=Task.version + 1)
            .returning(Task.task_id))
-# PostgreSQL: a finish, as a data-modifying WITH, in front of the worker's next claim: one round
-# trip and one commit where there were two of each. The two touch different rows (the finished
-# task is not Starting), and the claim is as durable as the finish (a lost claim would be harmless).
-_FINISH_AND_CLAIM = Prepared(CLAIM.add_cte(_FINISH.statement.cte("finished")))
 
 
 def _held_params(claimed: ClaimedTask) -> dict:
@@ -84,12 +81,16 @@ def _finish_params(claimed: ClaimedTask, output: dict, message: str) -> dict:
 
 def finish_and_claim(claimed: ClaimedTask, output: dict, files: dict[str, tuple[str, bytes]],
                      message: str, lease_seconds: float) -> ClaimedTask | None:
-    """Succeed, and claim the worker's next task (or None): in one statement on PostgreSQL when
-    the finish is the write alone (no files, not an update), else finish_task then no claim."""
-    if files or claimed.is_update or db.engine.dialect.name != "postgresql":
+    """Succeed, and claim the worker's next task (or None): in one statement where the driver
+    can chain the finish in front of the claim and the finish is the write alone (no files, not
+    an update), else finish_task then no claim. The two touch different rows (the finished task
+    is not Starting), and the claim is as durable as the finish (a lost claim would be harmless)."""
+    driver = drivers.current()
+    finish_then_claim = driver.chain(_FINISH, claim_statement(driver))
+    if files or claimed.is_update or finish_then_claim is None:
         finish_task(claimed, output, files, message)
         return None
-    row = _FINISH_AND_CLAIM.one_or_none({**_finish_params(claimed, output, message),
+    row = finish_then_claim.one_or_none({**_finish_params(claimed, output, message),
                                          **claim_values(claimed.worker_id, lease_seconds)})
     return None if row is None else claimed_task(row, claimed.worker_id)
 

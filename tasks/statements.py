@@ -11,18 +11,35 @@ Autocommit: each statement is its own transaction, so it must be one that is cor
 (every write here is a single guarded UPDATE); statements that must commit together run inside
 `transaction()`. A driver error comes out as SQLAlchemy's exception (IntegrityError, ...), and
 the connection it happened on is dropped from the pool.
+
+The setting HOT_STATEMENTS (environment or app config) turns this fast path off, for
+bench/api.py to measure what it is worth: `core` runs each statement through SQLAlchemy's
+Connection.execute on the same autocommit pools, `off` the ordinary way, in a transaction on the
+application's engine (BEGIN ... COMMIT); `transaction()` is then the engine's own. docs/database.md
+has the figures, and how to add a query.
 """
 from __future__ import annotations
 
+import os
 from collections import namedtuple
 from contextlib import contextmanager
 
+from flask import Flask, current_app
 from sqlalchemy import exc
 
 from models import db
 
 AUTOCOMMIT_BIND = "autocommit"
-RELAXED_BIND = "relaxed"  # autocommit too, and its commits do not wait for the disk (app.relax_commits)
+RELAXED_BIND = "relaxed"  # autocommit too, and its commits do not wait for the disk (drivers/postgresql.py)
+HOT_STATEMENTS_MODES = ("on", "core", "off")
+
+
+def configure_hot_statements(app: Flask) -> None:
+    """Read HOT_STATEMENTS (test config, else the environment; `on` unless said otherwise)."""
+    mode = str(app.config.get("HOT_STATEMENTS", os.environ.get("HOT_STATEMENTS", "on"))).strip().lower()
+    if mode not in HOT_STATEMENTS_MODES:
+        raise RuntimeError(f"Invalid HOT_STATEMENTS={mode!r}: expected one of {', '.join(HOT_STATEMENTS_MODES)}")
+    app.config["HOT_STATEMENTS"] = mode
 
 
 def autocommit_engine(durable: bool = True):
@@ -64,15 +81,21 @@ class _Compiled:
 
 
 class Transaction:
-    """Several prepared statements in one transaction on one autocommit connection."""
+    """Several prepared statements in one transaction: on a driver cursor of an autocommit
+    connection, or (fast path off) on a SQLAlchemy Connection."""
 
-    def __init__(self, cursor):
+    def __init__(self, cursor=None, connection=None):
         self.cursor = cursor
+        self.connection = connection
 
 
 @contextmanager
 def transaction():
     """BEGIN ... COMMIT around the prepared statements run with the yielded Transaction."""
+    if current_app.config["HOT_STATEMENTS"] != "on":
+        with db.engine.begin() as connection:
+            yield Transaction(connection=connection)
+        return
     engine = autocommit_engine()
     connection = engine.raw_connection()
     try:
@@ -135,6 +158,13 @@ class Prepared:
 
     def rows(self, params: dict, within: Transaction | None = None) -> list:
         """Run the statement; its rows (attribute access by column key)."""
+        if within is not None and within.connection is not None:
+            return self._through_sqlalchemy(within.connection, params)
+        mode = current_app.config["HOT_STATEMENTS"]
+        if mode != "on":
+            engine = autocommit_engine(self.durable) if mode == "core" else db.engine
+            with engine.begin() as connection:
+                return self._through_sqlalchemy(connection, params)
         engine = autocommit_engine(self.durable)
         compiled = self._compile(engine.dialect)
         arguments = compiled.arguments(params)
@@ -155,6 +185,11 @@ class Prepared:
             finally:
                 connection.close()
         return [compiled.convert(raw) for raw in raw_rows]
+
+    def _through_sqlalchemy(self, connection, params: dict) -> list:
+        """The fast path off: SQLAlchemy's own execution."""
+        result = connection.execute(self.statement, params)
+        return result.all() if result.returns_rows else []
 
     def one_or_none(self, params: dict, within: Transaction | None = None):
         """The single row, or None."""

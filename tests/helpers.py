@@ -60,9 +60,21 @@ def trickle(handler, count: int, pause: float) -> None:
         for _ in range(count):
             handler.wfile.write(b"#")
             handler.wfile.flush()
-            time.sleep(pause)
+            time.sleep(pause)  # the slowness is the point: a server that trickles
     except OSError:  # the client gave up
         pass
+
+
+def wait_until(condition, timeout: float = 30.0, what: str | None = None):
+    """Poll `condition()` until it returns something true (returned), or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not {what or 'true'} after {timeout} s")
+        time.sleep(0.02)  # the poll's interval, not a guess at how long something takes
 
 
 def gone(pid: int) -> bool:

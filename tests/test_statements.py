@@ -1,4 +1,5 @@
-"""The prepared single statements (statements.py): results, errors, transactions, durability."""
+"""The prepared single statements (statements.py): results, errors, transactions, durability; the
+drivers' database-specific pieces; the same answers with the fast path off (HOT_STATEMENTS)."""
 from __future__ import annotations
 
 import uuid
@@ -10,13 +11,19 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from models import ApiKey, Task, db
 from schemas import default_configuration
-from tasks import lifecycle
+from tasks import claims, drivers, leases, lifecycle
 from tasks.statements import AUTOCOMMIT_BIND, RELAXED_BIND, Prepared, autocommit_engine, transaction
 
 _INSERT_KEY = Prepared(insert(ApiKey.__table__).values(
     key_hash=bindparam("key_hash"), prefix="ck_test", owner=bindparam("owner"),
     created_at=bindparam("created_at", type_=ApiKey.created_at.type)))
 _KEY_OWNER = Prepared(select(ApiKey.owner, ApiKey.created_at).where(ApiKey.key_hash == bindparam("key_hash")))
+
+
+@pytest.fixture
+def app_config(app_config):
+    """These tests are about the fast path: on, whatever the environment says."""
+    return {**app_config, "HOT_STATEMENTS": "on"}
 
 
 def test_prepared_rows_convert_types_like_sqlalchemy(app):
@@ -80,7 +87,7 @@ def test_only_the_relaxed_pool_skips_waiting_for_the_disk(app):
     """On PostgreSQL claims, heartbeats and progress commit without waiting for the WAL flush;
     creates, finishes and every other write wait for it."""
     with app.app_context():
-        if db.engine.dialect.name != "postgresql":
+        if drivers.current().name != "postgresql":
             # SQLite: every pool has the WAL journal (its commits do not fsync each time anyway).
             for engine in db.engines.values():
                 with engine.connect() as connection:
@@ -91,7 +98,7 @@ def test_only_the_relaxed_pool_skips_waiting_for_the_disk(app):
             with engine.connect() as connection:
                 settings[name] = connection.execute(text("SHOW synchronous_commit")).scalar()
         assert settings == {None: "on", AUTOCOMMIT_BIND: "on", RELAXED_BIND: "off"}
-        assert lifecycle._CLAIM.durable is False
+        assert claims.claim_statement(drivers.current()).durable is False
         assert lifecycle._INSERT_TASK.durable and lifecycle._INSERT_FILE.durable
 
 
@@ -114,3 +121,52 @@ def test_a_broken_pooled_connection_fails_one_call_and_is_replaced(app):
                     owner_of_key.scalar({"key_hash": "x" * 64}, within)
             with transaction() as within:
                 assert owner_of_key.scalar({"key_hash": "x" * 64}, within) is None
+
+
+def test_each_database_has_its_own_claim(app):
+    """STYLE.md §10: PostgreSQL picks the row FOR UPDATE SKIP LOCKED; SQLite's single UPDATE
+    repeats the status guard outside its subquery."""
+    with app.app_context():
+        driver = drivers.current()
+        sql = str(claims.claim_statement(driver).statement.compile(dialect=db.engine.dialect))
+        if driver.name == "postgresql":
+            assert "FOR UPDATE SKIP LOCKED" in sql and sql.count("'Starting'") == 1
+            assert driver.chain(lifecycle._INSERT_TASK, lifecycle._INSERT_FILE).durable
+            assert driver.chain(leases._FINISH, claims.claim_statement(driver)).durable
+        else:
+            assert "FOR UPDATE" not in sql and sql.count("'Starting'") == 2
+            assert driver.chain(leases._FINISH, claims.claim_statement(driver)) is None
+    with pytest.raises(RuntimeError, match="Unsupported database"):
+        drivers.for_dialect("mysql")
+
+
+@pytest.mark.parametrize("mode", ["core", "off"])
+def test_the_fast_path_off_gives_the_same_answers(app_config, mode):
+    """HOT_STATEMENTS=core and off (bench/api.py's comparison) run the same statements through
+    SQLAlchemy: same rows, same types, same transactions."""
+    from app import create_app
+
+    application = create_app({**app_config, "HOT_STATEMENTS": mode})
+    try:
+        with application.app_context():
+            assert application.config["HOT_STATEMENTS"] == mode
+            created = lifecycle.create_task("default", default_configuration(None), "a.txt", "text/plain",
+                                            None, b"hello")
+            row = lifecycle.get_task(created.task_id, "default")
+            assert row.configuration == default_configuration(None) and row.status == "Starting"
+            assert row.created_at.utcoffset().total_seconds() == 0
+            claimed = claims.claim_next_task("w", 60)
+            assert claimed.task_id == created.task_id and claimed.document == b"hello"
+            assert leases.renew_lease(claimed, 60) and leases.report_progress(claimed, "Chunking")
+            assert leases.finish_and_claim(claimed, {"chunks": []}, {}, leases.SUCCEEDED, 60) is None
+            assert lifecycle.get_task(created.task_id, "default").status == "Succeeded"
+            with pytest.raises(IntegrityError):
+                with transaction() as within:
+                    _INSERT_KEY.rows({"key_hash": "e" * 64, "owner": "e", "created_at": row.created_at}, within)
+                    _INSERT_KEY.rows({"key_hash": "e" * 64, "owner": "f", "created_at": row.created_at}, within)
+            assert _KEY_OWNER.scalar({"key_hash": "e" * 64}) is None
+    finally:
+        with application.app_context():
+            db.session.remove()
+            for engine in db.engines.values():
+                engine.dispose()

@@ -211,7 +211,7 @@ def test_update_answers_the_state_it_wrote_even_if_a_worker_claims_at_once(app, 
     """The response is the row the update's own write returned: a worker claiming the task right
     after the commit (before the response is built) does not turn the answer into Processing."""
     from models import db
-    from tasks import lifecycle
+    from tasks import claims
 
     task_id = create(client, auth)["task_id"]
     finish(app, task_id)
@@ -220,7 +220,7 @@ def test_update_answers_the_state_it_wrote_even_if_a_worker_claims_at_once(app, 
 
     def commit_then_a_worker_claims():
         commit()
-        claimed.append(lifecycle.claim_next_task("racer", 60))
+        claimed.append(claims.claim_next_task("racer", 60))
 
     monkeypatch.setattr(db.session, "commit", commit_then_a_worker_claims)
     response = client.patch(f"/task/{task_id}/parse", json={"high_resolution": False}, headers=auth)

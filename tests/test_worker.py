@@ -7,11 +7,12 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from helpers import create, force, trickle
+from helpers import create, force, trickle, wait_until
 
 from models import Task, db, now_utc
 from tasks import leases
-from tasks.lifecycle import claim_next_task
+from tasks.claims import claim_next_task
+from worker import loop
 from worker.loop import Worker
 from worker.service import BackgroundWorkers
 
@@ -144,8 +145,7 @@ def test_expiry_after_success(app, client, auth, workers):
     task_id = create(client, auth, expires_in=1)["task_id"]
     task = wait_for(client, auth, task_id)
     assert task["expires_at"] is not None
-    time.sleep(1.2)
-    assert client.get(f"/task/{task_id}", headers=auth).text == "Task not found"
+    wait_until(lambda: client.get(f"/task/{task_id}", headers=auth).text == "Task not found", 10, "expired")
     from tasks.lifecycle import sweep_expired
     with app.app_context():
         sweep_expired()
@@ -180,8 +180,7 @@ def test_heartbeat_keeps_lease_and_release_does_not_count(app, client, auth):
         claimed = claim_next_task("w", 1)
         first = db.session.get(Task, task_id).lease_expires_at
         db.session.rollback()
-        time.sleep(0.05)
-        assert leases.renew_lease(claimed, 60)
+        assert leases.renew_lease(claimed, 60)  # 60 s from now: past the claim's 1 s
         assert db.session.get(Task, task_id).lease_expires_at > first
         assert leases.release_task(claimed)
         task = db.session.get(Task, task_id)
@@ -230,6 +229,7 @@ def test_task_timeout_fails_the_run(app, client, auth, monkeypatch):
     from pipeline import run as pipeline
 
     real = pipeline.run_pipeline
+    # A parse that really takes 3 s (inline Markdown runs on the worker's thread, so the patch reaches it).
     monkeypatch.setattr(pipeline, "run_pipeline", lambda *args, **kwargs: time.sleep(3) or real(*args, **kwargs))
     app.config["TASK_TIMEOUT"] = 0.5
     worker = Worker(app, threading.Event(), name="slow")
@@ -249,12 +249,22 @@ def test_a_task_queued_here_wakes_idle_workers_at_once(app, client, auth, monkey
     from worker import loop as worker
 
     monkeypatch.setattr(worker, "IDLE_SECONDS", 30.0)  # a poll would take 30 s to find the task
+    real_wait, idle = worker.wait_for_work, threading.Event()
+
+    def wait_for_work(timeout):
+        idle.set()  # the worker found nothing and waits until its next poll
+        try:
+            return real_wait(timeout)
+        finally:
+            idle.clear()
+
+    monkeypatch.setattr(worker, "wait_for_work", wait_for_work)
     running = BackgroundWorkers(app, 1).start()
     try:
-        time.sleep(0.5)  # the worker found nothing and sleeps until its next poll
+        assert idle.wait(30)
         task_id = create(client, auth, file_name="doc.md")["task_id"]
         assert wait_for(client, auth, task_id, timeout=10)["status"] == "Succeeded"
-        time.sleep(0.5)
+        assert idle.wait(30)  # cleared when it woke for the task, set when it went idle again
         updated = client.patch(f"/task/{task_id}/parse", json={"chunk_processing": {"target_length": 64}},
                                headers=auth)
         assert updated.status_code == 200 and updated.json["status"] == "Starting"
@@ -318,15 +328,17 @@ def test_a_stopping_worker_claims_nothing_with_its_last_finish(app, client, auth
     first, second = (create(client, auth)["task_id"] for _ in range(2))
     stop = threading.Event()
     worker = Worker(app, stop, name="last")
-    real_run = worker.sandbox.run
+    real_run = loop.run_document
+    ran = []
 
-    def run_then_stop(*args, **kwargs):
+    def run_then_stop(*args, **kwargs):  # the stop comes while the document runs (inline or in the sandbox)
         result = real_run(*args, **kwargs)
-        stop.set()
+        ran.append(stop.set())
         return result
 
-    monkeypatch.setattr(worker.sandbox, "run", run_then_stop)
+    monkeypatch.setattr(loop, "run_document", run_then_stop)
     assert worker.run_once()
+    assert ran  # the patch was in the path the document took
     assert _row(app, first)["status"] == "Succeeded"
     assert worker._next is None
     untouched = _row(app, second)
@@ -369,7 +381,7 @@ def test_the_lease_is_renewed_through_the_shutdown_grace_period(app, client, aut
 
     def slow_run(*args, **kwargs):
         running.set()
-        time.sleep(3)
+        time.sleep(3)  # a run longer than the lease: what the heartbeat must cover
         return real(*args, **kwargs)
 
     # The lease (1.2 s, a beat every 0.4 s) lapses well within the 3 s run unless renewed after the
@@ -389,7 +401,7 @@ def test_the_lease_is_renewed_through_the_shutdown_grace_period(app, client, aut
         with app.app_context():
             reaped += leases.reap_lost_tasks(3, 600, 1.2)
             db.session.remove()
-        time.sleep(0.1)
+        time.sleep(0.1)  # the reaper's cadence while the run goes on, not a wait for a state
     task = client.get(f"/task/{task_id}", headers=auth).json
     assert (task["status"], task["message"], reaped) == ("Succeeded", "Task succeeded", 0)
 

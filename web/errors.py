@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from models import db
 from pipeline.document import DocumentError
 from schemas import describe_errors
-from tasks.lifecycle import TaskNotFound, TransitionRefused
+from tasks.status import TaskNotFound, TransitionRefused
 from web.auth import AuthError
 
 

@@ -9,7 +9,7 @@ from flask import Flask
 
 from models import db
 from tasks import leases
-from tasks.lifecycle import ClaimedTask
+from tasks.claims import ClaimedTask
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,8 @@ from pipeline.document import DocumentError, Result
 from sandbox.child import parse_document
 from sandbox.pool import Abandoned, Sandbox, TaskTimeout
 from tasks import leases
-from tasks.lifecycle import ClaimedTask, claim_next_task, sweep_expired
+from tasks.claims import ClaimedTask, claim_next_task
+from tasks.lifecycle import sweep_expired
 from tasks.wakeup import wait_for_work
 from worker.fetch import download
 from worker.heartbeat import Heartbeat
