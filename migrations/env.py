@@ -2,6 +2,8 @@
 from alembic import context
 from flask import current_app
 
+from tasks.drivers import for_engine
+
 target_metadata = current_app.extensions["migrate"].db.metadata
 
 
@@ -14,11 +16,11 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    """Apply migrations over the app's engine (batch mode on SQLite, which cannot ALTER much)."""
+    """Apply migrations over the app's engine (in batch mode where the driver says so)."""
     engine = current_app.extensions["migrate"].db.engine
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=connection.dialect.name == "sqlite",
+                          render_as_batch=for_engine(engine).migrate_in_batches,
                           compare_type=True)
         with context.begin_transaction():
             context.run_migrations()

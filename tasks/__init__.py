@@ -1,1 +1,1 @@
-"""The task state machine on the database: statuses, guarded writes, claims, leases, one driver per database."""
+"""The task state machine on the database: statuses, transitions, guarded writes, claims, leases, one driver per database."""

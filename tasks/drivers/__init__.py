@@ -23,6 +23,7 @@ class Driver(Protocol):
     """The members every database's driver has."""
 
     name: str  # SQLAlchemy's dialect name
+    migrate_in_batches: bool  # Alembic's render_as_batch (migrations/env.py)
 
     def engine_options(self) -> dict:
         """Extra create_engine() options for every pool of this database."""

@@ -40,6 +40,7 @@ class PostgreSQLDriver:
     """The PostgreSQL side of every database-specific piece (tasks/drivers/__init__.py: Driver)."""
 
     name = "postgresql"
+    migrate_in_batches = False  # ALTER TABLE does what a migration needs
 
     def engine_options(self) -> dict:
         return {}

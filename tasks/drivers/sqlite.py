@@ -25,6 +25,8 @@ class SQLiteDriver:
     """The SQLite side of every database-specific piece (tasks/drivers/__init__.py: Driver)."""
 
     name = "sqlite"
+    # SQLite's ALTER TABLE can do little: Alembic rebuilds a changed table (its batch mode).
+    migrate_in_batches = True
 
     def engine_options(self) -> dict:
         # Wait on a locked database instead of failing at once (workers and servers share it).
