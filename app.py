@@ -9,10 +9,11 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SessionInterface
 
+import settings
 from models import db
 from routes import bp
 from tasks import database
-from web import auth, files, settings
+from web import auth, files
 from web.errors import plain, register_error_handlers
 from web.storage import load_secret_key
 from worker.service import worker_command

@@ -75,7 +75,7 @@ class ServiceWorker:
             from sandbox.pool import Sandbox
 
             try:
-                from web.settings import DEFAULTS
+                from settings import DEFAULTS
             except ImportError:
                 self.sandbox = Sandbox()
             else:

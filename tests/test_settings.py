@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from web import settings
+import settings
 
 
 def test_values_are_parsed_and_absent_ones_left_to_the_defaults():
