@@ -30,7 +30,7 @@ def start_child(progress_queue, memory_limit: int | None) -> None:
     import pipeline.preload  # noqa: F401 - a no-op when the fork server preloaded it
 
     # No automatic collection: walking the many objects a document makes took about 15% of a
-    # PDF's time, and nearly none are in cycles. run_job collects once after each document.
+    # PDF's time, and nearly none are in cycles. clean_up collects once after each document.
     gc.disable()
 
 
@@ -48,10 +48,8 @@ class JobFailed(Exception):
 
 
 def run_job(token: int, function, args: tuple):
-    """Run one job, reporting its progress under `token`; (its value, this child's resident
-    memory once the job's objects are freed)."""
+    """Run one job, reporting its progress under `token`; its value."""
     from pipeline.document import DocumentError
-    from pipeline.pdf.ocr import release_free_memory
 
     def progress(message: str) -> None:
         if _progress_queue is not None:
@@ -65,11 +63,18 @@ def run_job(token: int, function, args: tuple):
         raise DocumentError(MEMORY_ERROR) from None
     except Exception as error:  # noqa: BLE001 - any parser failure fails its own task only
         raise JobFailed(f"{type(error).__name__}: {error}") from None
-    finally:
-        args = None
-        gc.collect()
-        release_free_memory()  # what this document used goes back before the next one
-    return value, resident_bytes()
+    return value
+
+
+def clean_up(progress) -> int:
+    """Free what the last job left (its objects in cycles, the heap's free pages), so that it
+    goes back before the next job; this child's resident memory then. Run as a job of its own
+    after each document, while the worker writes the result."""
+    from pipeline.pdf.ocr import release_free_memory
+
+    gc.collect()
+    release_free_memory()
+    return resident_bytes()
 
 
 def parse_document(document: bytes, mime_type: str, file_name: str | None, configuration: dict, progress):

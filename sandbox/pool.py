@@ -3,9 +3,10 @@
 PDFium and ONNX can crash or hang on a hostile file, and a text parser can run for minutes:
 each runs in a child under a deadline, so the worker (or the web process rendering a page
 image) survives whatever the document does. pebble kills the child at the deadline or when
-the run is cancelled, starts a fresh one after a crash, and recycles it after `max_documents`
-jobs; this module adds a recycle past `max_resident` bytes, an address-space cap, progress
-messages, and a fork server started without the service's secrets.
+the run is cancelled and starts a fresh one after a crash; this module adds a recycle after
+`max_documents` jobs or past `max_resident` bytes, an address-space cap, progress messages, a
+clean-up after each job that runs while its owner is busy with the result, and a fork server
+started without the service's secrets.
 """
 from __future__ import annotations
 
@@ -21,13 +22,14 @@ from concurrent.futures import CancelledError, wait
 import pebble
 
 from pipeline.document import DocumentError
-from sandbox.child import SECRET_VARIABLES, JobFailed, run_job, warm
+from sandbox.child import SECRET_VARIABLES, JobFailed, clean_up, run_job, warm
 
 LOG = logging.getLogger(__name__)
 TICK_SECONDS = 0.2
 PROGRESS_INTERVAL_SECONDS = 0.5
 IDLE_SECONDS = 60.0
-MAX_DOCUMENTS = 200  # jobs per child before pebble starts a fresh one
+CLEAN_UP_SECONDS = 60.0
+MAX_DOCUMENTS = 200  # jobs per child before a fresh one
 MAX_RESIDENT_BYTES = 600 * 1024 * 1024  # a child holding more after a job is replaced
 MEMORY_LIMIT_BYTES = 4 * 1024 ** 3  # RLIMIT_AS of a child: what one document may map
 PRELOAD = ["pipeline.preload"]
@@ -76,6 +78,8 @@ class Sandbox:
         self.memory_limit, self.max_documents = memory_limit, max_documents
         self.max_resident, self.idle_seconds = max_resident, idle_seconds
         self._pool: pebble.ProcessPool | None = None
+        self._jobs = 0  # run by the pool's child
+        self._clean_up = None  # the future of the clean-up after the last job
         self._progress = None
         self._tokens = itertools.count(1)
         self._last_used = time.monotonic()
@@ -85,8 +89,11 @@ class Sandbox:
         if self._pool is None:
             context = process_context()
             self._progress = context.SimpleQueue()
-            self._pool = pebble.ProcessPool(max_workers=1, max_tasks=self.max_documents, context=context,
-                                            initializer=_start, initargs=(self._progress, self.memory_limit))
+            # One child; recycled here (after max_documents jobs, or past max_resident bytes),
+            # not by pebble's max_tasks, which would count the clean-ups too.
+            self._pool = pebble.ProcessPool(max_workers=1, context=context, initializer=_start,
+                                            initargs=(self._progress, self.memory_limit))
+            self._jobs, self._clean_up = 0, None
         return self._pool
 
     def warm_up(self) -> None:
@@ -100,21 +107,40 @@ class Sandbox:
         """`function(*args, progress)` run in the child: its value, or DocumentError (the
         document's fault, or the child died), TaskTimeout or Abandoned."""
         with self._lock:
+            self._replace_if_spent()
             token = next(self._tokens)
             pool = self._ready_pool()
             future = pool.schedule(run_job, (token, function, args), timeout=timeout)
             succeeded = False
             try:
-                value, resident = self._follow(future, token, timeout, progress, should_abandon)
+                value = self._follow(future, token, timeout, progress, should_abandon)
                 succeeded = True
-                if resident > self.max_resident:
-                    LOG.info("Sandbox child holds %d MB after a job: replaced", resident >> 20)
+                self._jobs += 1
+                if self._jobs >= self.max_documents:
                     self._close_pool()
+                else:  # runs while the caller stores the value; the next job waits behind it
+                    self._clean_up = pool.schedule(run_job, (0, clean_up, ()), timeout=CLEAN_UP_SECONDS)
                 return value
             finally:
                 self._last_used = time.monotonic()
                 if not succeeded:  # whatever the child held or half-did goes with it
                     self._close_pool()
+
+    def _replace_if_spent(self) -> None:
+        """Let the child go when its clean-up after the last job failed or found it holding
+        more than max_resident bytes: the next job starts a fresh one."""
+        if self._clean_up is None:
+            return
+        cleaned, self._clean_up = self._clean_up, None
+        try:
+            resident = cleaned.result(timeout=CLEAN_UP_SECONDS + 5)
+        except Exception as error:  # noqa: BLE001 - a child that cannot clean up is replaced
+            LOG.warning("Sandbox child failed its clean-up (%s): replaced", type(error).__name__)
+            self._close_pool()
+            return
+        if resident > self.max_resident:
+            LOG.info("Sandbox child holds %d MB after a job: replaced", resident >> 20)
+            self._close_pool()
 
     def _follow(self, future, token: int, timeout: float, progress, should_abandon):
         """Wait for the job, passing on its progress at most every PROGRESS_INTERVAL_SECONDS."""
@@ -139,7 +165,7 @@ class Sandbox:
                 raise TaskTimeout()
 
     def _close_pool(self) -> None:
-        pool, self._pool = self._pool, None
+        pool, self._pool, self._clean_up = self._pool, None, None
         if pool is not None:
             pool.stop()
             pool.join(timeout=10)
