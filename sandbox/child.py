@@ -61,7 +61,7 @@ def run_job(token: int, function, args: tuple):
         raise
     except MemoryError:
         raise DocumentError(MEMORY_ERROR) from None
-    except Exception as error:  # noqa: BLE001 - any parser failure fails its own task only
+    except BaseException as error:  # noqa: BLE001 - any parser failure (even SystemExit) fails its own task only
         raise JobFailed(f"{type(error).__name__}: {error}") from None
     return value
 

@@ -17,7 +17,9 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import CancelledError, wait
+from concurrent.futures import CancelledError
+from concurrent.futures import wait as wait_for_futures
+from concurrent.futures.process import BrokenProcessPool
 
 import pebble
 
@@ -29,6 +31,7 @@ TICK_SECONDS = 0.2
 PROGRESS_INTERVAL_SECONDS = 0.5
 IDLE_SECONDS = 60.0
 CLEAN_UP_SECONDS = 60.0
+CLEAN_UP_WAIT_SECONDS = 5.0  # what a job waits, at most, for the clean-up after the last one
 MAX_DOCUMENTS = 200  # jobs per child before a fresh one
 MAX_RESIDENT_BYTES = 600 * 1024 * 1024  # a child holding more after a job is replaced
 MEMORY_LIMIT_BYTES = 4 * 1024 ** 3  # RLIMIT_AS of a child: what one document may map
@@ -99,7 +102,7 @@ class Sandbox:
     def warm_up(self) -> None:
         """Start the child now, so the first document does not wait for it."""
         with self._lock:
-            self._ready_pool().schedule(run_job, (0, warm, ()))
+            self._schedule(run_job, (0, warm, ()), None)
 
     def run(self, function: Callable, args: tuple, *, timeout: float,
             progress: Callable[[str], None] = lambda message: None,
@@ -107,33 +110,52 @@ class Sandbox:
         """`function(*args, progress)` run in the child: its value, or DocumentError (the
         document's fault, or the child died), TaskTimeout or Abandoned."""
         with self._lock:
-            self._replace_if_spent()
+            self._replace_if_spent(min(CLEAN_UP_WAIT_SECONDS, timeout / 4))
             token = next(self._tokens)
-            pool = self._ready_pool()
-            future = pool.schedule(run_job, (token, function, args), timeout=timeout)
             succeeded = False
             try:
-                value = self._follow(future, token, timeout, progress, should_abandon)
+                try:
+                    value = self._follow(self._schedule(run_job, (token, function, args), timeout), token,
+                                         timeout, progress, should_abandon)
+                except _PoolBroke:  # the child died before it took the job: once more, in a fresh one
+                    self._close_pool()
+                    value = self._follow(self._schedule(run_job, (token, function, args), timeout), token,
+                                         timeout, progress, should_abandon)
                 succeeded = True
                 self._jobs += 1
                 if self._jobs >= self.max_documents:
                     self._close_pool()
-                else:  # runs while the caller stores the value; the next job waits behind it
-                    self._clean_up = pool.schedule(run_job, (0, clean_up, ()), timeout=CLEAN_UP_SECONDS)
+                else:  # runs while the caller stores the value; the next job finds it done
+                    self._clean_up = self._pool.schedule(run_job, (0, clean_up, ()), timeout=CLEAN_UP_SECONDS)
                 return value
             finally:
                 self._last_used = time.monotonic()
                 if not succeeded:  # whatever the child held or half-did goes with it
                     self._close_pool()
 
-    def _replace_if_spent(self) -> None:
-        """Let the child go when its clean-up after the last job failed or found it holding
-        more than max_resident bytes: the next job starts a fresh one."""
+    def _schedule(self, function, args: tuple, timeout: float):
+        """Hand a job to the child. A pool that broke while idle (its child killed between
+        jobs: pebble then refuses every job) is replaced once."""
+        try:
+            return self._ready_pool().schedule(function, args, timeout=timeout)
+        except RuntimeError:
+            LOG.warning("Sandbox pool broke while idle: replaced")
+            self._close_pool()
+            return self._ready_pool().schedule(function, args, timeout=timeout)
+
+    def _replace_if_spent(self, wait: float) -> None:
+        """Let the child go when its clean-up after the last job failed, is still running after
+        `wait` seconds, or found it holding more than max_resident bytes: the next job starts a
+        fresh one."""
         if self._clean_up is None:
             return
         cleaned, self._clean_up = self._clean_up, None
+        if not wait_for_futures([cleaned], timeout=max(wait, 0.0)).done:
+            LOG.warning("Sandbox child still cleaning up after its last job: replaced")
+            self._close_pool()
+            return
         try:
-            resident = cleaned.result(timeout=CLEAN_UP_SECONDS + 5)
+            resident = cleaned.result()
         except Exception as error:  # noqa: BLE001 - a child that cannot clean up is replaced
             LOG.warning("Sandbox child failed its clean-up (%s): replaced", type(error).__name__)
             self._close_pool()
@@ -147,7 +169,7 @@ class Sandbox:
         deadline = time.monotonic() + timeout
         last_report, pending = time.monotonic(), None
         while True:
-            if wait([future], timeout=TICK_SECONDS).done:
+            if wait_for_futures([future], timeout=TICK_SECONDS).done:
                 return _outcome(future)
             while not self._progress.empty():
                 sent_by, message = self._progress.get()
@@ -174,8 +196,9 @@ class Sandbox:
         """Let the child go once it has run nothing for `idle_seconds` (its memory goes)."""
         if self._pool is not None and time.monotonic() - self._last_used > self.idle_seconds:
             if self._lock.acquire(blocking=False):
-                try:
-                    self._close_pool()
+                try:  # checked again under the lock: a run may have ended meanwhile
+                    if time.monotonic() - self._last_used > self.idle_seconds:
+                        self._close_pool()
                 finally:
                     self._lock.release()
 
@@ -193,6 +216,10 @@ class Sandbox:
         return [process.pid for process in list(workers.values()) if process.pid]
 
 
+class _PoolBroke(DocumentError):
+    """The pool broke before its child took the job (the child was killed while idle)."""
+
+
 def _outcome(future):
     """A finished job's value, or the exception that says how it ended."""
     try:
@@ -204,6 +231,8 @@ def _outcome(future):
     except pebble.ProcessExpired as error:
         raise DocumentError(f"Failed to process the document: the document parser died "
                             f"(exit code {error.exitcode})") from None
+    except BrokenProcessPool:  # the child died before it could take the job
+        raise _PoolBroke("Failed to process the document: the document parser died") from None
     except JobFailed as error:
         raise DocumentError(f"Failed to process the document: {error}") from None
 

@@ -82,3 +82,8 @@ def hostile_parse(document: bytes, mime_type: str, file_name: str | None, config
     if first_line == b"#!segfault":
         segfault(progress)
     return parse_document(document, mime_type, file_name, configuration, progress)
+
+
+def system_exit(progress) -> None:
+    """A job that raises SystemExit, as a library's sys.exit() would."""
+    raise SystemExit(3)

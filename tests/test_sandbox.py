@@ -239,3 +239,40 @@ def test_should_abandon_kills_the_child_and_raises_abandoned(sandboxes):
     child = int(heard[0].removeprefix("hanging in "))
     assert gone(child)
     assert sandbox.run(jobs.pid, (), timeout=30) != child
+
+
+def test_a_child_killed_between_jobs_is_replaced_at_the_next_job(sandboxes):
+    """An idle child killed (the OOM killer, an operator) breaks pebble's pool: the next job
+    gets a fresh pool and child, not an error."""
+    import signal
+
+    sandbox = sandboxes()
+    first = sandbox.run(jobs.pid, (), timeout=30)
+    wait_until(lambda: sandbox._clean_up is not None and sandbox._clean_up.done(), 30)
+    os.kill(first, signal.SIGKILL)
+    assert wait_until(lambda: gone(first), 10)
+    second = sandbox.run(jobs.pid, (), timeout=30)
+    assert second != first
+    assert sandbox.run(jobs.pid, (), timeout=30) == second
+
+
+def test_a_job_raising_system_exit_fails_only_itself(sandboxes):
+    sandbox = sandboxes()
+    with pytest.raises(DocumentError, match="^Failed to process the document: SystemExit: 3$"):
+        sandbox.run(jobs.system_exit, (), timeout=30)
+    assert sandbox.run(jobs.pid, (), timeout=30) > 0
+
+
+def test_a_job_never_waits_for_its_predecessor_s_clean_up(sandboxes, monkeypatch):
+    """A clean-up still running when the next job comes costs that job nothing: the child is
+    replaced."""
+    from sandbox import pool
+
+    sandbox = sandboxes()
+    first = sandbox.run(jobs.pid, (), timeout=30)
+    monkeypatch.setattr(pool, "clean_up", jobs.hang)  # the next clean-up never ends
+    assert sandbox.run(jobs.pid, (), timeout=30) == first
+    started = time.monotonic()
+    third = sandbox.run(jobs.pid, (), timeout=30)
+    assert third != first and time.monotonic() - started < 10
+    assert wait_until(lambda: gone(first), 10)

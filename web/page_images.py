@@ -146,8 +146,10 @@ _idle_timer: threading.Timer | None = None
 def render_in_child(document: bytes, names: list[str], timeout: float) -> dict:
     """render_page_images run in this process's sandbox child, under a deadline."""
     global _idle_timer, _renderer
+    deadline = time.monotonic() + timeout
     if not _renderer_lock.acquire(timeout=max(timeout, 0.0)):
         raise PageImageError(f"the renderer stayed busy for {timeout:.3g} s")
+    timeout = deadline - time.monotonic()  # what the wait for the lock left of it
     try:
         if _renderer is None:
             config = current_app.config

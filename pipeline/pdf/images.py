@@ -58,12 +58,14 @@ def parse_image(document: bytes, mime_type: str, configuration: dict, progress: 
                 state.body.add(lines.lines)
                 read.append((number, page, lines, None))
             except Exception as error:  # noqa: BLE001 - one bad page must not end the task unasked
-                handle_page_error(error, number, configuration, parsed)  # raises unless Continue
+                if configuration.get("error_handling", "Fail") != "Continue":
+                    handle_page_error(error, number, configuration, parsed)  # fails the document now
                 read.append((number, None, None, error))
         per_page: list[list[dict]] = []
         for number, page, lines, error in read:
-            if page is None:
-                continue  # skipped above, under error_handling=Continue
+            if error is not None:  # error_handling=Continue: skipped, in page order
+                handle_page_error(error, number, configuration, parsed)
+                continue
             progress(f"Running analysis (page {number}/{frame_count})")
             try:
                 segments = analyse_page(page, state, lines)

@@ -90,28 +90,33 @@ def parse_open_pdf(pdf: pdfium.PdfDocument, document: bytes, configuration: dict
         for index in range(count):
             progress(f"Reading page {index + 1}/{count}")
             read = read_pdf_page(PageSource(pdf, index), state)
-            if read.error is not None:
-                handle_page_error(read.error, read.number, configuration, parsed)  # raises unless Continue
+            if read.error is not None and not continues(configuration):
+                handle_page_error(read.error, read.number, configuration, parsed)  # fails the document now
             pages.append(read)
         for read in pages:
-            if read.error is not None:
-                continue  # skipped above, under error_handling=Continue
-            progress(f"Running analysis (page {read.number}/{count})")
             try:
+                if read.error is not None:  # error_handling=Continue: skipped, in page order
+                    handle_page_error(read.error, read.number, configuration, parsed)
+                    continue
+                progress(f"Running analysis (page {read.number}/{count})")
                 segments = analyse_page(read.page, state, read.lines)
                 parsed.embed_lengths.update(embed_lengths(segments, configuration))
+                parsed.pages.append(read.page.info)
+                per_page.append(segments)
             except Exception as error:  # noqa: BLE001 - one bad page must not end the task unasked
                 handle_page_error(error, read.number, configuration, parsed)
-                continue
             finally:
                 read.source.close()
-            parsed.pages.append(read.page.info)
-            per_page.append(segments)
-            read.page = read.lines = None  # its words go as soon as its segments are made
+                read.page = read.lines = None  # its words go as soon as its segments are made
     finally:
         state.encoder.finish()
     finish_segments(per_page, state, parsed, lambda number: rendered_pdf_page(pdf, parsed, number))
     return parsed
+
+
+def continues(configuration: dict) -> bool:
+    """Whether a failed page is skipped (error_handling=Continue) rather than failing the document."""
+    return configuration.get("error_handling", "Fail") == "Continue"
 
 
 def read_pdf_page(source: PageSource, state: DocumentState) -> ReadPage:
