@@ -73,23 +73,11 @@ class ServiceWorker:
         self.layout = layout()
         if self.layout == "sandbox":
             from sandbox.pool import Sandbox
+            from settings import DEFAULTS
+            from worker.loop import run_document
 
-            try:
-                from settings import DEFAULTS
-            except ImportError:
-                self.sandbox = Sandbox()
-            else:
-                self.sandbox = Sandbox(memory_limit=DEFAULTS["SANDBOX_MEMORY_BYTES"],
-                                       max_documents=DEFAULTS["SANDBOX_MAX_DOCUMENTS"])
-            try:
-                from worker.loop import run_document
-            except ImportError:  # the worker's call, if worker/loop.py cannot be imported here
-                from sandbox.child import parse_document
-
-                def run_document(sandbox, document, mime_type, file_name, config, *, progress, timeout,
-                                 should_abandon):
-                    return sandbox.run(parse_document, (document, mime_type, file_name, config), timeout=timeout,
-                                       progress=progress, should_abandon=should_abandon)
+            self.sandbox = Sandbox(memory_limit=DEFAULTS["SANDBOX_MEMORY_BYTES"],
+                                   max_documents=DEFAULTS["SANDBOX_MAX_DOCUMENTS"])
             self._run_document = run_document
         else:
             from runner import PipelineRunner

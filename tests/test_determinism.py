@@ -9,7 +9,6 @@ import json
 import random
 import re
 import threading
-import time
 from collections import Counter
 
 import pytest
@@ -17,6 +16,7 @@ from helpers import b64
 from reportlab.lib.pagesizes import letter
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.platypus import PageBreak, Paragraph, Preformatted, SimpleDocTemplate, Spacer, Table, TableStyle
+from test_worker import wait_for
 
 from pipeline.run import run_pipeline
 from sandbox.child import parse_document
@@ -92,16 +92,6 @@ def canonical(output: dict, files: dict | None = None) -> bytes:
     text = numbered(SIGNED.sub("", json.dumps(output, sort_keys=True)))
     stored = sorted((numbered(name), hashlib.sha256(data).hexdigest()) for name, (_, data) in (files or {}).items())
     return (text + json.dumps(stored)).encode()
-
-
-def wait_for(client, auth, task_id: str, timeout: float) -> dict:
-    """The task once it is finished, polled until `timeout` seconds have passed."""
-    deadline = time.monotonic() + timeout
-    while True:
-        task = client.get(f"/api/v1/task/{task_id}", headers=auth).json
-        if task["status"] in ("Succeeded", "Failed", "Cancelled") or time.monotonic() > deadline:
-            return task
-        time.sleep(0.1)
 
 
 def pages_of(pdf: bytes) -> int:

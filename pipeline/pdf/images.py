@@ -21,7 +21,7 @@ from pipeline.pdf.limits import (
 )
 from pipeline.pdf.ocr import ocr_words
 from pipeline.pdf.page import DocumentState, PageInput, PageLines, analyse_page, page_lines
-from pipeline.pdf.pages import finish_segments, handle_page_error, page_info, stored_page_image
+from pipeline.pdf.pages import continues, finish_segments, handle_page_error, page_info, stored_page_image
 from pipeline.pdf.render import BackgroundEncoder
 
 Progress = Callable[[str], None]
@@ -58,7 +58,7 @@ def parse_image(document: bytes, mime_type: str, configuration: dict, progress: 
                 state.body.add(lines.lines)
                 read.append((number, page, lines, None))
             except Exception as error:  # noqa: BLE001 - one bad page must not end the task unasked
-                if configuration.get("error_handling", "Fail") != "Continue":
+                if not continues(configuration):
                     handle_page_error(error, number, configuration, parsed)  # fails the document now
                 read.append((number, None, None, error))
         per_page: list[list[dict]] = []

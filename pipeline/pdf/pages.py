@@ -21,10 +21,15 @@ def page_info(number: int, size: tuple[int, int], dpi: float) -> dict:
             "page_height": size[1], "dpi": round(dpi, 2)}
 
 
+def continues(configuration: dict) -> bool:
+    """Whether a failed page is skipped (error_handling=Continue) rather than failing the document."""
+    return configuration.get("error_handling", "Fail") == "Continue"
+
+
 def handle_page_error(error: Exception, number: int, configuration: dict, parsed: ParsedDocument) -> None:
     """Skip the page under error_handling=Continue, else fail the document naming the page."""
     reason = describe_error(error)
-    if configuration.get("error_handling", "Fail") == "Continue":
+    if continues(configuration):
         parsed.skipped.append(f"page {number}: {reason}")
         return
     raise DocumentError(f"Failed to process page {number}: {reason}") from error

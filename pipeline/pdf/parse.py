@@ -21,7 +21,7 @@ from pipeline.pdf.objects import page_graphics
 from pipeline.pdf.ocr import ocr_words
 from pipeline.pdf.office import office_to_pdf
 from pipeline.pdf.page import DocumentState, PageInput, PageLines, analyse_page, page_lines
-from pipeline.pdf.pages import finish_segments, handle_page_error, page_info
+from pipeline.pdf.pages import continues, finish_segments, handle_page_error, page_info
 from pipeline.pdf.render import CROP_SCALE_HIGH, BackgroundEncoder, page_pixels, page_scale, render_crop, render_page, render_whole_page
 from pipeline.pdf.segments import same_box
 from pipeline.pdf.text import PageTransform, text_is_usable, text_layer_words
@@ -112,11 +112,6 @@ def parse_open_pdf(pdf: pdfium.PdfDocument, document: bytes, configuration: dict
         state.encoder.finish()
     finish_segments(per_page, state, parsed, lambda number: rendered_pdf_page(pdf, parsed, number))
     return parsed
-
-
-def continues(configuration: dict) -> bool:
-    """Whether a failed page is skipped (error_handling=Continue) rather than failing the document."""
-    return configuration.get("error_handling", "Fail") == "Continue"
 
 
 def read_pdf_page(source: PageSource, state: DocumentState) -> ReadPage:
