@@ -21,6 +21,11 @@ class _Server(BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802 - the handler API's name
         self.seen.append(self.headers.get("Host", ""))
+        if self.path.startswith("/bad-location"):
+            self.send_response(302)
+            self.send_header("Location", "http://[::1/x" if self.path.endswith("1") else "http://host:port/x")
+            self.end_headers()
+            return
         if self.path.startswith("/hop"):
             hops = int(self.path[4:] or 0)
             self.send_response(302)
@@ -156,3 +161,39 @@ def test_a_server_silent_longer_than_a_read_may_wait_fails_saying_so(server, mon
         fetch.download(f"{server}/silent.md", 10**7, True)
     monkeypatch.setattr(fetch, "READ_SECONDS", 3)
     assert fetch.download(f"{server}/silent.md", 10**7, True)[0] == b"late"
+
+
+@pytest.mark.parametrize("literal", [
+    "[64:ff9b::7f00:1]",  # NAT64's well-known prefix around 127.0.0.1
+    "[64:ff9b:1::a00:1]",  # a local NAT64 prefix (RFC 8215)
+    "[2002:7f00:1::]",  # 6to4 of 127.0.0.1
+    "[::127.0.0.1]",  # IPv4-compatible
+    "[::ffff:0:7f00:1]",  # IPv4-translated (SIIT)
+    "[::ffff:127.0.0.1]",  # IPv4-mapped
+    "[::ffff:a9fe:a9fe]",  # mapped 169.254.169.254, the cloud metadata address
+    "[2001:0:4136:e378:8000:63bf:80ff:fffe]",  # Teredo, client 127.0.0.1
+    "[2002:a00:1::]",  # 6to4 of 10.0.0.1
+    "[::1]", "127.1", "0x7f.1", "2130706433", "0.0.0.0",
+])
+def test_every_form_of_a_private_ipv4_address_is_refused(literal):
+    with pytest.raises(DocumentError, match="non-public address"):
+        fetch.check_address(f"http://{literal}/doc.md", allow_private=False)
+
+
+def test_public_ipv6_and_ipv4_inside_ipv6_forms_of_public_addresses_pass():
+    import ipaddress
+
+    for literal in ("2606:2800:220:1::1", "64:ff9b::5db8:d822", "2002:5db8:d822::", "::ffff:93.184.216.34"):
+        assert fetch.is_public(ipaddress.ip_address(literal)), literal
+
+
+@pytest.mark.parametrize("url", ["http://[::1/doc.md", "http://host:port/doc.md", "http://[zz::1]/x"])
+def test_a_malformed_url_is_a_clear_download_failure(url):
+    with pytest.raises(DocumentError, match="^Failed to download file: malformed URL"):
+        fetch.download(url, 10**7, True)
+
+
+@pytest.mark.parametrize("path", ["/bad-location1", "/bad-location2"])
+def test_a_malformed_redirect_is_a_clear_download_failure(server, path):
+    with pytest.raises(DocumentError, match="^Failed to download file: the server redirected to a malformed address"):
+        fetch.download(f"{server}{path}", 10**7, True)

@@ -26,22 +26,59 @@ def _refuse(reason: str) -> DocumentError:
 def check_address(url: str, allow_private: bool) -> str | None:
     """Refuse URLs that are not http(s) or whose host resolves to a non-public address; the
     address to connect to (None when private addresses are allowed: no need to pin one)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _refuse(f"not an http(s) URL: {url}")
+    try:
+        parts = urlsplit(url)
+        hostname, port = parts.hostname, parts.port  # a bad port or bracketed host raises here
+    except ValueError:
+        raise _refuse(f"malformed URL: {url[:200]}") from None
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise _refuse(f"not an http(s) URL: {url[:200]}")
     if allow_private:
         return None
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
+        infos = socket.getaddrinfo(hostname, port or (443 if parts.scheme == "https" else 80),
                                    proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as error:
-        raise _refuse(f"cannot resolve host {parts.hostname}: {error}") from None
+        raise _refuse(f"cannot resolve host {hostname}: {error}") from None
     for info in infos:
         address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not address.is_global or address.is_multicast:
-            raise _refuse(f"host {parts.hostname} resolves to a non-public address ({address}); "
+        if not is_public(address):
+            raise _refuse(f"host {hostname} resolves to a non-public address ({address}); "
                           "set ALLOW_PRIVATE_URLS=true to allow it")
     return infos[0][4][0]
+
+
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052's well-known prefix
+NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: a network's own translators
+SIIT = ipaddress.ip_network("::ffff:0:0:0/96")  # RFC 2765's IPv4-translated form
+COMPATIBLE = ipaddress.ip_network("::/96")  # RFC 4291's deprecated IPv4-compatible form
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries (mapped, compatible, translated, NAT64, 6to4,
+    Teredo): a connection to it may reach them, so they are checked too."""
+    low32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    found = []
+    if address.ipv4_mapped is not None:
+        found.append(address.ipv4_mapped)
+    if address in NAT64 or address in SIIT or (address in COMPATIBLE and int(address) > 1):
+        found.append(low32)
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)  # the relay server and the (de-obfuscated) client
+    return found
+
+
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether an address, and every IPv4 address inside it, is a global unicast one."""
+    if not address.is_global or address.is_multicast:
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in NAT64_LOCAL:
+            return False  # where it leads depends on the local network: never public
+        return all(is_public(inner) for inner in embedded_ipv4(address))
+    return True
 
 
 class _PinnedTLS(HTTPAdapter):
@@ -89,14 +126,29 @@ def download(url: str, max_bytes: int, allow_private: bool,
                 raise _refuse(_timed_out(deadline)) from None
             except requests.RequestException as error:
                 raise _refuse(type(error).__name__) from None
+            except ValueError as error:
+                # requests reads a redirect's Location as it answers; the URL itself was checked
+                raise _refuse(f"the server redirected to a malformed address ({error})") from None
             with response:
                 if response.is_redirect:
-                    url = urljoin(url, response.headers["Location"])
+                    url = _redirect_target(url, response.headers.get("Location", ""))
                     continue
                 if response.status_code >= 400:
                     raise _refuse(f"HTTP {response.status_code}")
                 return _read_capped(response, max_bytes, deadline, should_stop), _disposition_name(response)
         raise _refuse(f"more than {MAX_REDIRECTS} redirects")
+
+
+def _redirect_target(url: str, location: str) -> str:
+    """Where a redirect leads, or a clear refusal when its Location is not a usable URL."""
+    try:
+        target = urljoin(url, location.strip())
+        urlsplit(target).port  # a malformed host or port raises here
+    except ValueError:
+        target = None
+    if not location.strip() or target is None:
+        raise _refuse(f"the server redirected to a malformed address: {location[:200]!r}")
+    return target
 
 
 def _read_timeout(deadline: float) -> float:
