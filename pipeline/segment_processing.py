@@ -5,6 +5,7 @@ import uuid
 from collections.abc import Callable
 
 from pipeline.chunking import HEADER_FOOTER_TYPES, token_counter
+from pipeline.sanitize import sanitize_html, sanitize_markdown
 
 NO_LANGUAGE_MODEL_MESSAGE = "No language model configured; built-in generation used"
 DEFAULT_SEGMENT_SETTINGS = {"format": "Markdown", "strategy": "Auto", "embed_sources": ["Markdown"]}
@@ -33,7 +34,8 @@ def finish_segment(segment: dict, settings: dict) -> dict:
     """The segment with every SPEC.md §7 key, `content` by format and `embed` by embed_sources."""
     # There is no language model: the LLM strategy keeps the parser's html and markdown and
     # `llm` stays None. If the chosen embed sources are all empty, `embed` falls back to
-    # `content`, so that no segment is silent in its chunk.
+    # `content`, so that no segment is silent in its chunk. Every html and markdown goes through
+    # the sanitiser here, whichever parser made it, and content and embed are made from them.
     text = segment.get("text") or ""
     finished = {
         "segment_id": segment.get("segment_id") or str(uuid.uuid4()),
@@ -45,8 +47,8 @@ def finish_segment(segment: dict, settings: dict) -> dict:
         "confidence": segment.get("confidence"),
         "content": "",
         "text": text,
-        "html": segment.get("html") or "",
-        "markdown": segment.get("markdown") or "",
+        "html": sanitize_html(segment.get("html") or ""),
+        "markdown": sanitize_markdown(segment.get("markdown") or ""),
         "image": segment.get("image"),
         "ocr": segment.get("ocr") or [],
         "llm": None,
@@ -80,7 +82,13 @@ def embed_lengths(segments: list[dict], configuration: dict) -> dict[str, int]:
     for segment in segments:
         settings = settings_by_type.get(segment["segment_type"]) or DEFAULT_SEGMENT_SETTINGS
         if settings.get("strategy", "Auto") != "Ignore" and segment["segment_type"] not in left_out:
-            embed = content_and_embed(segment, settings)[1]
+            embed = content_and_embed(sanitized(segment), settings)[1]
             lengths[embed] = count(embed)
     return lengths
 
+
+
+def sanitized(segment: dict) -> dict:
+    """The fields content and embed are made from, as finish_segment makes them."""
+    return {"text": segment.get("text") or "", "html": sanitize_html(segment.get("html") or ""),
+            "markdown": sanitize_markdown(segment.get("markdown") or ""), "llm": segment.get("llm")}
