@@ -33,5 +33,18 @@ def get_file(task_id: str, name: str):
         return plain(f"Could not render the page image: {error}", 500)
     if stored is None:
         return plain("File not found", 404)
-    return Response(stored.data, mimetype=stored.mime_type,
-                    headers={"Cache-Control": "private, max-age=300"})
+    return Response(stored.data, mimetype=stored.mime_type, headers=file_headers(stored.mime_type))
+
+
+# Shown in a page as they are (an <img> of a page image); anything else is saved, never rendered.
+INLINE_TYPES = frozenset({"image/jpeg", "image/png"})
+
+
+def file_headers(mime_type: str) -> dict[str, str]:
+    """Headers that keep a stored file from running as a page of this origin: an uploaded HTML or
+    SVG document is downloaded, not displayed; no type is guessed; were it displayed anyway, it is
+    sandboxed (no script, its own origin)."""
+    return {"Cache-Control": "private, max-age=300",
+            "Content-Disposition": "inline" if mime_type in INLINE_TYPES else "attachment",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox; default-src 'none'"}
