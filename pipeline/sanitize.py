@@ -34,7 +34,7 @@ def sanitize_html(markup: str) -> str:
     """The markup with only allowed tags, attributes, styles and URL schemes (nh3, html5ever)."""
     if not markup:
         return markup
-    return nh3.clean(
+    cleaned = nh3.clean(
         markup,
         tags=set(ALLOWED_TAGS),
         clean_content_tags=set(DROPPED_WITH_CONTENT),
@@ -43,6 +43,10 @@ def sanitize_html(markup: str) -> str:
         filter_style_properties=set(STYLE_PROPERTIES),
         link_rel=None,
     )
+    # html5ever puts the <tbody> every browser would imply; leave the markup as it came.
+    if "<tbody" not in markup.lower():
+        cleaned = cleaned.replace("<tbody>", "").replace("</tbody>", "")
+    return cleaned
 
 
 # Markdown
