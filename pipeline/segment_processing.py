@@ -3,13 +3,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from pipeline.chunking import HEADER_FOOTER_TYPES, token_counter
+from pipeline.chunking import DEFAULT_TARGET_LENGTH, HEADER_FOOTER_TYPES, TokenCounter, token_counter
 from pipeline.sanitize import sanitize_html, sanitize_markdown
 
 NO_LANGUAGE_MODEL_MESSAGE = "No language model configured; built-in generation used"
 DEFAULT_SEGMENT_SETTINGS = {"format": "Markdown", "strategy": "Auto", "embed_sources": ["Markdown"]}
 EMBED_SOURCE_FIELDS = {"Content": "content", "HTML": "html", "Markdown": "markdown", "LLM": "llm"}
+# The largest segment a parser of text makes: its embed at most this many tokens (and at most
+# target_length), its text at most MAX_SEGMENT_CHARS characters (a "word" of the Word tokenizer
+# can be any length), its html and markdown at most MAX_SEGMENT_MARKUP_CHARS.
+MAX_SEGMENT_TOKENS = 1024
+MAX_SEGMENT_CHARS = 8000
+MAX_SEGMENT_MARKUP_CHARS = 8 * MAX_SEGMENT_CHARS
 
 Progress = Callable[[str], None]
 
@@ -92,3 +99,39 @@ def sanitized(segment: dict) -> dict:
     """The fields content and embed are made from, as finish_segment makes them."""
     return {"text": segment.get("text") or "", "html": sanitize_html(segment.get("html") or ""),
             "markdown": sanitize_markdown(segment.get("markdown") or ""), "llm": segment.get("llm")}
+
+
+@dataclass
+class SegmentSize:
+    """How big a segment may be, by its embed as segment processing will make it; the counts it
+    made, by embed text, spare chunking counting them again."""
+
+    settings_by_type: dict
+    count: TokenCounter
+    budget: int
+    lengths: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, configuration: dict) -> SegmentSize:
+        """The bound of a task's configuration: its tokenizer, target_length and segment settings."""
+        chunk_processing = configuration.get("chunk_processing") or {}
+        target_length = int(chunk_processing.get("target_length") or DEFAULT_TARGET_LENGTH)
+        return cls(configuration.get("segment_processing") or {}, token_counter(chunk_processing.get("tokenizer")),
+                   max(1, min(target_length, MAX_SEGMENT_TOKENS)))
+
+    def excess(self, segment: dict) -> float:
+        """The segment's size over the largest allowed: at most 1 when it may stay whole."""
+        text, html, markdown = (segment.get(key) or "" for key in ("text", "html", "markdown"))
+        if len(text) > MAX_SEGMENT_CHARS or max(len(html), len(markdown)) > MAX_SEGMENT_MARKUP_CHARS:
+            return max(len(text) / MAX_SEGMENT_CHARS, len(html) / MAX_SEGMENT_MARKUP_CHARS,
+                       len(markdown) / MAX_SEGMENT_MARKUP_CHARS)
+        settings = self.settings_by_type.get(segment["segment_type"]) or DEFAULT_SEGMENT_SETTINGS
+        embed = content_and_embed(sanitized(segment), settings)[1]
+        if 4 * len(embed) <= self.budget:  # a token is at least a byte, a character at most four
+            return 0.0
+        length = self.lengths.get(embed)
+        if length is None:
+            length = self.count(embed)
+            if length <= self.budget:  # kept: the segment stays as it is
+                self.lengths[embed] = length
+        return length / self.budget

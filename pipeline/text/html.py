@@ -12,11 +12,11 @@ from markdownify import MarkdownConverter
 from pipeline.text.segments import (
     SegmentCollector,
     add_plain_text_segments,
+    code_markup,
     escape_table_cell,
     list_item_html,
     list_item_markdown,
-    pipe_table,
-    table_text,
+    list_item_markup,
 )
 
 EXTRA_BLANK_LINES = re.compile(r"\n{3,}")
@@ -107,7 +107,7 @@ def add_html_block(tag: Tag, collector: SegmentCollector, holding: set[int]) -> 
         segment_type = "Caption" if tag.name == "figcaption" else "Text"
         collector.add(segment_type, html_text([tag]), str(tag), nodes_to_markdown([tag]))
     elif tag.name == "pre":
-        collector.add("Text", tag.get_text().strip("\n"), str(tag), nodes_to_markdown([tag]))
+        collector.add("Text", tag.get_text().strip("\n"), str(tag), nodes_to_markdown([tag]), code_markup())
     elif tag.name == "table":
         add_html_table(tag, collector)
     elif tag.name in LIST_TAGS:
@@ -148,7 +148,7 @@ def add_html_list_item(item: Tag, ordinal: int | None, collector: SegmentCollect
     ]
     inner_html = "".join(str(child) for child in own).strip()
     markdown = list_item_markdown(ordinal, nodes_to_markdown(own))
-    collector.add("ListItem", html_text(own), list_item_html(ordinal, inner_html), markdown)
+    collector.add("ListItem", html_text(own), list_item_html(ordinal, inner_html), markdown, list_item_markup(ordinal))
     for nested_list in nested:
         add_html_list(nested_list, collector, holding)
 
@@ -173,8 +173,7 @@ def add_html_table(table: Tag, collector: SegmentCollector) -> None:
             row_of_last_cell = owner
         rows[-1].append(html_text([cell]).replace("\n", " "))
     if rows:
-        markdown = pipe_table([[escape_table_cell(cell) for cell in row] for row in rows])
-        collector.add("Table", table_text(rows), str(table), markdown)
+        collector.add_table(rows, [[escape_table_cell(cell) for cell in row] for row in rows], str(table))
     elif text := html_text([table]):
         collector.add("Text", text, str(table), text)
 

@@ -8,12 +8,14 @@ from markdown_it.token import Token
 
 from pipeline.text.html import add_html_segments
 from pipeline.text.segments import (
+    Rebuild,
     SegmentCollector,
     add_plain_text_segments,
+    code_markup,
     list_item_html,
     list_item_markdown,
+    list_item_markup,
     pipe_table,
-    table_text,
 )
 
 # markdown-it's own limit is 20 levels (a list 10 deep): past its limit it drops the rest of the
@@ -76,15 +78,21 @@ class MarkdownSegmenter:
         """HTML of an inline token's content."""
         return self.parser.renderer.renderInline(inline.children or [], self.parser.options, {})
 
-    def emit(self, segment_type: str, text: str, html: str, markdown: str, level: int = 0) -> None:
-        """Add a segment, wrapped in the blockquotes it sits in."""
+    def emit(self, segment_type: str, text: str, html: str, markdown: str, level: int = 0,
+             rebuild: Rebuild | None = None) -> None:
+        """Add a segment, wrapped in the blockquotes it sits in (the pieces of one too big are
+        rebuilt from its text by `rebuild`, without them)."""
+        html, markdown = self.quoted(html, markdown)
+        if level:
+            self.collector.add_heading(level, text, html, markdown, rebuild)
+        else:
+            self.collector.add(segment_type, text, html, markdown, rebuild)
+
+    def quoted(self, html: str, markdown: str) -> tuple[str, str]:
+        """html and markdown wrapped in the blockquotes they sit in."""
         html = "<blockquote>" * self.quote_depth + html + "</blockquote>" * self.quote_depth
         prefix = "> " * self.quote_depth
-        markdown = "\n".join(prefix + line for line in markdown.split("\n"))
-        if level:
-            self.collector.add_heading(level, text, html, markdown)
-        else:
-            self.collector.add(segment_type, text, html, markdown)
+        return html, "\n".join(prefix + line for line in markdown.split("\n"))
 
     def add_heading(self, opening: Token, inline: Token) -> None:
         """A Title or SectionHeader, written as an ATX heading."""
@@ -113,7 +121,7 @@ class MarkdownSegmenter:
         html = htmls[0] if len(htmls) == 1 else "".join(f"<p>{part}</p>" for part in htmls)
         markdown = list_item_markdown(ordinal, "\n\n".join(inline.content for inline in paragraphs))
         text = "\n".join(markdown_inline_text(inline) for inline in paragraphs)
-        self.emit("ListItem", text, list_item_html(ordinal, html), markdown)
+        self.emit("ListItem", text, list_item_html(ordinal, html), markdown, rebuild=list_item_markup(ordinal))
 
     def add_table(self, tokens: list[Token]) -> None:
         """A Table segment: markdown-it's <table> and a normalised pipe table."""
@@ -129,8 +137,9 @@ class MarkdownSegmenter:
             elif token.type == "inline":
                 markdown_rows[-1].append(token.content.replace("|", "\\|"))
                 text_rows[-1].append(markdown_inline_text(token))
-        html = self.parser.renderer.render(tokens, self.parser.options, {}).strip()
-        self.emit("Table", table_text(text_rows), html, pipe_table(markdown_rows, alignments))
+        html, markdown = self.quoted(self.parser.renderer.render(tokens, self.parser.options, {}).strip(),
+                                     pipe_table(markdown_rows, alignments))
+        self.collector.add_table(text_rows, markdown_rows, html, alignments, markdown)
 
     def add_code(self, token: Token) -> None:
         """A code block, kept as a Text segment with its fence and language."""
@@ -138,7 +147,8 @@ class MarkdownSegmenter:
         longest_backticks = max((len(run) for run in re.findall(r"`+", code)), default=0)
         fence = "`" * max(3, longest_backticks + 1)
         html = self.parser.renderer.render([token], self.parser.options, {}).strip()
-        self.emit("Text", code, html, f"{fence}{token.info.strip()}\n{code}\n{fence}")
+        info = token.info.strip()
+        self.emit("Text", code, html, f"{fence}{info}\n{code}\n{fence}", rebuild=code_markup(info))
 
 
 def markdown_inline_text(inline: Token) -> str:

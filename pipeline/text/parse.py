@@ -7,16 +7,19 @@ from bs4.dammit import EncodingDetector
 
 from pipeline.doctype import text_encoding
 from pipeline.document import ParsedDocument
+from pipeline.segment_processing import SegmentSize
 from pipeline.text.html import add_html_segments, text_without_markup
 from pipeline.text.markdown import add_markdown_segments
 from pipeline.text.segments import SegmentCollector, add_plain_text_segments
 
 
 def parse_text(document: bytes, mime_type: str, configuration: dict) -> ParsedDocument:
-    """Segments of a text/plain, text/markdown or text/html document, all on page 1."""
+    """Segments of a text/plain, text/markdown or text/html document, all on page 1, none larger
+    than the configuration's SegmentSize (long text is cut, see segments.cut_text)."""
     essence = mime_type.split(";")[0].strip().lower()
     text = decode_text(document, mime_type, is_html=essence == "text/html")
-    collector = SegmentCollector()
+    size = SegmentSize.of(configuration)
+    collector = SegmentCollector(size)
     try:
         if essence == "text/markdown":
             add_markdown_segments(text, collector)
@@ -25,9 +28,9 @@ def parse_text(document: bytes, mime_type: str, configuration: dict) -> ParsedDo
         else:
             add_plain_text_segments(text, collector)
     except RecursionError:  # tags nested deeper than Python's stack: keep the words, not the layout
-        collector = SegmentCollector()
+        collector = SegmentCollector(size)
         add_plain_text_segments(text_without_markup(text), collector)
-    return ParsedDocument(segments=collector.segments, page_count=1)
+    return ParsedDocument(segments=collector.segments, page_count=1, embed_lengths=size.lengths)
 
 
 def decode_text(document: bytes, mime_type: str, is_html: bool) -> str:

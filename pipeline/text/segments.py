@@ -4,28 +4,86 @@ from __future__ import annotations
 import html as html_escaping
 import re
 import uuid
+from collections.abc import Callable, Iterator
+
+from pipeline.segment_processing import MAX_SEGMENT_CHARS, SegmentSize
 
 LIST_ITEM_LINE = re.compile(r"^\s*(?:[-*+\u2022]|(\d{1,9})[.)])\s+(?=\S)")
 BLANK_LINES = re.compile(r"\n[ \t]*\n")
+# Where a long text is cut, coarsest first: a blank line, a line end, a sentence end, a space.
+BREAKS = (
+    BLANK_LINES,
+    re.compile(r"\n"),
+    re.compile(r"(?<=[.!?;\u2026\u3002\uff01\uff1f])[\"'\u201d\u2019)\]]*\s+"),
+    re.compile(r"\s+"),
+)
+
+Rebuild = Callable[[str], tuple[str, str]]  # a piece of text -> its html and markdown
 
 
 class SegmentCollector:
-    """Segments in reading order; the first h1 becomes the Title, other headings SectionHeaders."""
+    """Segments in reading order; the first h1 becomes the Title, other headings SectionHeaders.
+    With a `size`, a segment too big for it is cut in pieces (see `cut_text`, `add_table`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, size: SegmentSize | None = None) -> None:
         self.segments: list[dict] = []
         self.has_title = False
+        self.size = size
 
-    def add(self, segment_type: str, text: str, html: str, markdown: str) -> None:
-        """Append a segment unless it has no text at all."""
-        if text.strip():
-            self.segments.append(text_segment(segment_type, text, html, markdown.strip()))
+    def add(self, segment_type: str, text: str, html: str, markdown: str,
+            rebuild: Rebuild | None = None) -> None:
+        """Append a segment unless it has no text at all; one too big becomes pieces of its text,
+        each with html and markdown made by `rebuild` (a paragraph's by default)."""
+        if not text.strip():
+            return
+        segment = text_segment(segment_type, text, html, markdown.strip())
+        if self.size is None or self.size.excess(segment) <= 1:
+            self.segments.append(segment)
+            return
+        rebuild = rebuild or paragraph_markup
 
-    def add_heading(self, level: int, text: str, html: str, markdown: str) -> None:
+        def piece_segment(piece: str) -> dict:
+            return text_segment(segment_type, piece, *rebuild(piece))
+
+        pieces = cut_text(text, lambda piece: self.size.excess(piece_segment(piece)))
+        self.segments.extend(piece_segment(piece) for piece in pieces)
+
+    def add_heading(self, level: int, text: str, html: str, markdown: str,
+                    rebuild: Rebuild | None = None) -> None:
         """Append a heading as Title (the first h1) or SectionHeader."""
         is_title = level == 1 and not self.has_title and bool(text.strip())
         self.has_title = self.has_title or is_title
-        self.add("Title" if is_title else "SectionHeader", text, html, markdown)
+        self.add("Title" if is_title else "SectionHeader", text, html, markdown, rebuild or heading_markup(level))
+
+    def add_table(self, rows: list[list[str]], markdown_rows: list[list[str]], html: str,
+                  alignments: list[str] | None = None, markdown: str | None = None) -> None:
+        """Append a Table segment: `rows` of plain cells, `markdown_rows` of the same cells as
+        Markdown (a pipe table of them unless `markdown` is given), the table's html. One too big
+        becomes tables of consecutive rows, each with the first row (the header) again, its html
+        made from the cells; one row is never cut."""
+        if markdown is None:
+            markdown = pipe_table(markdown_rows, alignments)
+        segment = text_segment("Table", table_text(rows), html, markdown)
+        if self.size is None or len(rows) < 3 or self.size.excess(segment) <= 1:
+            self.segments.append(segment)
+            return
+
+        def part(first: int, end: int) -> dict:
+            picked = [0, *range(max(first, 1), end)]
+            return text_segment("Table", table_text([rows[i] for i in picked]), table_html([rows[i] for i in picked]),
+                                pipe_table([markdown_rows[i] for i in picked], alignments))
+
+        first, reach = 1, len(rows)
+        while first < len(rows):
+            end = min(len(rows), first + reach)
+            candidate = part(first, end)
+            over = self.size.excess(candidate)
+            if over <= 1 or end == first + 1:  # one row with its header is never cut
+                self.segments.append(candidate)
+                reach = next_reach(end - first, over, len(rows))
+                first = end
+            else:
+                reach = max(1, min(end - first - 1, int((end - first) / over * 0.9)))
 
 
 def text_segment(segment_type: str, text: str, html: str, markdown: str) -> dict:
@@ -92,16 +150,14 @@ def add_plain_text_segments(text: str, collector: SegmentCollector) -> None:
 
 def add_plain_paragraph(text: str, collector: SegmentCollector) -> None:
     """A Text segment for a paragraph of plain text."""
-    html = "<p>" + html_escaping.escape(text).replace("\n", "<br>") + "</p>"
-    collector.add("Text", text, html, text)
+    collector.add("Text", text, *paragraph_markup(text))
 
 
 def add_plain_list_item(marker: str, text: str, collector: SegmentCollector) -> None:
     """A ListItem segment for one plain-text list line (and its continuation lines)."""
     number = LIST_ITEM_LINE.match(marker + " x")
     ordinal = int(number.group(1)) if number and number.group(1) else None
-    html = list_item_html(ordinal, html_escaping.escape(text).replace("\n", "<br>"))
-    collector.add("ListItem", text, html, list_item_markdown(ordinal, text))
+    collector.add("ListItem", text, *list_item_markup(ordinal)(text), list_item_markup(ordinal))
 
 
 def list_item_html(ordinal: int | None, inner_html: str) -> str:
@@ -116,3 +172,77 @@ def list_item_markdown(ordinal: int | None, body: str) -> str:
     """A Markdown list item, continuation lines indented under its marker."""
     marker = "-" if ordinal is None else f"{ordinal}."
     return f"{marker} " + body.replace("\n", "\n" + " " * (len(marker) + 1))
+
+
+# Cutting long text
+
+
+def cut_text(text: str, excess: Callable[[str], float]) -> Iterator[str]:
+    """`text` in pieces, in order, each with `excess(piece)` at most 1 (a single character
+    whatever its excess), cut at the last blank line, else line end, else sentence end, else
+    space in reach, else between characters. The reach follows the sizes measured, so the
+    work is linear in the text's length."""
+    position, reach = 0, MAX_SEGMENT_CHARS
+    while position < len(text):
+        end = len(text) if len(text) - position <= reach else last_break(text, position, position + reach)
+        piece = text[position:end].strip()
+        over = excess(piece) if piece else 0.0
+        if over <= 1 or end - position == 1:
+            if piece:
+                yield piece
+            reach = next_reach(end - position, over, MAX_SEGMENT_CHARS)
+            position = end
+        else:
+            reach = max(1, min(end - position - 1, int((end - position) / over * 0.9)))
+
+
+def next_reach(taken: int, over: float, most: int) -> int:
+    """How much to try next after `taken` (characters or rows) measured `over` of the largest."""
+    return most if over <= 0.05 else max(1, min(most, int(taken / over * 0.95)))
+
+
+def last_break(text: str, start: int, end: int) -> int:
+    """Where to end a piece of text[start:end]: after the coarsest break in its second half,
+    else after the last break of any kind, else at `end`."""
+    window = text[start:end]
+    fallback = 0
+    for pattern in BREAKS:
+        cut = 0
+        for match in pattern.finditer(window):
+            if match.start() > 0:
+                cut = match.end()
+        if cut > len(window) // 2:
+            return start + cut
+        fallback = max(fallback, cut)
+    return start + fallback if fallback else end
+
+
+def paragraph_markup(text: str) -> tuple[str, str]:
+    """The html and markdown of a paragraph of plain text."""
+    return "<p>" + html_escaping.escape(text).replace("\n", "<br>") + "</p>", text
+
+
+def heading_markup(level: int) -> Rebuild:
+    """The html and markdown of a heading's plain text."""
+    return lambda text: (f"<h{level}>{html_escaping.escape(text)}</h{level}>", "#" * level + " " + text.replace("\n", " "))
+
+
+def list_item_markup(ordinal: int | None) -> Rebuild:
+    """The html and markdown of a list item's plain text."""
+    return lambda text: (list_item_html(ordinal, html_escaping.escape(text).replace("\n", "<br>")),
+                         list_item_markdown(ordinal, text))
+
+
+def code_markup(info: str = "") -> Rebuild:
+    """The html and markdown of a piece of code: a <pre> block and a fence."""
+    def markup(code: str) -> tuple[str, str]:
+        fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", code)), default=0) + 1)
+        return f"<pre><code>{html_escaping.escape(code)}</code></pre>", f"{fence}{info}\n{code}\n{fence}"
+    return markup
+
+
+def table_html(rows: list[list[str]]) -> str:
+    """A <table> of plain cells, the first row as header cells."""
+    def row(cells: list[str], tag: str) -> str:
+        return "<tr>" + "".join(f"<{tag}>{html_escaping.escape(cell)}</{tag}>" for cell in cells) + "</tr>"
+    return "<table>" + "".join(row(cells, "th" if index == 0 else "td") for index, cells in enumerate(rows)) + "</table>"
