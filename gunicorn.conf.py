@@ -1,25 +1,48 @@
-"""gunicorn settings read by `gunicorn wsgi:app`: start each worker process's task workers."""
+"""gunicorn settings read by `gunicorn wsgi:app` (and `make run`); see docs/operations.md.
+
+Web processes: gthread with read timeouts (web/server.py), as many connections as threads, so
+no connection waits for a thread and a client that stops sending frees its thread in
+READ_TIMEOUT_SECONDS. Task workers: one process of their own, started and kept by the master
+(worker/embedded.py), so killing or recycling a web process interrupts no task.
+"""
 import os
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "web.server.ThreadWorker"
+threads = int(os.environ.get("WEB_THREADS", "64"))
+# A process takes a connection only when it has a thread free for it: a full process leaves new
+# connections to the others. With no room for idle kept-alive connections, keep-alive is off.
+worker_connections = threads
+keepalive = 0
 graceful_timeout = 30
 
 
-def post_worker_init(worker):
-    """Start WORKER_THREADS task workers in this server process (after the fork)."""
-    from sandbox.pool import process_context
-    from worker.service import BackgroundWorkers
+def when_ready(server):
+    """Start the task-worker process and the master's thread that keeps it running."""
+    from worker.embedded import EmbeddedWorkers
 
-    # The sandboxes' fork server (documents, page images) starts now, while this process has no
-    # other thread: it is started with the secrets taken out of the environment for a moment.
-    process_context()
-    app = worker.wsgi
-    worker.task_workers = BackgroundWorkers(app, app.config["WORKER_THREADS"]).start()
+    server.task_workers = EmbeddedWorkers(server).start()
 
 
-def worker_exit(server, worker):
-    """On shutdown, finish or hand back running tasks before the process goes."""
-    task_workers = getattr(worker, "task_workers", None)
+def on_reload(server):
+    """On SIGHUP, the task workers restart too (gently) with the new code and settings."""
+    task_workers = getattr(server, "task_workers", None)
+    if task_workers is not None:
+        task_workers.restart()
+
+
+def on_exit(server):
+    """At shutdown, once the web processes are gone: the task workers finish or hand back their tasks."""
+    task_workers = getattr(server, "task_workers", None)
     if task_workers is not None:
         task_workers.stop()
+
+
+def post_worker_init(worker):
+    """Start this web process's sandbox fork server (page images) before any thread starts."""
+    from sandbox.pool import process_context
+
+    # Started while this process has no other thread (gthread starts its threads with the first
+    # connection): the secrets are taken out of the environment for a moment (sandbox/pool.py).
+    process_context()

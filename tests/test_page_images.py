@@ -183,13 +183,15 @@ def test_a_render_past_its_deadline_is_a_clear_error_and_the_server_goes_on(app,
     url = page_urls(client, auth, task_id)[0].removeprefix("http://localhost")
     monkeypatch.setattr(page_images, "RENDER_SECONDS", 0.3)
     slow = client.get(url)
-    assert slow.status_code == 500
-    assert slow.text.startswith("Could not render the page image: rendering took longer than 0.")
+    assert (slow.status_code, slow.mimetype) == (503, "text/plain")
+    assert slow.text.startswith("Could not render the page image now: rendering took longer than 0.")
+    assert slow.headers["Retry-After"] == "600"  # remembered: not tried again before then
     assert stored_names(app, task_id) == {"document.pdf", "input"}
     renders = []
     monkeypatch.setattr(page_images, "render_in_child", lambda *args: renders.append(args))
     again = client.get(url)  # remembered: answered at once, not rendered again
-    assert (again.status_code, again.text, renders) == (500, slow.text, [])
+    assert (again.status_code, again.text, renders) == (503, slow.text, [])
+    assert 590 <= int(again.headers["Retry-After"]) <= 600
     monkeypatch.setattr(page_images, "RENDER_SECONDS", 20.0)  # a fresh document child renders the next one
     monkeypatch.undo()
     other = finished_with_pdf(app, client, auth, report_pdf(), PAGE)
@@ -246,3 +248,19 @@ def test_a_batch_that_fails_as_a_whole_is_rendered_a_page_at_a_time(app, client,
     pages = client.get(f"/task/{task_id}?base64_urls=true", headers=auth).json["output"]["pages"]
     assert jobs == [names, names[:1], names[1:]]
     assert all(page["image"].startswith("data:image/jpeg;base64,") for page in pages)
+
+
+def test_a_request_that_cannot_have_the_renderer_soon_is_told_to_come_back(app, client, auth, monkeypatch):
+    task_id = finished_with_pdf(app, client, auth, report_pdf(), PAGE)
+    url = page_urls(client, auth, task_id)[0].removeprefix("http://localhost")
+    monkeypatch.setattr(page_images, "SLOT_WAIT_SECONDS", 0.2)
+    assert page_images._renderer_lock.acquire(timeout=30)  # another request's render
+    try:
+        busy = client.get(url)
+        inline = client.get(f"/task/{task_id}?base64_urls=true", headers=auth)
+    finally:
+        page_images._renderer_lock.release()
+    assert (busy.status_code, busy.mimetype, busy.headers["Retry-After"]) == (503, "text/plain", "10")
+    assert busy.text == "Could not render the page image now: the renderer stayed busy with other pages for 0.2 s"
+    assert inline.status_code == 200 and inline.json["output"]["pages"][0]["image"] is None
+    assert client.get(url).status_code == 200  # not remembered: rendered once the renderer is free

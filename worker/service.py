@@ -1,6 +1,7 @@
-"""The workers of one process (threads beside the server, or `flask worker`) and their shutdown."""
+"""The workers of one process (`flask worker`, also run by gunicorn's master: worker/embedded.py) and their shutdown."""
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -45,17 +46,26 @@ class BackgroundWorkers:
 @click.command("worker")
 @click.option("--threads", default=None, type=click.IntRange(min=1),
               help="Worker threads (default: WORKER_THREADS, at least 1).")
+@click.option("--parent", default=None, type=int, hidden=True,
+              help="Run as gunicorn's task workers (worker/embedded.py): stop when the process with "
+                   "this pid, gunicorn's master, goes; WORKER_THREADS=0 runs housekeeping only.")
 @with_appcontext
-def worker_command(threads: int | None) -> None:
+def worker_command(threads: int | None, parent: int | None) -> None:
     """Run workers in this process until SIGTERM or Ctrl-C."""
     from flask import current_app
 
     app = current_app._get_current_object()
-    workers = BackgroundWorkers(app, threads or max(app.config["WORKER_THREADS"], 1)).start()
+    configured = app.config["WORKER_THREADS"]
+    workers = BackgroundWorkers(app, threads or (configured if parent else max(configured, 1))).start()
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
     click.echo(f"Worker running with {len(workers.threads) - 1} threads; SIGTERM to stop.", err=True)
-    stopping.wait()
+    # With a parent, look every second whether it is still there: a master killed with SIGKILL
+    # cannot stop us, and we would be left working for a server that is gone.
+    while not stopping.wait(1.0 if parent else None):
+        if os.getppid() != parent:
+            click.echo(f"Process {parent} (gunicorn's master) is gone.", err=True)
+            break
     click.echo("Stopping: finishing or handing back running tasks...", err=True)
     workers.stop()

@@ -1,0 +1,59 @@
+"""The gunicorn worker class of the web processes: gunicorn's gthread worker, with read timeouts.
+
+gunicorn 27's gthread worker waits for a new connection's first bytes without a thread for long
+(5 s, then the poller holds it), but once a byte has come a thread reads the rest of the headers,
+and later the application reads the body, on a blocking socket with no timeout: a client that
+stops half-way holds that thread until it hangs up, and gunicorn has no setting to bound it.
+Here every read of a request waits at most READ_TIMEOUT_SECONDS for the next bytes, after which
+the connection is closed (headers) or the request fails (body); the answer, once the application
+has returned it, may take SEND_TIMEOUT_SECONDS to go out. See docs/operations.md.
+"""
+from __future__ import annotations
+
+import errno
+
+from gunicorn.workers import gthread
+
+READ_TIMEOUT_SECONDS = 10.0  # the longest a client may pause while sending its request
+SEND_TIMEOUT_SECONDS = 300.0  # the longest one answer may take to go out (100 MB at 330 kB/s)
+
+
+class TimedConnection(gthread.TConn):
+    """A client connection whose reads wait at most READ_TIMEOUT_SECONDS for data."""
+
+    def init(self):
+        # gthread calls this before each request on the connection, after it made the socket
+        # blocking again (which clears any timeout).
+        super().init()
+        self.sock.settimeout(READ_TIMEOUT_SECONDS)
+
+
+class ThreadWorker(gthread.ThreadWorker):
+    """gthread with read timeouts (the class gunicorn.conf.py names in `worker_class`)."""
+
+    def accept(self, listener):
+        """gthread's accept, making TimedConnection instead of TConn."""
+        try:
+            client_sock, client_addr = listener.accept()
+            self.nr_conns += 1
+            client_sock.setblocking(True)
+            self.enqueue_req(TimedConnection(self.cfg, client_sock, client_addr, listener.getsockname()))
+        except OSError as error:
+            if error.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+
+    def load_wsgi(self):
+        super().load_wsgi()
+        self.wsgi = sending_with_timeout(self.wsgi)
+
+
+def sending_with_timeout(application):
+    """The WSGI application, giving its answer SEND_TIMEOUT_SECONDS to go out once it returns it
+    (the request has been read by then: what it left unread gunicorn drains under its own limit)."""
+    def timed(environ, start_response):
+        answer = application(environ, start_response)
+        sock = environ.get("gunicorn.socket")
+        if sock is not None:
+            sock.settimeout(SEND_TIMEOUT_SECONDS)
+        return answer
+    return timed
