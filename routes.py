@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, current_app, g, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from models import INPUT_FILE
 from schemas import (
@@ -67,7 +68,24 @@ def task_response(task, include_chunks: bool = True, base64_urls: bool = False) 
     }
 
 
+def query_arguments(merged: tuple[str, ...] = ()) -> dict[str, str]:
+    """The query string as one value per name: the `merged` names' repeats joined with commas
+    (`status=Failed&status=Cancelled` is `status=Failed,Cancelled`), any other repeat refused
+    rather than half read."""
+    arguments = {}
+    for name, values in request.args.lists():
+        if len(values) > 1 and name not in merged:
+            raise BadInput(f"Query parameter {name} given more than once")
+        arguments[name] = ",".join(values)
+    return arguments
+
+
 def _json_body() -> dict:
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(request.get_data(cache=True)) >= limit:
+        # A chunked body has no length to refuse it by: werkzeug stops reading at the limit and
+        # hands over what it read, which is then no JSON. Its size is the problem to name.
+        raise RequestEntityTooLarge()
     try:
         body = request.get_json(silent=True)
     except RecursionError:
@@ -106,6 +124,8 @@ def create_task_upload():
             parts[name] = json.loads(value)
         except ValueError:
             parts[name] = value  # a bare string such as Auto
+        except RecursionError:
+            raise BadInput(f"Multipart part {name} is not usable JSON: nested too deeply") from None
     given = _configuration_schema.load(parts)
     file_name = parts.get("file_name") if isinstance(parts.get("file_name"), str) else upload.filename
     document = checked_document(upload.read(), file_name or None, current_app.config["MAX_FILE_BYTES"],
@@ -116,7 +136,7 @@ def create_task_upload():
 @bp.get("/task/<task_id>")
 def get_task(task_id: str):
     """One task; chunks unless include_chunks=false."""
-    query = _get_query.load(request.args.to_dict()) if request.query_string else _GET_DEFAULTS
+    query = _get_query.load(query_arguments()) if request.query_string else _GET_DEFAULTS
     task = lifecycle.get_task(task_id, g.owner)
     return jsonify(task_response(task, query["include_chunks"], query["base64_urls"]))
 
@@ -153,7 +173,7 @@ def delete_task(task_id: str):
 @bp.get("/tasks")
 def list_tasks():
     """The caller's tasks, newest first, optionally paged and filtered."""
-    query = _list_query.load(request.args.to_dict())
+    query = _list_query.load(query_arguments(merged=("status",)))
     limit, page = query.get("limit"), query.get("page", 1)
     tasks = lifecycle.list_tasks(g.owner, limit=limit,
                                  offset=(page - 1) * limit if limit else 0,

@@ -14,6 +14,7 @@ STATUSES = ("Starting", "Processing", "Succeeded", "Failed", "Cancelled")
 # The longest duration any setting or `expires_in` may take: a century. Longer would overflow
 # the dates computed from it, and means "never" anyway.
 MAX_SECONDS = 100 * 366 * 24 * 3600
+MAX_FILE_NAME = 1000  # characters of a file name, however it is given (JSON field, multipart part, URL)
 MAX_EXPIRES_IN = MAX_SECONDS
 
 
@@ -234,14 +235,20 @@ class CreateTaskSchema(ConfigurationSchema):
     """The body of create: a document plus configuration."""
 
     file = fields.String(required=True, validate=validate.Length(min=1))
-    file_name = fields.String(allow_none=True, validate=[validate.Length(max=1000), no_nul])
+    file_name = fields.String(allow_none=True, validate=[validate.Length(max=MAX_FILE_NAME), no_nul])
+
+
+# The list route answers at most this many tasks, and this many when no `limit` is given (SPEC.md
+# §2): one request cannot answer every task an owner has, with every chunk and page image.
+DEFAULT_LIST_LIMIT = 100
+MAX_LIST_LIMIT = 1000
 
 
 class ListQuerySchema(BaseSchema):
     """The query string of the list route."""
 
     page = fields.Integer(validate=validate.Range(min=1, max=1_000_000_000))
-    limit = fields.Integer(validate=validate.Range(min=0, max=10_000))
+    limit = fields.Integer(validate=validate.Range(min=0, max=MAX_LIST_LIMIT))
     start = UtcQueryDateTime(format="iso")
     end = UtcQueryDateTime(format="iso")
     include_chunks = fields.Boolean(load_default=False)
@@ -259,6 +266,7 @@ class ListQuerySchema(BaseSchema):
             data["status"] = statuses
         if "page" in data and "limit" not in data:
             raise ValidationError("Limit is required when page is provided")
+        data.setdefault("limit", DEFAULT_LIST_LIMIT)
         return data
 
 

@@ -30,15 +30,18 @@ def new_key() -> str:
     return "ck_" + secrets.token_urlsafe(32)
 
 
+ASCII_SPACE = " \t"
+
+
 def parse_env_keys(value: str | None) -> dict[str, str]:
     """API_KEYS (`key` or `key:owner`, comma-separated) as {hash: owner}."""
     keys = {}
     for item in (value or "").split(","):
-        item = item.strip()
+        item = item.strip(ASCII_SPACE + "\r\n")
         if not item:
             continue
         key, _, owner = item.partition(":")
-        keys[hash_key(key.strip())] = owner.strip() or "default"
+        keys[hash_key(key.strip(ASCII_SPACE))] = owner.strip(ASCII_SPACE) or "default"
     return keys
 
 
@@ -52,10 +55,12 @@ def authenticate() -> str:
     header = request.headers.get("Authorization")
     if header is None:
         raise AuthError("Authorization header is missing")
-    key = header.strip()
+    # Only ASCII spaces and tabs are trimmed: a key is compared exactly, so a key with a
+    # no-break space or another Unicode space pasted onto it is a different, unknown key.
+    key = header.strip(ASCII_SPACE)
     scheme, _, rest = key.partition(" ")
     if scheme.lower() == "bearer":  # `Bearer <key>`; `Bearer` with nothing after is a missing key
-        key = rest.strip()
+        key = rest.strip(ASCII_SPACE)
     if not key:
         raise AuthError("API key is missing")
     digest = hash_key(key)

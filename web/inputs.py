@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from pipeline.doctype import SUPPORTED, detect_mime_type
+from schemas import MAX_FILE_NAME
 from web.errors import BadInput
 
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[\w.+-]+=[^;,]*)*)(?P<b64>;base64)?,", re.I)
@@ -50,6 +51,8 @@ def checked_document(data: bytes, file_name: str | None, max_bytes: int,
         raise file_too_large(max_bytes)
     if file_name and "\x00" in file_name:
         raise BadInput("file_name: Must not contain NUL characters.")
+    if file_name and len(file_name) > MAX_FILE_NAME:  # as the JSON route's schema says it
+        raise BadInput(f"file_name: Longer than maximum length {MAX_FILE_NAME}.")
     if not data:
         raise BadInput("File is empty")
     mime_type = detect_mime_type(data, file_name)
@@ -86,5 +89,5 @@ def _checked_url(url: str) -> str:
 
 
 def _name_from_url(url: str) -> str | None:
-    name = os.path.basename(unquote(urlsplit(url).path))
-    return name or None
+    name = os.path.basename(unquote(urlsplit(url).path)).replace("\x00", "")
+    return name[-MAX_FILE_NAME:] or None  # a name taken from a URL is shortened, not refused

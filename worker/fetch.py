@@ -13,6 +13,7 @@ from requests.adapters import HTTPAdapter
 
 from pipeline.document import DocumentError
 from sandbox.pool import Abandoned
+from schemas import MAX_FILE_NAME
 
 MAX_REDIRECTS = 5
 TIMEOUT_SECONDS = 30  # the whole download, redirects included
@@ -196,5 +197,5 @@ def _disposition_name(response: requests.Response) -> str | None:
     for part in disposition.split(";"):
         key, _, value = part.strip().partition("=")
         if key.lower() == "filename" and value:
-            return value.strip('"') or None
+            return value.strip('"').replace("\x00", "")[-MAX_FILE_NAME:] or None  # shortened, not refused
     return None

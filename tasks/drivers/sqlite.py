@@ -21,6 +21,21 @@ def _pragmas(dbapi_connection, connection_record) -> None:
     cursor.close()
 
 
+def _owner_only(database: str | None) -> None:
+    """Make the database file readable by its owner only (0600) before SQLite first opens it: it
+    holds the documents, their outputs and the URL-signing secret. SQLite gives the -wal and -shm
+    files it creates beside it the database file's own mode; those left by an older start are
+    narrowed here too."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    os.close(os.open(database, os.O_CREAT | os.O_RDWR, 0o600))
+    for path in (database, database + "-wal", database + "-shm", database + "-journal"):
+        try:
+            os.chmod(path, 0o600)
+        except FileNotFoundError:
+            pass
+
+
 class SQLiteDriver:
     """The SQLite side of every database-specific piece (tasks/drivers/__init__.py: Driver)."""
 
@@ -34,6 +49,7 @@ class SQLiteDriver:
 
     def prepare_connections(self, engines) -> None:
         for engine in engines.values():
+            _owner_only(engine.url.database)
             event.listen(engine, "connect", _pragmas)
 
     @contextmanager
