@@ -1,7 +1,9 @@
 """The task lifecycle blueprint: create, get, update, cancel, delete and list (SPEC.md §2)."""
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 
 from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -22,7 +24,7 @@ from tasks.wakeup import announce_work
 from web.auth import authenticate
 from web.errors import BadInput, plain
 from web.inputs import InputDocument, checked_document, read_file_field
-from web.storage import FileLinks, resolve_output_urls
+from web.storage import FileLinks, resolve_output_urls, service_root
 
 bp = Blueprint("tasks", __name__)
 PREFIXES = {"tasks": "", "api_v1": "/api/v1"}  # blueprint registration name -> URL prefix
@@ -137,8 +139,26 @@ def create_task_upload():
 def get_task(task_id: str):
     """One task; chunks unless include_chunks=false."""
     query = _get_query.load(query_arguments()) if request.query_string else _GET_DEFAULTS
+    if request.if_none_match:  # a poll: answer 304 from the task's state, its output unread
+        tag = entity_tag(lifecycle.task_state(task_id, g.owner), query)
+        if request.if_none_match.contains_weak(tag):
+            response = current_app.response_class(status=304)
+            response.set_etag(tag, weak=True)
+            return response
     task = lifecycle.get_task(task_id, g.owner)
-    return jsonify(task_response(task, query["include_chunks"], query["base64_urls"]))
+    response = jsonify(task_response(task, query["include_chunks"], query["base64_urls"]))
+    response.set_etag(entity_tag(task, query), weak=True)
+    return response
+
+
+def entity_tag(state, query: dict) -> str:
+    """A task response's ETag (weak: the signed URLs in two equal responses differ in their bytes).
+    It changes with the task, with what was asked, with the address URLs are made for, and every
+    FILE_URL_SECONDS / 2, so that a client kept on 304s holds URLs valid for half their time."""
+    window = int(time.time() // max(current_app.config["FILE_URL_SECONDS"] // 2, 1))
+    parts = (state.task_id, state.version, state.status, state.message, query["include_chunks"],
+             query["base64_urls"], service_root(), window)
+    return hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
 
 
 @bp.patch("/task/<task_id>/parse")

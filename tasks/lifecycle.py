@@ -42,10 +42,13 @@ def _looks_like_task_id(task_id: str) -> bool:
 # Prepared once: GET is the hottest path, and SQLAlchemy's per-call machinery costs more than the query.
 RESPONSE_COLUMNS = (Task.task_id, Task.status, Task.message, Task.created_at, Task.started_at,
                     Task.finished_at, Task.expires_at, Task.configuration, Task.output, Task.input_url,
-                    Task.mime_type)
-_GET_TASK = Prepared(select(*RESPONSE_COLUMNS).where(
-    Task.task_id == bindparam("task_id"), Task.owner == bindparam("owner"),
-    or_(Task.expires_at.is_(None), Task.expires_at > bindparam("now", type_=Task.expires_at.type))))
+                    Task.mime_type, Task.version)
+_VISIBLE_BY_ID = (Task.task_id == bindparam("task_id"), Task.owner == bindparam("owner"),
+                  or_(Task.expires_at.is_(None), Task.expires_at > bindparam("now", type_=Task.expires_at.type)))
+_GET_TASK = Prepared(select(*RESPONSE_COLUMNS).where(*_VISIBLE_BY_ID))
+# What a response's ETag is made of: every write that changes a response bumps `version`, but for
+# the worker's progress messages, which change only `message`.
+_TASK_STATE = Prepared(select(Task.task_id, Task.version, Task.status, Task.message).where(*_VISIBLE_BY_ID))
 
 
 def get_task(task_id: str, owner: str):
@@ -56,6 +59,17 @@ def get_task(task_id: str, owner: str):
     if task is None:
         raise TaskNotFound()
     return task
+
+
+def task_state(task_id: str, owner: str):
+    """The task's `task_id`, `version`, `status` and `message` (for a conditional GET, without
+    reading its output), or TaskNotFound."""
+    if not _looks_like_task_id(task_id):
+        raise TaskNotFound()
+    state = _TASK_STATE.one_or_none({"task_id": task_id, "owner": owner, "now": now_utc()})
+    if state is None:
+        raise TaskNotFound()
+    return state
 
 
 def _refusal(operation: str, task_id: str, owner: str) -> Exception:
@@ -96,7 +110,8 @@ def create_task(owner: str, configuration: dict, file_name: str | None, mime_typ
             "task_id": values["task_id"], "name": INPUT_FILE, "mime_type": mime_type, "data": document}))
     return ResponseRow(task_id=values["task_id"], status=Status.STARTING.value, message=QUEUED,
                        created_at=values["created_at"], started_at=None, finished_at=None, expires_at=None,
-                       configuration=configuration, output=None, input_url=input_url, mime_type=mime_type)
+                       configuration=configuration, output=None, input_url=input_url, mime_type=mime_type,
+                       version=0)
 
 
 def cancel_task(task_id: str, owner: str) -> None:
