@@ -32,6 +32,19 @@ text_object_address = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes
 loose_char_box = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p)(
     ctypes.cast(pdfium_c.FPDFText_GetLooseCharBox, ctypes.c_void_p).value
 )
+
+
+def untyped(function, restype):
+    """A PDFium function called twice per word, without argument types: the caller passes the
+    pointers as prepared c_void_p objects and the index as a plain int (a C int), which skips
+    ctypes' per-argument conversion (a third of each call's cost)."""
+    bare = ctypes.PYFUNCTYPE(restype)(ctypes.cast(function, ctypes.c_void_p).value)
+    bare.argtypes = None
+    return bare
+
+
+quick_loose_char_box = untyped(pdfium_c.FPDFText_GetLooseCharBox, ctypes.c_int)
+quick_text_object = untyped(pdfium_c.FPDFText_GetTextObject, ctypes.c_void_p)
 object_font_address = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)(
     ctypes.cast(pdfium_c.FPDFTextObj_GetFont, ctypes.c_void_p).value
 )
@@ -127,29 +140,32 @@ def text_layer_words(textpage, transform: PageTransform) -> list[Word]:
     handle = textpage.raw
     text = page_text(textpage)
     rect = pdfium_c.FS_RECTF()
-    rect_ref = ctypes.byref(rect)
-    handle_address, rect_address = ctypes.cast(handle, ctypes.c_void_p).value, ctypes.addressof(rect)
-    loose_box = loose_char_box
+    handle_address = ctypes.cast(handle, ctypes.c_void_p).value
+    handle_pointer, rect_pointer = ctypes.c_void_p(handle_address), ctypes.c_void_p(ctypes.addressof(rect))
+    loose_box, object_of = quick_loose_char_box, quick_text_object
     styles: dict[int, FontStyle] = {}
     words: list[Word] = []
+    append = words.append
     scale = transform.scale
     x0, y1 = transform.x0, transform.y1
-    by_object: dict[int, tuple[FontStyle, int]] = {}
+    by_object: dict[int | None, tuple] = {}
     matrix = pdfium_c.FS_MATRIX()
     matrix_address = ctypes.addressof(matrix)
     soft_hyphens = "\ufffe" in text or "\u00ad" in text
-    spans = word_spans(text, handle, rect_ref) if soft_hyphens else [
-        (match.start(), match.end() - 1) for match in WORD.finditer(text)
+    spans = word_spans(text, handle, ctypes.byref(rect)) if soft_hyphens else [
+        match.span() for match in WORD.finditer(text)
     ]
+    last_offset = 1 if soft_hyphens else 0  # spans are (first, last) then, else (first, last + 1)
     unpack = FOUR_FLOATS.unpack_from
     new_word = Word
-    for start, end in spans:
-        if not loose_box(handle_address, start, rect_address):
+    for start, stop in spans:
+        end = stop - 1 + last_offset
+        if not loose_box(handle_pointer, start, rect_pointer):
             continue
         left, top, right, bottom = unpack(rect)  # FS_RECTF: left, top, right, bottom (PDF points, y up)
         height = top - bottom  # the first char's: the font size is read from it
         # The last char widens the box only when it sits on the same line as the first.
-        if end != start and loose_box(handle_address, end, rect_address):
+        if end != start and loose_box(handle_pointer, end, rect_pointer):
             last_left, last_top, last_right, last_bottom = unpack(rect)
             if last_bottom < top and last_top > bottom:
                 if last_left < left:
@@ -160,33 +176,42 @@ def text_layer_words(textpage, transform: PageTransform) -> list[Word]:
                     bottom = last_bottom
                 if last_top > top:
                     top = last_top
-        text_object = text_object_address(handle_address, start) or 0
+        text_object = object_of(handle_pointer, start)
         known = by_object.get(text_object)
         if known is None:
-            key = object_font_address(text_object) if text_object else 0
-            style = styles.get(key)
-            if style is None:
-                style = styles[key] = font_style(pdfium_c.FPDFText_GetTextObject(handle, start))
-            known = by_object[text_object] = (style, baseline_degrees(handle_address, start, matrix_address, matrix))
-        style, turned = known
-        word_text = text[start:end + 1]
-        joins_next = None
+            known = by_object[text_object] = object_style(
+                text_object or 0, handle, handle_address, start, styles, matrix_address, matrix)
+        # known: (loose-box height per unit of font size, bold, math, mono, turned degrees)
+        height_per_size, bold, math_font, mono, turned = known
         if soft_hyphens:
-            if word_text[-1] in "\ufffe\u00ad" and len(word_text) > 1:
-                joins_next = "-"
+            word_text = text[start:end + 1]
+            joins_next = "-" if word_text[-1] in "\ufffe\u00ad" and len(word_text) > 1 else None
             word_text = word_text.translate(SOFT_HYPHENS)
+        else:
+            word_text, joins_next = text[start:stop], None
         word = new_word(word_text, (left - x0) * scale, (y1 - top) * scale, (right - x0) * scale,
-                        (y1 - bottom) * scale, height * scale / style.height_per_size,
-                        style.bold, style.math, style.mono, None, joins_next)
+                        (y1 - bottom) * scale, height * scale / height_per_size, bold, math_font, mono, None, joins_next)
         if turned:
             word.turned = turned
-        words.append(word)
+        append(word)
     if ACCENT_THEN_LETTER.search(text):
         for word in words:
             word.text = compose_accents(word.text)
     if soft_hyphens:
         mark_line_end_hyphens(words, text)
     return words
+
+
+def object_style(text_object: int, handle, handle_address: int, index: int, styles: dict[int, FontStyle],
+                 matrix_address: int, matrix) -> tuple:
+    """What the words of one text object share: (loose-box height per unit of font size, bold,
+    math, mono, turned degrees); `styles` caches font styles by font."""
+    key = object_font_address(text_object) if text_object else 0
+    style = styles.get(key)
+    if style is None:
+        style = styles[key] = font_style(pdfium_c.FPDFText_GetTextObject(handle, index))
+    turned = baseline_degrees(handle_address, index, matrix_address, matrix)
+    return style.height_per_size, style.bold, style.math, style.mono, turned
 
 
 def baseline_degrees(handle_address: int, index: int, matrix_address: int, matrix) -> int:
