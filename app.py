@@ -10,6 +10,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SessionInterface
 
 import settings
+from apidocs.views import init_app as init_api_docs
 from models import db
 from routes import bp
 from tasks import database
@@ -41,6 +42,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(bp, url_prefix="/api/v1", name="api_v1")
     app.register_blueprint(bp)
     app.register_blueprint(files.bp)
+    init_api_docs(app, VERSION)
     app.cli.add_command(auth.keys_cli)
     app.cli.add_command(worker_command)
 
