@@ -5,11 +5,12 @@ import logging
 import os
 
 import orjson
-from flask import Flask
+from flask import Flask, redirect, request, url_for
 from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SessionInterface
 
 import settings
+import viewer
 from apidocs.views import init_app as init_api_docs
 from models import db
 from routes import bp
@@ -20,11 +21,22 @@ from web.storage import load_secret_key
 from worker.service import worker_command
 
 VERSION = "0.1.0"
+INDEX = """chunkr-selfhost {version}
+A self-hosted, Chunkr-compatible document task service.
+
+API        /api/v1/task/parse, /api/v1/task, /api/v1/task/{{task_id}}, /api/v1/tasks (also without /api/v1)
+API docs   /docs (OpenAPI 3.1: /openapi.json)
+Health     /health
+Viewer     /ui/ (in a browser)
+"""
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the service: defaults, then the environment, then the test config."""
     app = Flask(__name__, instance_relative_config=True)
+    # A path with `//` is not found (web/errors.py says which path was meant), never redirected:
+    # werkzeug's redirect is an HTML page, and `//host` in it reads as another site.
+    app.url_map.merge_slashes = False
     app.config.from_mapping(settings.DEFAULTS)
     app.config.update(settings.from_environment())
     if test_config:
@@ -43,6 +55,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(bp)
     app.register_blueprint(files.bp)
     init_api_docs(app, VERSION)
+    app.register_blueprint(viewer.bp)
     app.cli.add_command(auth.keys_cli)
     app.cli.add_command(worker_command)
 
@@ -50,6 +63,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     def health():
         """Liveness, no key needed."""
         return plain(f"OK - Version {VERSION}", 200)
+
+    @app.get("/")
+    def index():
+        """A browser lands on the viewer; any other client gets a plain-text index."""
+        if viewer.wants_html(request):
+            response = redirect(url_for("viewer.list_page"))
+        else:
+            response = plain(INDEX.format(version=VERSION), 200)
+        response.vary.add("Accept")
+        return response
 
     with app.app_context():
         database.prepare_connections()
