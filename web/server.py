@@ -11,6 +11,7 @@ has returned it, may take SEND_TIMEOUT_SECONDS to go out. See docs/operations.md
 from __future__ import annotations
 
 import errno
+import logging
 
 from gunicorn.workers import gthread
 
@@ -30,6 +31,10 @@ class TimedConnection(gthread.TConn):
 
 class ThreadWorker(gthread.ThreadWorker):
     """gthread with read timeouts (the class gunicorn.conf.py names in `worker_class`)."""
+
+    def init_process(self):
+        logging.getLogger("gunicorn.error").addFilter(quiet_read_timeouts)
+        super().init_process()  # runs the worker until it stops
 
     def accept(self, listener):
         """gthread's accept, making TimedConnection instead of TConn."""
@@ -57,3 +62,15 @@ def sending_with_timeout(application):
             sock.settimeout(SEND_TIMEOUT_SECONDS)
         return answer
     return timed
+
+
+def quiet_read_timeouts(record: logging.LogRecord) -> bool:
+    """gthread logs a read timeout while it reads headers as an unexpected socket error, with a
+    traceback: make it one line, so that clients that stall cannot fill the log."""
+    error = record.exc_info[1] if record.exc_info else None
+    if isinstance(error, TimeoutError):
+        record.msg, record.args, record.exc_info, record.exc_text = (
+            "Closed a connection that sent nothing for %s s in the middle of its request headers",
+            (READ_TIMEOUT_SECONDS,), None, None)
+        record.levelno, record.levelname = logging.INFO, "INFO"
+    return True

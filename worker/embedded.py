@@ -20,7 +20,7 @@ from pathlib import Path
 
 LOG = logging.getLogger("gunicorn.error")  # the master's log
 ROOT = Path(__file__).resolve().parent.parent
-STOP_SECONDS = 10 + 10  # SHUTDOWN_GRACE_SECONDS (worker/loop.py), and time to hand a task back
+STOP_SECONDS = 30  # SHUTDOWN_GRACE_SECONDS (worker/loop.py), its sandboxes closing, a task handed back
 RESTART_PAUSES = (1, 2, 5, 10, 30)  # seconds before a restart, growing while it keeps dying young
 
 
