@@ -42,7 +42,8 @@ function pageImage(page) {
 function box(segment, index, page) {
   const node = el("button", {
     type: "button", className: `box seg-${segment.segment_type}`,
-    "data-segment-index": index, "data-type": segment.segment_type, "data-page": segment.page_number,
+    "data-segment-index": index, "data-segment-id": segment.segment_id,
+    "data-type": segment.segment_type, "data-page": segment.page_number,
     "aria-label": `${segment.segment_type} segment on page ${segment.page_number}`,
     title: segment.segment_type,
   });
