@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint bench clean
+.PHONY: help install run test lint bench hostile clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,6 +32,9 @@ test: lint ## lint, then pytest on SQLite and PostgreSQL (PYTEST_ARGS=... passes
 bench: $(STAMP) ## Pipeline speed, then HTTP throughput (needs wrk and PostgreSQL; see docs/benchmarks.md)
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.api
+
+hostile: $(STAMP) ## Make every hostile input of docs/security.md and report its time and peak memory
+	$(BIN)/python -m bench.hostile
 
 clean: ## Remove .venv and the caches (instance/, the default database, is kept)
 	rm -rf $(VENV) .pytest_cache .ruff_cache .import_linter_cache bench/out

@@ -31,6 +31,9 @@ PREFIXES = {"tasks": "", "api_v1": "/api/v1"}  # blueprint registration name -> 
 
 _configuration_schema = ConfigurationSchema()
 _create_schema = CreateTaskSchema()
+_CREATE_FIELDS = frozenset(field.data_key or name for name, field in _create_schema.load_fields.items())
+_UPDATE_FIELDS = frozenset(field.data_key or name for name, field in _configuration_schema.load_fields.items())
+_UPLOAD_FIELDS = _UPDATE_FIELDS | {"file", "file_name"}
 _get_query = GetQuerySchema()
 _list_query = ListQuerySchema()
 _GET_DEFAULTS = _get_query.load({})  # most GETs have no query string
@@ -92,9 +95,35 @@ def _json_body() -> dict:
         body = request.get_json(silent=True)
     except RecursionError:
         raise BadInput("Request body is not usable JSON: nested too deeply") from None
+    if body is None and request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded") \
+            and request.method == "POST":
+        raise BadInput(f"Request body must be valid JSON (Content-Type: application/json); to upload a file as "
+                       f"multipart/form-data, POST it to {PREFIXES[request.blueprint]}/task")
     if body is None:
         raise BadInput("Request body must be valid JSON (Content-Type: application/json)")
     return body
+
+
+def note_unknown_fields(given, known) -> None:
+    """Remember the top-level fields a create or update ignores, for the Warning header."""
+    if isinstance(given, dict):
+        g.ignored_fields = [name for name in given if name not in known]
+
+
+@bp.after_request
+def warn_about_ignored_fields(response):
+    """Fields a request sent that this service does not know are accepted and ignored, as upstream
+    does; the answer names them in a Warning header (code 299, "miscellaneous persistent warning")."""
+    ignored = g.pop("ignored_fields", None)
+    if ignored:
+        names = ", ".join(_printable(name)[:60] for name in ignored[:20]) + (", ..." if len(ignored) > 20 else "")
+        response.headers["Warning"] = f'299 - "Unknown fields ignored: {names}"'
+    return response
+
+
+def _printable(name: str) -> str:
+    """A field name as header text: printable ASCII, no quotes or backslashes."""
+    return "".join(c for c in name if " " <= c <= "~" and c not in '"\\') or "?"
 
 
 def _start_task(document: InputDocument, given: dict) -> dict:
@@ -108,7 +137,9 @@ def _start_task(document: InputDocument, given: dict) -> dict:
 @bp.post("/task/parse")
 def create_task():
     """Create a task from a JSON body whose `file` is base64, a data URL or a URL."""
-    given = _create_schema.load(_json_body())
+    body = _json_body()
+    given = _create_schema.load(body)
+    note_unknown_fields(body, _CREATE_FIELDS)
     document = read_file_field(given.pop("file"), given.pop("file_name", None),
                                current_app.config["MAX_FILE_BYTES"])
     return jsonify(_start_task(document, given))
@@ -118,17 +149,24 @@ def create_task():
 def create_task_upload():
     """Create a task from a multipart upload: a `file` part plus JSON-valued config parts."""
     upload = request.files.get("file")
+    if upload is None and request.is_json:
+        raise BadInput(f"Missing multipart part: file (this route takes a multipart/form-data upload; to send "
+                       f"JSON with the document in `file`, POST it to {PREFIXES[request.blueprint]}/task/parse)")
     if upload is None:
         raise BadInput("Missing multipart part: file")
     parts = {}
     for name, value in request.form.items():
         try:
             parts[name] = json.loads(value)
-        except ValueError:
+        except ValueError as error:
+            if value.lstrip()[:1] in ("{", "[", '"'):
+                raise BadInput(f"Multipart part {name} must be a JSON value ({error}); for example "
+                               f"chunk_processing={{\"target_length\": 512}}") from None
             parts[name] = value  # a bare string such as Auto
         except RecursionError:
             raise BadInput(f"Multipart part {name} is not usable JSON: nested too deeply") from None
     given = _configuration_schema.load(parts)
+    note_unknown_fields(parts, _UPLOAD_FIELDS)
     file_name = parts.get("file_name") if isinstance(parts.get("file_name"), str) else upload.filename
     document = checked_document(upload.read(), file_name or None, current_app.config["MAX_FILE_BYTES"],
                                 upload.mimetype)
@@ -168,7 +206,9 @@ def update_task(task_id: str):
     update, so a missing or busy task answers as in every other operation."""
 
     def merged(stored: dict) -> dict:
-        given = _configuration_schema.load(_json_body() if request.get_data() else {})
+        body = _json_body() if request.get_data() else {}
+        given = _configuration_schema.load(body)
+        note_unknown_fields(body, _UPDATE_FIELDS)
         return merge_configuration(stored, given)
 
     task = lifecycle.queue_update(task_id, g.owner, merged)

@@ -1,7 +1,7 @@
 """App-wide error handlers: every error is a plain-text body, never HTML or a traceback."""
 from __future__ import annotations
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -23,6 +23,18 @@ class BadInput(Exception):
 def plain(text: str, status: int) -> Response:
     """A plain-text response."""
     return Response(text, status=status, mimetype="text/plain")
+
+
+def route_meant(path: str) -> str | None:
+    """The path of a route that `path` names with doubled or trailing slashes, if there is one."""
+    cleaned = "/" + "/".join(part for part in path.split("/") if part)
+    if cleaned == path or len(path) > 2000:
+        return None
+    try:
+        current_app.url_map.bind_to_environ(request.environ).match(cleaned, method=request.method)
+    except HTTPException:  # not found, another method, or a redirect of its own
+        return None
+    return cleaned
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -59,7 +71,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error):
-        response = plain(f"{error.name}: {error.description}" if error.code != 404 else "Not found", error.code)
+        if error.code == 404:
+            meant = route_meant(request.path)
+            return plain(f"Not found: did you mean {meant}?" if meant else "Not found", 404)
+        response = plain(f"{error.name}: {error.description}", error.code)
         if error.code == 405 and error.valid_methods:
             response.headers["Allow"] = ", ".join(error.valid_methods)
         return response

@@ -74,7 +74,8 @@ def _decode_base64(value: str) -> bytes:
     try:
         return base64.b64decode(compact, validate=True)
     except (binascii.Error, ValueError):
-        raise BadInput("Invalid base64 data") from None
+        raise BadInput("Invalid base64 data: file must be base64, a data URL (data:<type>;base64,...) "
+                       "or an http(s):// URL") from None
 
 
 def _checked_url(url: str) -> str:
