@@ -81,7 +81,7 @@ def is_heading(block: Block, body: float) -> bool:
     """Short, larger or bold text that does not read like a sentence."""
     text = block.text.strip()
     words = text.split()
-    if not words or len(block.lines) > 3 or len(words) > 25 or not any(char.isalpha() for char in text):
+    if not words or len(block.lines) > 3 or len(words) > 25 or not any(map(str.isalpha, text)):
         return False
     if CAPTION_START.match(text) or is_formula(block):
         return False

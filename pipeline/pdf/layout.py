@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from operator import attrgetter
 from statistics import median
 
 from pipeline.pdf.reading_order import xy_cut
@@ -16,22 +16,17 @@ LIST_MARKER = re.compile(
 CAPTION_START = re.compile(r"^(?:Figure|Fig\.|Table|Tab\.|Chart|Exhibit|Listing|Plate|Illustration|Graph)\s*[0-9IVX]+")
 MAX_HEIGHT_RATIO = 2.2  # words or lines more unequal in height than this are never one row
 FRAGMENT_GAP = 0.85  # a gap wider than this many font sizes splits a line into fragments
+LEFT, TOP = attrgetter("left"), attrgetter("top")
 
 
-@dataclass(slots=True, eq=False)
 class Line:
     """A horizontal run of words without a wide gap (a line, or one cell or column of it)."""
 
-    words: list[Word]
-    left: float = 0.0
-    top: float = 0.0
-    right: float = 0.0
-    bottom: float = 0.0
-    size: float = 0.0
-    bold: bool = False
+    __slots__ = ("words", "left", "top", "right", "bottom", "size", "bold")
 
-    def __post_init__(self):
-        words = self.words
+    def __init__(self, words: list[Word]):
+        # Written out (not a dataclass with __post_init__): a page makes thousands of lines.
+        self.words = words
         first = words[0]
         left, top, right, bottom = first.left, first.top, first.right, first.bottom
         size, uniform, bold_chars, chars = first.size, True, 0, 0
@@ -54,10 +49,27 @@ class Line:
         self.size = size if uniform else weighted_median([(word.size, len(word.text)) for word in words])
         self.bold = bold_chars >= 0.8 * chars
 
+    def __repr__(self) -> str:
+        return f"Line({self.text!r}, {self.left:.1f}, {self.top:.1f}, {self.right:.1f}, {self.bottom:.1f})"
+
     @property
     def text(self) -> str:
         """The words joined by spaces."""
         return " ".join([word.text for word in self.words])
+
+
+class cached:
+    """functools.cached_property without the lock Python 3.11 takes at each first read: a page
+    makes thousands of blocks, each read by one thread."""
+
+    def __init__(self, function):
+        self.function, self.name, self.__doc__ = function, function.__name__, function.__doc__
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.function(instance)
+        return value
 
 
 @dataclass(eq=False)
@@ -82,7 +94,7 @@ class Block:
     region: Region | None = None
     level: int = 2
 
-    @cached_property
+    @cached
     def box(self) -> tuple[float, float, float, float]:
         """(left, top, right, bottom) of the lines or the region."""
         if self.region is not None:
@@ -92,14 +104,14 @@ class Block:
             max(line.right for line in self.lines), max(line.bottom for line in self.lines),
         )
 
-    @cached_property
+    @cached
     def words(self) -> list[Word]:
         """Every word of the block, in reading order."""
         if self.region is not None:
             return self.region.words
         return [word for line in self.lines for word in line.words]
 
-    @cached_property
+    @cached
     def text(self) -> str:
         """The block's text, lines joined by spaces."""
         if self.region is not None:
@@ -115,7 +127,7 @@ class Block:
             broken = line.words[-1] if line.words[-1].joins_next is not None else None
         return " ".join(parts)
 
-    @cached_property
+    @cached
     def size(self) -> float:
         """The median text size of its lines."""
         return median(line.size for line in self.lines) if self.lines else 0.0
@@ -138,8 +150,10 @@ def group_lines(words: list[Word]) -> list[Line]:
     rows: list[list[Word]] = []
     row: list[Word] | None = None
     row_centre = row_height = 0.0  # centre and height of the current row's tallest word
-    for word in sorted(words, key=lambda item: item.top + item.bottom):
-        centre, height = (word.top + word.bottom) / 2, word.bottom - word.top
+    middles = [word.top + word.bottom for word in words]  # twice each word's centre: the sort key
+    for index in sorted(range(len(words)), key=middles.__getitem__):
+        word = words[index]
+        centre, height = middles[index] / 2, word.bottom - word.top
         if row is not None:
             taller, shorter = (height, row_height) if height > row_height else (row_height, height)
             # A word far taller than the row (a watermark, a drop cap) never joins it.
@@ -155,7 +169,7 @@ def group_lines(words: list[Word]) -> list[Line]:
     lines: list[Line] = []
     for row in rows:
         if len(row) > 1:
-            row.sort(key=lambda item: item.left)
+            row.sort(key=LEFT)
         current = [row[0]]
         previous = row[0]
         for word in row[1:]:
@@ -175,18 +189,23 @@ def group_lines(words: list[Word]) -> list[Line]:
 def visual_rows(lines: list[Line]) -> list[list[Line]]:
     """Fragments of one leaf grouped into rows that overlap vertically, each left to right."""
     rows: list[list[Line]] = []
-    for line in sorted(lines, key=lambda item: item.top):
+    top = bottom = 0.0  # the extent of the last row
+    for line in sorted(lines, key=TOP):
         if rows:
-            last = rows[-1]
-            top, bottom = min(item.top for item in last), max(item.bottom for item in last)
-            overlap = min(bottom, line.bottom) - max(top, line.top)
-            heights = sorted((bottom - top, line.bottom - line.top))
-            similar = heights[1] <= MAX_HEIGHT_RATIO * max(heights[0], 0.1)
-            if similar and overlap > 0.5 * heights[0]:
-                last.append(line)
+            overlap = (line.bottom if line.bottom < bottom else bottom) - (line.top if line.top > top else top)
+            row_height, line_height = bottom - top, line.bottom - line.top
+            shorter, taller = (line_height, row_height) if line_height < row_height else (row_height, line_height)
+            similar = taller <= MAX_HEIGHT_RATIO * (0.1 if 0.1 > shorter else shorter)
+            if similar and overlap > 0.5 * shorter:
+                rows[-1].append(line)
+                if line.top < top:
+                    top = line.top
+                if line.bottom > bottom:
+                    bottom = line.bottom
                 continue
         rows.append([line])
-    return [sorted(row, key=lambda item: item.left) for row in rows]
+        top, bottom = line.top, line.bottom
+    return [sorted(row, key=LEFT) if len(row) > 1 else row for row in rows]
 
 
 def row_as_line(row: list[Line]) -> Line:

@@ -112,8 +112,10 @@ class PageLines:
 def page_lines(page: PageInput) -> PageLines:
     """The lines of one page (and its ruled tables, which keep their headings printed sideways)."""
     width, height = page.size()
-    page_words = words = [word for word in page.words if 0 <= (word.left + word.right) / 2 <= width
-                          and 0 <= (word.top + word.bottom) / 2 <= height]
+    # Twice the centre against twice the size: the same test as the centre's, halving nothing.
+    double_width, double_height = 2 * width, 2 * height
+    page_words = words = [word for word in page.words if 0 <= word.left + word.right <= double_width
+                          and 0 <= word.top + word.bottom <= double_height]
     regions: list[Region] = []
     if page.graphics is not None:  # with every word: a table keeps its headings printed sideways
         regions += ruled_tables(page.graphics.horizontal, page.graphics.vertical, words)
@@ -137,7 +139,7 @@ def analyse_page(page: PageInput, state: DocumentState, read: PageLines | None =
         state.body.add(read.lines)
     width, height = page.size()
     page_words, lines, turned, regions = read.words, read.lines, read.turned, list(read.regions)
-    body = state.body.value(default=median(line.size for line in lines) if lines else 12.0)
+    body = state.body.value(default=12.0) if state.body.counts else median(line.size for line in lines) if lines else 12.0
     if page.graphics is not None:
         regions += picture_regions(page.graphics, width, height, regions)
     regions += unruled_tables(free_lines(lines, regions), width, body)

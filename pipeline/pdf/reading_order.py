@@ -1,22 +1,32 @@
 """Reading order of a page's lines and regions: a recursive XY-cut that respects columns."""
 from __future__ import annotations
 
+from operator import attrgetter
+
+LEFT, TOP = attrgetter("left"), attrgetter("top")
+
 
 def split_on_gaps(items: list, horizontal: bool, min_gap: float) -> list[list]:
     """Items split into groups wherever their projection on one axis has a gap of min_gap."""
     if horizontal:
-        ordered = sorted(items, key=lambda item: item.left)
+        ordered = sorted(items, key=LEFT)
         spans = [(item.left, item.right) for item in ordered]
     else:
-        ordered = sorted(items, key=lambda item: item.top)
+        ordered = sorted(items, key=TOP)
         spans = [(item.top, item.bottom) for item in ordered]
-    groups: list[list] = [[]]
+    group: list = []
+    groups: list[list] = [group]
     reach = None
     for item, (start, end) in zip(ordered, spans):
-        if reach is not None and start - reach >= min_gap:
-            groups.append([])
-        groups[-1].append(item)
-        reach = end if reach is None else max(reach, end)
+        if reach is None:
+            reach = end
+        else:
+            if start - reach >= min_gap:
+                group = []
+                groups.append(group)
+            if end > reach:
+                reach = end
+        group.append(item)
     return groups
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 import html
 import random
 import re
-import uuid
 from collections.abc import Callable
 
 from pipeline.pdf.layout import LIST_MARKER, Block
 from pipeline.pdf.text import Word, same_box
 
 ToImage = Callable[[tuple], tuple]
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]])")
+MARKDOWN_ESCAPES = str.maketrans({char: "\\" + char for char in "\\`*_[]"})
+# uuid.UUID(version=4): the variant (RFC 4122) and version bits cleared, then set.
+VERSION_MASK = ~((0xC000 << 48) | (0xF000 << 64))
+VERSION_4 = (0x8000 << 48) | (4 << 76)
 NUMBERED = re.compile(r"^\(?(\d{1,3})[.)]$")
 
 
@@ -43,8 +45,12 @@ def ocr_entries(words: list[Word], to_image: ToImage = same_box) -> list[dict]:
 
 
 def new_segment_id() -> str:
-    """A random (version 4) UUID; ids need to be unique, not secret, and os.urandom is slow here."""
-    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+    """A random (version 4) UUID; ids need to be unique, not secret, and os.urandom is slow here.
+    The bits uuid.UUID(int=..., version=4) sets, written out: building the object costs more."""
+    bits = random.getrandbits(128) & VERSION_MASK | VERSION_4
+    hexadecimal = f"{bits:032x}"
+    return (f"{hexadecimal[:8]}-{hexadecimal[8:12]}-{hexadecimal[12:16]}-{hexadecimal[16:20]}-"
+            f"{hexadecimal[20:]}")
 
 
 def new_segment(segment_type: str, box: tuple, page: dict, text: str, words: list[Word], with_ocr: bool,
@@ -126,7 +132,7 @@ def list_item_markup(text: str) -> tuple[str, str]:
 
 def escape_markdown(text: str) -> str:
     """Text with the characters that would turn into Markdown syntax escaped."""
-    return MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return text.translate(MARKDOWN_ESCAPES)
 
 
 def page_segment(blocks: list[Block], page: dict, words: list[Word], with_ocr: bool,
