@@ -12,9 +12,12 @@ NO_LANGUAGE_MODEL_MESSAGE = "No language model configured; built-in generation u
 DEFAULT_SEGMENT_SETTINGS = {"format": "Markdown", "strategy": "Auto", "embed_sources": ["Markdown"]}
 EMBED_SOURCE_FIELDS = {"Content": "content", "HTML": "html", "Markdown": "markdown", "LLM": "llm"}
 # The largest segment a parser of text makes: its embed at most this many tokens (and at most
-# target_length), its text at most MAX_SEGMENT_CHARS characters (a "word" of the Word tokenizer
-# can be any length), its html and markdown at most MAX_SEGMENT_MARKUP_CHARS.
+# target_length, but never under MIN_SEGMENT_TOKENS: cut finer, a document's output would be
+# dozens of times its size, a segment's keys for every word), its text at most MAX_SEGMENT_CHARS
+# characters (a "word" of the Word tokenizer can be any length), its html and markdown at most
+# MAX_SEGMENT_MARKUP_CHARS.
 MAX_SEGMENT_TOKENS = 1024
+MIN_SEGMENT_TOKENS = 32
 MAX_SEGMENT_CHARS = 8000
 MAX_SEGMENT_MARKUP_CHARS = 8 * MAX_SEGMENT_CHARS
 
@@ -117,7 +120,7 @@ class SegmentSize:
         chunk_processing = configuration.get("chunk_processing") or {}
         target_length = int(chunk_processing.get("target_length") or DEFAULT_TARGET_LENGTH)
         return cls(configuration.get("segment_processing") or {}, token_counter(chunk_processing.get("tokenizer")),
-                   max(1, min(target_length, MAX_SEGMENT_TOKENS)))
+                   max(MIN_SEGMENT_TOKENS, min(target_length, MAX_SEGMENT_TOKENS)))
 
     def excess(self, segment: dict) -> float:
         """The segment's size over the largest allowed: at most 1 when it may stay whole."""
