@@ -5,7 +5,10 @@ import math
 import os
 from typing import Callable
 
+from pipeline.document import Limits
 from schemas import MAX_SECONDS  # the longest duration any setting may take, as `expires_in`
+
+_LIMITS = Limits()  # the pipeline's own defaults for the budgets of a document
 
 DEFAULTS = {
     "DATABASE_URL": None,  # None: a SQLite file in the instance folder
@@ -26,6 +29,14 @@ DEFAULTS = {
     # map while it runs a document, and how many documents a child runs before a fresh one.
     "SANDBOX_MEMORY_BYTES": 4 * 1024 ** 3,
     "SANDBOX_MAX_DOCUMENTS": 200,
+    # Budgets of one document (pipeline.document.Limits), enforced while it runs; a document past
+    # one fails with a message naming the setting that raises it. Pages (or frames) per document;
+    # pixels of one image or frame; pixels decoded and rendered in all (every frame at full size,
+    # every PDF page rendered for OCR); seconds of OCR for one page.
+    "MAX_PAGES": _LIMITS.max_pages,
+    "MAX_IMAGE_PIXELS": _LIMITS.max_image_pixels,
+    "MAX_DOCUMENT_PIXELS": _LIMITS.max_document_pixels,
+    "OCR_PAGE_SECONDS": _LIMITS.ocr_page_seconds,
 }
 
 
@@ -65,6 +76,8 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "PROCESSING_DELAY_SECONDS": _number(float, 0), "FILE_URL_SECONDS": _number(int, 1),
     "SWEEP_INTERVAL_SECONDS": _number(float, 0.1),
     "SANDBOX_MEMORY_BYTES": _number(int, 256 * 1024 ** 2, 2**62), "SANDBOX_MAX_DOCUMENTS": _number(int, 1, 10**6),
+    "MAX_PAGES": _number(int, 1, 10**6), "MAX_IMAGE_PIXELS": _number(int, 1, 2**40),
+    "MAX_DOCUMENT_PIXELS": _number(int, 1, 2**50), "OCR_PAGE_SECONDS": _number(float, 0.1),
 }
 
 

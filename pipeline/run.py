@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 
 from pipeline.chunking import chunk_segments
-from pipeline.document import DocumentError, ParsedDocument, Result
+from pipeline.document import DocumentError, Limits, ParsedDocument, Result
 from pipeline.segment_processing import process_segments
 from pipeline.text.parse import parse_text
 
@@ -31,10 +31,12 @@ def run_pipeline(
     file_name: str | None,
     configuration: dict,
     progress: Progress = lambda message: None,
+    limits: Limits | None = None,
 ) -> Result:
-    """Parse, process and chunk one document; raises DocumentError for what a user can fix."""
+    """Parse, process and chunk one document within `limits` (None: the defaults of Limits);
+    raises DocumentError for what a user can fix."""
     essence = mime_type.split(";")[0].strip().lower()
-    parsed = parse_document(document, mime_type, essence, configuration, progress)
+    parsed = parse_document(document, mime_type, essence, configuration, progress, limits)
     segments = parsed.segments
     if configuration.get("segmentation_strategy") == "Page":
         segments = merge_into_pages(segments, parsed.pages)
@@ -54,7 +56,8 @@ def run_pipeline(
 
 
 def parse_document(
-    document: bytes, mime_type: str, essence: str, configuration: dict, progress: Progress
+    document: bytes, mime_type: str, essence: str, configuration: dict, progress: Progress,
+    limits: Limits | None = None,
 ) -> ParsedDocument:
     """Hand the document to the parser for its type."""
     if essence in TEXT_MIME_TYPES:
@@ -64,9 +67,10 @@ def parse_document(
     if parser_name is None:
         raise DocumentError(f"Unsupported file type: {essence}")
     parser = pdf_pipeline_parser(parser_name, essence)
+    options = {} if limits is None else {"limits": limits}  # without any, a parser keeps to the defaults
     if parser_name == "parse_pdf":
-        return parser(document, configuration, progress)
-    return parser(document, essence, configuration, progress)
+        return parser(document, configuration, progress, **options)
+    return parser(document, essence, configuration, progress, **options)
 
 
 def pdf_pipeline_parser(parser_name: str, essence: str) -> Callable[..., ParsedDocument]:

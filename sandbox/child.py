@@ -49,7 +49,7 @@ class JobFailed(Exception):
 
 def run_job(token: int, function, args: tuple):
     """Run one job, reporting its progress under `token`; its value."""
-    from pipeline.document import DocumentError
+    from pipeline.document import DocumentError, without_addresses
 
     def progress(message: str) -> None:
         if _progress_queue is not None:
@@ -62,7 +62,7 @@ def run_job(token: int, function, args: tuple):
     except MemoryError:
         raise DocumentError(MEMORY_ERROR) from None
     except BaseException as error:  # noqa: BLE001 - any parser failure (even SystemExit) fails its own task only
-        raise JobFailed(f"{type(error).__name__}: {error}") from None
+        raise JobFailed(f"{type(error).__name__}: {without_addresses(str(error))}") from None
     return value
 
 
@@ -77,11 +77,13 @@ def clean_up(progress) -> int:
     return resident_bytes()
 
 
-def parse_document(document: bytes, mime_type: str, file_name: str | None, configuration: dict, progress):
-    """The pipeline's Result for one document."""
+def parse_document(document: bytes, mime_type: str, file_name: str | None, configuration: dict, progress,
+                   limits=None):
+    """The pipeline's Result for one document, within `limits` (a pipeline.document.Limits; None:
+    the pipeline's defaults)."""
     from pipeline.run import run_pipeline
 
-    return run_pipeline(document, mime_type, file_name, configuration, progress=progress)
+    return run_pipeline(document, mime_type, file_name, configuration, progress=progress, limits=limits)
 
 
 def render_pages(document: bytes, names: list[str], progress):

@@ -9,13 +9,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 
 from flask import Flask
 
 from models import db
 from pipeline import run as pipeline_run
 from pipeline.doctype import SUPPORTED, detect_mime_type, extension_for
-from pipeline.document import DocumentError, Result
+from pipeline.document import DocumentError, Limits, Result
 from sandbox.child import parse_document
 from sandbox.pool import Abandoned, Sandbox, TaskTimeout
 from tasks import leases
@@ -34,17 +35,27 @@ SHUTDOWN_GRACE_SECONDS = 10.0
 INLINE_TEXT_BYTES = 2 * 1024
 
 
+def document_limits(config) -> Limits:
+    """The budgets of one document, from the settings of the same names."""
+    return Limits(max_pages=config["MAX_PAGES"], max_image_pixels=config["MAX_IMAGE_PIXELS"],
+                  max_document_pixels=config["MAX_DOCUMENT_PIXELS"], ocr_page_seconds=config["OCR_PAGE_SECONDS"])
+
+
 def run_document(sandbox: Sandbox, document: bytes, mime_type: str, file_name: str | None, configuration: dict, *,
-                 progress: Callable[[str], None], timeout: float, should_abandon: Callable[[], bool]) -> Result:
-    """The pipeline's Result for one document, or DocumentError / TaskTimeout / Abandoned."""
+                 progress: Callable[[str], None], timeout: float, should_abandon: Callable[[], bool],
+                 limits: Limits | None = None) -> Result:
+    """The pipeline's Result for one document within `limits` (None: the pipeline's defaults), or
+    DocumentError / TaskTimeout / Abandoned."""
     args = (document, mime_type, file_name, configuration)
     if mime_type.startswith("text/") and len(document) <= INLINE_TEXT_BYTES:
         started = time.monotonic()
-        result = pipeline_run.run_pipeline(*args)
+        result = pipeline_run.run_pipeline(*args, limits=limits)
         if time.monotonic() - started > timeout:
             raise TaskTimeout()
         return result
-    return sandbox.run(parse_document, args, timeout=timeout, progress=progress, should_abandon=should_abandon)
+    # Limits travel with the job only when they are not the defaults, which the child applies itself.
+    job = parse_document if limits is None or limits == Limits() else partial(parse_document, limits=limits)
+    return sandbox.run(job, args, timeout=timeout, progress=progress, should_abandon=should_abandon)
 
 
 class Worker:
@@ -126,7 +137,8 @@ class Worker:
                 raise Abandoned()
             result = run_document(self.sandbox, document, mime_type, file_name, claimed.configuration,
                                   progress=lambda message: leases.report_progress(claimed, message),
-                                  timeout=config["TASK_TIMEOUT"], should_abandon=self._should_abandon)
+                                  timeout=config["TASK_TIMEOUT"], should_abandon=self._should_abandon,
+                                  limits=document_limits(config))
             message = "; ".join([leases.SUCCEEDED] + [f"skipped {item}" for item in result.skipped])
             if self.stop.is_set():  # shutting down: claim nothing more
                 leases.finish_task(claimed, result.output, result.files, message)

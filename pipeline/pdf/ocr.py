@@ -5,11 +5,14 @@ import ctypes
 import ctypes.util
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from functools import lru_cache
 
 import numpy as np
 from PIL import Image
 
+from pipeline.document import BudgetExceeded
 from pipeline.pdf.text import Word
 
 ENGINE_LOCK = threading.Lock()  # one inference at a time: both cores are already used by it
@@ -30,9 +33,11 @@ def ocr_engine():
 def forget_engine_after_fork() -> None:
     """In a forked child: build a new engine when one is needed. The parent's engine runs on
     threads that the child does not have; it is kept, unused (its destructor would wait for them)."""
+    global _ocr_thread
     if ocr_engine.cache_info().currsize:
         _FORKED_ENGINES.append(ocr_engine())
         ocr_engine.cache_clear()
+    _ocr_thread = None  # the parent's thread is not in the child either
 
 
 os.register_at_fork(after_in_child=forget_engine_after_fork)  # any process forked from one that used OCR
@@ -56,14 +61,45 @@ def release_free_memory() -> None:
         trim(0)
 
 
-def ocr_words(image: Image.Image, scale_to_page: float = 1.0) -> list[Word]:
-    """Words found by OCR, boxes mapped to page-image pixels by `scale_to_page`."""
-    array = np.asarray(image.convert("RGB"))
+def run_engine(array: np.ndarray):
+    """The engine's result for one image, one inference at a time."""
     with ENGINE_LOCK:
         try:
-            result = ocr_engine()(array, return_word_box=True)
+            return ocr_engine()(array, return_word_box=True)
         finally:
             release_free_memory()
+
+
+_ocr_thread: ThreadPoolExecutor | None = None
+
+
+def run_engine_within(array: np.ndarray, seconds: float, page: int | None):
+    """The engine's result, or BudgetExceeded once it has run `seconds`.
+
+    An inference cannot be stopped: it goes on, on its own thread, holding the engine, and the task
+    fails. In the sandbox the child is then replaced (a failed run takes its child with it), so the
+    inference goes too; failing beats skipping the page, whose successors would wait for the engine."""
+    global _ocr_thread
+    with ENGINE_LOCK:
+        ocr_engine()  # built before the clock starts: its models load once per process
+    if _ocr_thread is None:
+        _ocr_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocr")
+    future = _ocr_thread.submit(run_engine, array)
+    try:
+        return future.result(timeout=seconds)
+    except FutureTimeout:
+        _ocr_thread = None  # busy with the runaway page: a later call gets a thread of its own
+        which = f"page {page}" if page is not None else "an image"
+        raise BudgetExceeded(f"OCR of {which} took over {seconds:g} seconds; OCR_PAGE_SECONDS raises the limit"
+                             ) from None
+
+
+def ocr_words(image: Image.Image, scale_to_page: float = 1.0, seconds: float | None = None,
+              page: int | None = None) -> list[Word]:
+    """Words found by OCR, boxes mapped to page-image pixels by `scale_to_page`; with `seconds`,
+    BudgetExceeded (naming `page`) if the engine takes longer."""
+    array = np.asarray(image.convert("RGB"))
+    result = run_engine(array) if seconds is None else run_engine_within(array, seconds, page)
     words: list[Word] = []
     lines = getattr(result, "word_results", None) or ()
     line_boxes = result.boxes if result.boxes is not None else []

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pypdfium2 as pdfium
 from PIL import Image
 
-from pipeline.document import DocumentError, ParsedDocument, page_image_name
+from pipeline.document import BudgetExceeded, DocumentError, ParsedDocument, page_image_name, without_addresses
 from pipeline.pdf.classify import mark_running_headers
 from pipeline.pdf.page import DocumentState
 from pipeline.pdf.render import crop_box, encode_image
@@ -26,8 +26,17 @@ def continues(configuration: dict) -> bool:
     return configuration.get("error_handling", "Fail") == "Continue"
 
 
+def fails_now(error: Exception, configuration: dict) -> bool:
+    """Whether a page's error fails the document at once: without error_handling=Continue, or when
+    the document is past one of its budgets (then every later page would be too)."""
+    return not continues(configuration) or isinstance(error, BudgetExceeded)
+
+
 def handle_page_error(error: Exception, number: int, configuration: dict, parsed: ParsedDocument) -> None:
-    """Skip the page under error_handling=Continue, else fail the document naming the page."""
+    """Skip the page under error_handling=Continue, else fail the document naming the page; a
+    document past a budget fails with the budget's own message."""
+    if isinstance(error, BudgetExceeded):
+        raise error
     reason = describe_error(error)
     if continues(configuration):
         parsed.skipped.append(f"page {number}: {reason}")
@@ -38,12 +47,12 @@ def handle_page_error(error: Exception, number: int, configuration: dict, parsed
 def describe_error(error: Exception) -> str:
     """A short text for why a page failed."""
     if isinstance(error, DocumentError):
-        return str(error)
+        return without_addresses(str(error))
     if isinstance(error, MemoryError):
         return "out of memory"
     if isinstance(error, pdfium.PdfiumError):
-        return f"the page is damaged ({error})"
-    return f"{type(error).__name__}: {error}"
+        return f"the page is damaged ({without_addresses(str(error))})"
+    return f"{type(error).__name__}: {without_addresses(str(error))}"
 
 
 def finish_segments(per_page: list[list[dict]], state: DocumentState, parsed: ParsedDocument,

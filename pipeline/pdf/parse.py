@@ -11,17 +11,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 from PIL import Image
 
-from pipeline.document import PDF_FILE, ParsedDocument
+from pipeline.document import PDF_FILE, Limits, ParsedDocument
 from pipeline.pdf.document import PDFIUM_LOCK, open_pdf
 from pipeline.pdf.images import OCR_LONG_SIDE, parse_image  # noqa: F401 - pipeline.run finds every parser here
-from pipeline.pdf.limits import MAX_OCR_PIXELS, MAX_PAGE_IMAGE_PIXELS, capped_scale
+from pipeline.pdf.limits import DEFAULT_LIMITS, MAX_OCR_PIXELS, MAX_PAGE_IMAGE_PIXELS, Budget, capped_scale
 from pipeline.pdf.objects import page_graphics
 from pipeline.pdf.ocr import ocr_words
 from pipeline.pdf.office import office_to_pdf
 from pipeline.pdf.page import DocumentState, PageInput, PageLines, analyse_page, page_lines
-from pipeline.pdf.pages import continues, finish_segments, handle_page_error, page_info
+from pipeline.pdf.pages import fails_now, finish_segments, handle_page_error, page_info
 from pipeline.pdf.render import CROP_SCALE_HIGH, BackgroundEncoder, page_pixels, page_scale, render_crop, render_page, render_whole_page
 from pipeline.pdf.segments import same_box
 from pipeline.pdf.text import PageTransform, text_is_usable, text_layer_words
@@ -29,22 +30,25 @@ from pipeline.segment_processing import embed_lengths
 
 Progress = Callable[[str], None]
 SCAN_DPI = 150  # scanned PDF pages are rendered at this DPI (capped) for OCR
+BLANK_CHECK_PIXELS = 40_000  # a page without text or images is rendered this small to see if it is blank
 
 
-def parse_pdf(document: bytes, configuration: dict, progress: Progress) -> ParsedDocument:
+def parse_pdf(document: bytes, configuration: dict, progress: Progress,
+              limits: Limits = DEFAULT_LIMITS) -> ParsedDocument:
     """Segments, page entries and the PDF itself."""
-    pdf = open_pdf(document)
+    pdf = open_pdf(document, limits)
     try:
-        return parse_open_pdf(pdf, document, configuration, progress)
+        return parse_open_pdf(pdf, document, configuration, progress, Budget(limits))
     finally:
         with PDFIUM_LOCK:
             pdf.close()
 
 
-def parse_office(document: bytes, mime_type: str, configuration: dict, progress: Progress) -> ParsedDocument:
+def parse_office(document: bytes, mime_type: str, configuration: dict, progress: Progress,
+                 limits: Limits = DEFAULT_LIMITS) -> ParsedDocument:
     """An office document converted to PDF with LibreOffice, then parsed as a PDF."""
     progress("Converting document to PDF")
-    return parse_pdf(office_to_pdf(document, mime_type), configuration, progress)
+    return parse_pdf(office_to_pdf(document, mime_type), configuration, progress, limits)
 
 
 class PageSource:
@@ -78,19 +82,21 @@ class ReadPage:
     error: Exception | None = None
 
 
-def parse_open_pdf(pdf: pdfium.PdfDocument, document: bytes, configuration: dict, progress: Progress) -> ParsedDocument:
+def parse_open_pdf(pdf: pdfium.PdfDocument, document: bytes, configuration: dict, progress: Progress,
+                   budget: Budget | None = None) -> ParsedDocument:
     """Every page read, then every page typed; running headers found across all of them."""
     count = len(pdf)
     files: dict[str, tuple[str, bytes]] = {PDF_FILE: ("application/pdf", document)}
     parsed = ParsedDocument(segments=[], page_count=count, files=files, pdf=f"file:{PDF_FILE}")
     state = DocumentState(configuration, files, BackgroundEncoder(files))
+    budget = budget or Budget()
     per_page: list[list[dict]] = []
     try:
         pages = []
         for index in range(count):
             progress(f"Reading page {index + 1}/{count}")
-            read = read_pdf_page(PageSource(pdf, index), state)
-            if read.error is not None and not continues(configuration):
+            read = read_pdf_page(PageSource(pdf, index), state, budget)
+            if read.error is not None and fails_now(read.error, configuration):
                 handle_page_error(read.error, read.number, configuration, parsed)  # fails the document now
             pages.append(read)
         for read in pages:
@@ -114,12 +120,12 @@ def parse_open_pdf(pdf: pdfium.PdfDocument, document: bytes, configuration: dict
     return parsed
 
 
-def read_pdf_page(source: PageSource, state: DocumentState) -> ReadPage:
+def read_pdf_page(source: PageSource, state: DocumentState, budget: Budget) -> ReadPage:
     """The first pass over one page: its words (OCR'd when its text layer is not usable), its
     drawings and lines, the lines' text sizes counted into the document's."""
     read = ReadPage(source.index + 1, source)
     try:
-        read.page = pdf_page_input(source, read.number, state)
+        read.page = pdf_page_input(source, read.number, state, budget)
         read.lines = page_lines(read.page)
         state.body.add(read.lines.lines)
     except Exception as error:  # noqa: BLE001 - one bad page must not end the task unasked
@@ -129,7 +135,7 @@ def read_pdf_page(source: PageSource, state: DocumentState) -> ReadPage:
     return read
 
 
-def pdf_page_input(source: PageSource, number: int, state: DocumentState) -> PageInput:
+def pdf_page_input(source: PageSource, number: int, state: DocumentState, budget: Budget) -> PageInput:
     """Read one PDF page: its words, drawings, page entry, and how to render or crop it later."""
     page = source.open()
     high_resolution = bool(state.configuration.get("high_resolution", True))
@@ -144,6 +150,11 @@ def pdf_page_input(source: PageSource, number: int, state: DocumentState) -> Pag
             textpage.close()
         graphics = page_graphics(page, transform)
     usable = text_is_usable(words) and not scan_with_scraps_of_text(graphics, words, transform)
+    if not usable and not words and not graphics.images:
+        with PDFIUM_LOCK:
+            # A blank page (nothing drawn, or nothing that shows) has nothing to OCR: it is read as a
+            # text page without text, so it gives no segments and its image is made only on request.
+            usable = renders_blank(page, width, height)
     if usable:
         # The page image is not made here: the service renders it from the PDF when it is first
         # asked for (web/page_images.py), and most never are. A crop of it is rendered when needed.
@@ -154,12 +165,14 @@ def pdf_page_input(source: PageSource, number: int, state: DocumentState) -> Pag
     else:
         # OCR reads the rendered image: its words, and so the layout, are in image pixels. The
         # image is stored as the page image now, and rendered again if a crop needs it.
+        size = page_pixels(width, height, scale)
+        budget.spend_pixels(size[0] * size[1])
         with PDFIUM_LOCK:
             rendered = render_page(page, scale)
-            ocr_image, to_page = scan_input(page, rendered, scale, width, height)
+            ocr_image, to_page = scan_input(page, rendered, scale, width, height, budget)
         info = page_info(number, rendered.size, 72.0 * scale)
         state.encoder.submit(info["image"].removeprefix("file:"), rendered)
-        words = ocr_words(ocr_image, to_page)
+        words = ocr_words(ocr_image, to_page, seconds=budget.limits.ocr_page_seconds, page=number)
         del rendered, ocr_image
         image = lambda: locked_render(source, (info["page_width"], info["page_height"]))  # noqa: E731
         graphics, layout_size, to_image = None, None, same_box
@@ -202,10 +215,22 @@ def scan_with_scraps_of_text(graphics, words: list, transform: PageTransform) ->
     return covered and sum(len(word.text) for word in words) < 200
 
 
-def scan_input(page, image: Image.Image, scale: float, width: float, height: float):
+def scan_input(page, image: Image.Image, scale: float, width: float, height: float, budget: Budget):
     """The image OCR reads for a page without usable text, and its factor back to page pixels."""
     wanted = min(SCAN_DPI / 72.0, OCR_LONG_SIDE / max(width, height))
     ocr_scale = capped_scale(width, height, wanted, MAX_OCR_PIXELS)
     if abs(ocr_scale - scale) <= 0.1 * scale:
         return image, 1.0
+    size = page_pixels(width, height, ocr_scale)
+    budget.spend_pixels(size[0] * size[1])
     return render_page(page, ocr_scale), scale / ocr_scale
+
+
+def renders_blank(page: pdfium.PdfPage, width: float, height: float) -> bool:
+    """Whether a page shows one colour only: nothing on it at all, or a small render of it uniform.
+    Called under the PDFium lock."""
+    if not pdfium_c.FPDFPage_CountObjects(page.raw) and not pdfium_c.FPDFPage_GetAnnotCount(page.raw):
+        return True
+    scale = min((BLANK_CHECK_PIXELS / (width * height)) ** 0.5, 1.0)
+    extrema = render_page(page, scale).getextrema()
+    return all(low == high for low, high in extrema[:3])
