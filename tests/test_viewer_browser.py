@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from conftest import KEY
 from helpers import create, finish, wait_until
 
@@ -29,6 +28,7 @@ webdriver = pytest.importorskip("selenium.webdriver", reason="browser tests need
 
 from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
@@ -86,8 +86,11 @@ def screenshots(tmp_path_factory):
     return tmp_path_factory.mktemp("viewer-screenshots")
 
 
-def save_screenshot(driver, folder: Path, name: str, to_docs: bool = False) -> None:
-    driver.execute_script("window.scrollTo(0, 0)")
+def save_screenshot(driver, folder: Path, name: str, to_docs: bool = False, scroll_to: str | None = None) -> None:
+    if scroll_to:
+        driver.execute_script("document.querySelector(arguments[0]).scrollIntoView()", scroll_to)
+    else:
+        driver.execute_script("window.scrollTo(0, 0)")
     path = folder / f"{name}.png"
     assert driver.save_screenshot(str(path))
     if to_docs and os.environ.get("VIEWER_SCREENSHOTS_TO_DOCS") == "1":
@@ -211,10 +214,24 @@ def test_upload_watch_and_inspect_a_pdf_and_a_png(page, live_server, workers, tm
     page.find_element(By.CSS_SELECTOR, f'.box[data-segment-id="{title["segment_id"]}"]').click()
     wait(page).until(EC.text_to_be_present_in_element((By.ID, "detail-text"), title["text"]))
     assert page.find_element(By.ID, "detail-type").text == "Title"
-    save_screenshot(page, screenshots, "viewer-task", to_docs=True)
+    save_screenshot(page, screenshots, "viewer-task", to_docs=True, scroll_to="#document")
     page.set_window_size(*PHONE)
     save_screenshot(page, screenshots, "viewer-task-phone")
     page.set_window_size(*DESKTOP)
+
+    # The keyboard reaches the boxes too: an arrow key moves to the next segment and shows it.
+    following = page.execute_script(
+        "const boxes = [...document.querySelectorAll('#pages .box')];"
+        "const at = boxes.findIndex((box) => box.dataset.segmentId === arguments[0]);"
+        "return boxes.sort((a, b) => a.dataset.segmentIndex - b.dataset.segmentIndex)"
+        "  .find((box) => +box.dataset.segmentIndex > +boxes[at].dataset.segmentIndex).dataset.segmentId;",
+        title["segment_id"])
+    page.switch_to.active_element.send_keys(Keys.ARROW_RIGHT)
+    wait(page).until(lambda driver: driver.switch_to.active_element.get_attribute("data-segment-id") == following)
+    wait(page).until(EC.text_to_be_present_in_element((By.ID, "detail-type"), segments[following]["segment_type"]))
+    images = page.find_elements(By.CSS_SELECTOR, ".page-frame img")
+    assert len(images) == task["output"]["page_count"] == 2
+    assert all(image.get_attribute("loading") == "lazy" for image in images)
 
     hidden_type = next(segment["segment_type"] for segment in first_page.values() if segment["segment_type"] != "Title")
     boxes_of_type = page.find_elements(By.CSS_SELECTOR, f'.box[data-type="{hidden_type}"]')
@@ -226,6 +243,14 @@ def test_upload_watch_and_inspect_a_pdf_and_a_png(page, live_server, workers, tm
     chunks = page.find_elements(By.CSS_SELECTOR, "#chunks summary")
     assert len(chunks) == len(task["output"]["chunks"])
     assert f'{task["output"]["chunks"][0]["chunk_length"]} tokens' in chunks[0].text
+
+    # The PNG: one page, its OCR'd segments drawn on it.
+    page.find_element(By.LINK_TEXT, "← All tasks").click()
+    wait(page).until(EC.element_to_be_clickable((By.LINK_TEXT, "note.png"))).click()
+    visible(page, '.page-frame[data-page="1"] .box')
+    scan = api_task(live_server, page.current_url.rsplit("/", 1)[1])
+    scanned = {segment["segment_id"] for chunk in scan["output"]["chunks"] for segment in chunk["segments"]}
+    assert sorted(box["id"] for box in page_one_geometry(page)["boxes"]) == sorted(scanned)
 
 
 def test_a_queued_task_is_cancelled_from_its_page(page, live_server, client):
@@ -276,4 +301,36 @@ def test_a_hostile_segment_is_shown_as_text_and_runs_nothing(page, live_server, 
     assert not page.find_elements(By.CSS_SELECTOR, "main img")  # nothing parsed the text as markup
     with pytest.raises(NoAlertPresentException):
         page.switch_to.alert.text  # noqa: B018
-    assert page.execute_script("return window.__pwned === undefined")
+    assert page.find_element(By.ID, "detail-markdown").text.strip() != ""
+
+
+def test_the_page_says_when_the_server_cannot_be_reached(page, app):
+    """The server goes away: a refresh shows the banner; it comes back on the same port: the banner goes."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    def serve(port: int = 0):
+        server = make_server("127.0.0.1", port, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        return server, thread
+
+    server, thread = serve()
+    port = server.server_port
+    page.get(f"http://127.0.0.1:{port}/ui/")
+    signed_in(page)
+    assert not page.find_element(By.ID, "offline").is_displayed()
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+    page.find_element(By.ID, "refresh").click()
+    visible(page, "#offline")
+    assert "cannot be reached" in page.find_element(By.ID, "offline").text
+    server, thread = serve(port)
+    try:
+        wait(page, 30).until(EC.invisibility_of_element_located((By.ID, "offline")))
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

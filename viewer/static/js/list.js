@@ -79,8 +79,8 @@ async function uploadOne(file, options) {
   byId("upload-results").prepend(line);
   try {
     const task = await apiJson("/task", { method: "POST", body });
-    line.replaceChildren(`${file.name}: `, statusBadge(task.status), " ",
-      el("a", { href: `/ui/task/${encodeURIComponent(task.task_id)}` }, "open"));
+    line.replaceChildren(`${file.name}: ${task.message || "queued"} · `,
+      el("a", { href: `/ui/task/${encodeURIComponent(task.task_id)}` }, "open it"));
   } catch (problem) {
     line.className = "error";
     line.textContent = `${file.name}: ${problem.message}`;

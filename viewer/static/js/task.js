@@ -36,7 +36,7 @@ function renderHead() {
     ["Expires", timeElement(task.expires_at)], ["Pages", output.page_count ?? "—"],
     ["Type", output.mime_type || "—"],
   ];
-  byId("task-facts").replaceChildren(...facts.flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, value)]));
+  byId("task-facts").replaceChildren(...facts.map(([name, value]) => el("div", {}, el("dt", {}, name), el("dd", {}, value))));
   show(byId("cancel-task"), task.status === "Starting");
   show(byId("delete-task"), FINISHED.has(task.status));
   show(byId("update-panel"), task.status === "Succeeded" || task.status === "Failed");
