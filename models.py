@@ -1,4 +1,4 @@
-"""Database models: tasks, their stored files, API keys and service settings."""
+"""Database models: tasks, their stored files, API keys, idempotency keys and service settings."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -128,7 +128,23 @@ class Setting(db.Model):
     value: Mapped[str] = mapped_column(Text)
 
 
+class IdempotencyKey(db.Model):
+    """An `Idempotency-Key` a create was sent with: the request it was first used for (as a
+    fingerprint) and the task it made (None while that first request is being handled)."""
+
+    __tablename__ = "idempotency_keys"
+
+    owner: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("ix_idempotency_keys_created", "created_at"),)
+
+
 # Core tables for guarded writes: plain UPDATE/DELETE ... RETURNING, without the ORM's
 # session synchronisation, which these statements neither need nor can afford on the hot path.
 tasks_table = Task.__table__
 task_files_table = TaskFile.__table__
+idempotency_keys_table = IdempotencyKey.__table__

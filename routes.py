@@ -5,6 +5,7 @@ import hashlib
 import json
 import time
 
+import orjson
 from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -18,7 +19,7 @@ from schemas import (
     merge_configuration,
     utc_timestamp,
 )
-from tasks import lifecycle
+from tasks import idempotency, lifecycle
 from tasks.status import Status
 from tasks.wakeup import announce_work
 from web.auth import authenticate
@@ -126,12 +127,47 @@ def _printable(name: str) -> str:
     return "".join(c for c in name if " " <= c <= "~" and c not in '"\\') or "?"
 
 
-def _start_task(document: InputDocument, given: dict) -> dict:
+def _start_task(document: InputDocument, given: dict):
+    """Create the task (once per Idempotency-Key, when the request carries one); its response."""
     configuration = merge_configuration(default_configuration(current_app.config["DEFAULT_EXPIRES_IN"]), given)
-    task = lifecycle.create_task(g.owner, configuration, document.file_name,
-                                 document.mime_type, document.url, document.data)
+    key = idempotency_key()
+    if key is not None:
+        made = idempotency.claim(g.owner, key, fingerprint(document, given))
+        if made is not None:  # a retry of a request that made its task: that task, as it is now
+            response = jsonify(task_response(lifecycle.get_task(made, g.owner)))
+            response.headers["Idempotent-Replayed"] = "true"
+            return response
+    try:
+        task = lifecycle.create_task(g.owner, configuration, document.file_name,
+                                     document.mime_type, document.url, document.data, idempotency_key=key)
+    except BaseException:
+        if key is not None:
+            idempotency.release(g.owner, key)
+        raise
     announce_work()
-    return task_response(task)
+    return jsonify(task_response(task))
+
+
+def idempotency_key() -> str | None:
+    """The request's Idempotency-Key header, checked (1 to 255 printable ASCII characters)."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip(" \t")
+    if not 1 <= len(key) <= idempotency.MAX_KEY_LENGTH or not all(" " <= c <= "~" for c in key):
+        raise BadInput(f"Idempotency-Key must be 1 to {idempotency.MAX_KEY_LENGTH} printable ASCII characters")
+    return key
+
+
+def fingerprint(document: InputDocument, given: dict) -> str:
+    """What makes two creates the same request: the route, the document (its URL, or a digest of
+    its bytes), its name and type, and the configuration given (key order and multipart
+    boundaries aside)."""
+    parts = {"route": request.endpoint.rpartition(".")[2], "url": document.url, "file_name": document.file_name,
+             "mime_type": document.mime_type, "given": given,
+             "data": hashlib.sha256(document.data).hexdigest() if document.data is not None else None}
+    canonical = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
+    return hashlib.sha256(canonical).hexdigest()
 
 
 @bp.post("/task/parse")
@@ -142,7 +178,7 @@ def create_task():
     note_unknown_fields(body, _CREATE_FIELDS)
     document = read_file_field(given.pop("file"), given.pop("file_name", None),
                                current_app.config["MAX_FILE_BYTES"])
-    return jsonify(_start_task(document, given))
+    return _start_task(document, given)
 
 
 @bp.post("/task")
@@ -170,7 +206,7 @@ def create_task_upload():
     file_name = parts.get("file_name") if isinstance(parts.get("file_name"), str) else upload.filename
     document = checked_document(upload.read(), file_name or None, current_app.config["MAX_FILE_BYTES"],
                                 upload.mimetype)
-    return jsonify(_start_task(document, given))
+    return _start_task(document, given)
 
 
 @bp.get("/task/<task_id>")

@@ -9,7 +9,7 @@ from typing import Callable
 from sqlalchemy import bindparam, case, delete, insert, or_, select, update
 
 from models import INPUT_FILE, Task, TaskFile, db, now_utc, task_files_table, tasks_table
-from tasks import drivers
+from tasks import drivers, idempotency
 from tasks.statements import Prepared
 from tasks.status import (
     CANCELLED,
@@ -99,15 +99,22 @@ ResponseRow = namedtuple("ResponseRow", [column.key for column in RESPONSE_COLUM
 
 
 def create_task(owner: str, configuration: dict, file_name: str | None, mime_type: str | None,
-                input_url: str | None, document: bytes | None) -> ResponseRow:
-    """Insert a new Starting task (and its inline input document); returns its response row."""
+                input_url: str | None, document: bytes | None, idempotency_key: str | None = None) -> ResponseRow:
+    """Insert a new Starting task (and its inline input document, and the mark on the
+    Idempotency-Key that this request holds); returns its response row."""
     values = {"task_id": str(uuid.uuid4()), "owner": owner, "configuration": configuration,
               "file_name": file_name, "mime_type": mime_type, "input_url": input_url, "created_at": now_utc()}
-    if document is None:
+    steps = [(_INSERT_TASK, values)]
+    if document is not None:
+        steps.append((_INSERT_FILE, {"task_id": values["task_id"], "name": INPUT_FILE, "mime_type": mime_type,
+                                     "data": document}))
+    if idempotency_key is not None:
+        steps.append((idempotency.MARK_TASK, {"task_id": values["task_id"], "owner": owner,
+                                              "idempotency_key": idempotency_key}))
+    if len(steps) == 1:
         _INSERT_TASK.rows(values)
-    else:  # the task and its document are stored together or not at all
-        drivers.current().run_together((_INSERT_TASK, values), (_INSERT_FILE, {
-            "task_id": values["task_id"], "name": INPUT_FILE, "mime_type": mime_type, "data": document}))
+    else:  # the task, its document and its key's mark are stored together or not at all
+        drivers.current().run_together(*steps)
     return ResponseRow(task_id=values["task_id"], status=Status.STARTING.value, message=QUEUED,
                        created_at=values["created_at"], started_at=None, finished_at=None, expires_at=None,
                        configuration=configuration, output=None, input_url=input_url, mime_type=mime_type,
@@ -209,7 +216,8 @@ def list_tasks(owner: str, *, limit: int | None, offset: int, start: datetime | 
 
 
 def sweep_expired(batch: int = 500) -> int:
-    """Delete expired tasks and their files; returns how many went."""
+    """Delete expired tasks and their files, and expired idempotency keys; returns how many tasks went."""
+    idempotency.sweep_expired()
     expired = select(Task.task_id).where(Task.expires_at <= now_utc()).limit(batch)
     ids = list(db.session.connection().execute(expired).scalars())
     if not ids:

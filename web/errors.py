@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from models import db
 from pipeline.document import DocumentError
 from schemas import describe_errors
+from tasks import idempotency
 from tasks.status import TaskNotFound, TransitionRefused
 from web.auth import AuthError
 
@@ -51,6 +52,16 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(TransitionRefused)
     def transition_refused(error):
         return plain(str(error), 400)
+
+    @app.errorhandler(idempotency.KeyReused)
+    def key_reused(error):
+        return plain("Idempotency-Key was already used for a different request; use a new key for a new request", 422)
+
+    @app.errorhandler(idempotency.KeyBusy)
+    def key_busy(error):
+        response = plain("A request with this Idempotency-Key is still being handled; retry it shortly", 409)
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.errorhandler(BadInput)
     def bad_input(error):
