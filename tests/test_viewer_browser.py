@@ -334,3 +334,41 @@ def test_the_page_says_when_the_server_cannot_be_reached(page, app):
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def listed(driver) -> list[tuple[str, str]]:
+    """The list's rows as (task id, status), read in one go (a refresh replaces the rows)."""
+    return [tuple(row) for row in driver.execute_script(
+        "return [...document.querySelectorAll('#task-rows tr')].map((row) => [row.dataset.taskId, row.dataset.status])")]
+
+
+def test_a_finished_task_runs_again_with_changed_options_and_the_list_filters_and_pages(page, live_server, app, client):
+    tasks = [create(client, {"Authorization": KEY}) for _ in range(3)]
+    for task in tasks[1:]:
+        finish(app, task["task_id"])
+    page.get(live_server + "/ui/")
+    signed_in(page)
+    wait(page).until(lambda driver: len(listed(driver)) == 3)
+    Select(page.find_element(By.ID, "status-filter")).select_by_value("Succeeded")
+    wait(page).until(lambda driver: sorted(listed(driver)) == sorted((task["task_id"], "Succeeded") for task in tasks[1:]))
+    page.execute_script("document.getElementById('page-size').add(new Option('1', '1'))")
+    Select(page.find_element(By.ID, "page-size")).select_by_value("1")
+    wait(page).until(lambda driver: len(listed(driver)) == 1)
+    first = listed(page)[0]
+    page.find_element(By.ID, "next-page").click()
+    wait(page).until(EC.text_to_be_present_in_element((By.ID, "page-label"), "Page 2"))
+    wait(page).until(lambda driver: len(listed(driver)) == 1 and listed(driver)[0] != first)
+    assert {first[0], listed(page)[0][0]} == {tasks[1]["task_id"], tasks[2]["task_id"]}
+
+    page.get(f"{live_server}/ui/task/{tasks[1]['task_id']}")
+    wait(page).until(EC.text_to_be_present_in_element((By.ID, "task-status"), "Succeeded"))
+    page.find_element(By.CSS_SELECTOR, "#update-panel summary").click()
+    length = visible(page, "#update-target-length")
+    assert length.get_attribute("value") == "4096"  # the form starts from the task's configuration
+    length.clear()
+    length.send_keys("512")
+    page.find_element(By.ID, "update-button").click()
+    wait(page).until(EC.text_to_be_present_in_element((By.ID, "task-status"), "Starting"))
+    assert page.find_element(By.ID, "task-message").text == "Task queued for update"
+    assert page.find_element(By.ID, "cancel-task").is_displayed()
+    assert api_task(live_server, tasks[1]["task_id"])["configuration"]["chunk_processing"]["target_length"] == 512
