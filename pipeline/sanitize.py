@@ -63,7 +63,8 @@ OPENING_TAG_NAME = re.compile(r"<([A-Za-z][A-Za-z0-9-]*)")
 CLOSING_TAG_NAME = re.compile(r"</([A-Za-z][A-Za-z0-9-]*)")
 # Where Markdown takes a URL: an inline link or image `](url`, a reference definition `]: url`,
 # an autolink `<scheme:...>`.
-DESTINATION = re.compile(r"(\]\(\s*<?|^[ \t>]*\[[^\]\n]*\]:[ \t]*<?|<)([^\s<>()]*)", re.M)
+# Browsers drop tabs and line breaks from URLs, so a destination runs on through them.
+DESTINATION = re.compile(r"(\]\(\s*<?|^[ \t>]*\[[^\]\n]*\]:[ \t]*<?|<)((?:[^\s<>()]|[\t\r])*)", re.M)
 UNSAFE_SCHEME = re.compile(r"(?:javascript|vbscript|data|file):")
 INVISIBLE = re.compile(r"[\x00-\x20\x7f\\]+")
 

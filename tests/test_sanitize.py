@@ -89,7 +89,7 @@ def assert_safe_html(markup: str) -> None:
 
 
 def assert_safe_markdown(markdown: str) -> None:
-    without_code = re.sub(r"(?s)```.*?```|`[^`]*`", "", markdown)
+    without_code = re.sub(r"(?s)```.*?```|`[^`]*`", "", markdown).replace("\t", "")
     assert not EVENT_HANDLER.search(without_code), markdown
     assert not UNSAFE_LINK.search(without_code), markdown
     assert not MARKDOWN_UNSAFE_DESTINATION.search(without_code), markdown
@@ -170,6 +170,7 @@ def test_sanitize_html(markup, expected):
     ("[x](javascript:alert(1))", "[x](#(1))"),
     ("[x]( JaVaScRiPt:alert(1))", "[x]( #(1))"),
     ("[x](&#106;avascript:alert(1))", "[x](#(1))"),
+    ("[x](java\tscript:alert(1))", "[x](#(1))"),
     ("[x](<javascript:alert(1)>)", "[x](<#(1)>)"),
     ("![x](data:image/png;base64,AAAA)", "![x](#)"),
     ("[ref]: javascript:alert(1)", "[ref]: #(1)"),
