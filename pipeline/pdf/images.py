@@ -111,7 +111,8 @@ def read_frame(image: Image.Image, index: int, document: bytes, frame_count: int
     blank = is_uniform(frame)
     page_image, page_dpi = page_image_of(frame, dpi)
     del frame
-    release_pixels(image)  # before OCR, whose own working memory is the largest
+    if frame_count == 1 or image.format == "TIFF":  # a TIFF frame is decoded on its own (an APNG's is not)
+        release_pixels(image)  # before OCR, whose own working memory is the largest
     number = index + 1
     info = page_info(number, page_image.size, page_dpi)
     state.encoder.submit(page_image_name(number, page_image.size), page_image)
