@@ -25,8 +25,8 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from models import Task, TaskFile, db, task_files_table
 from pipeline.document import PAGE_IMAGE_NAME, PDF_FILE, DocumentError
-from sandbox.child import render_pages
 from sandbox.pool import Sandbox, TaskTimeout
+from web.render_job import render_pages_niced
 
 LOG = logging.getLogger(__name__)
 RENDER_SECONDS = 10.0  # what one response may spend rendering page images
@@ -185,7 +185,7 @@ def render_in_child(document: bytes, names: list[str], timeout: float) -> dict:
             _renderer = Sandbox(memory_limit=config["SANDBOX_MEMORY_BYTES"],
                                 max_documents=config["SANDBOX_MAX_DOCUMENTS"])
         try:
-            return _renderer.run(render_pages, (document, names), timeout=timeout)
+            return _renderer.run(render_pages_niced, (document, names), timeout=timeout)
         except TaskTimeout:
             raise RenderTimeout(f"rendering took longer than {timeout:.3g} s", retry_after=RENDER_SECONDS) from None
         except DocumentError as error:
