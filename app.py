@@ -1,7 +1,6 @@
 """The application factory: settings, database, migrations, blueprints, error handlers."""
 from __future__ import annotations
 
-import logging
 import os
 
 import orjson
@@ -13,6 +12,7 @@ import settings
 import viewer
 from apidocs.views import init_app as init_api_docs
 from models import db
+from observability import web as observability
 from routes import bp
 from tasks import database
 from web import auth, files
@@ -46,11 +46,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["ENV_API_KEYS"] = auth.parse_env_keys(app.config["API_KEYS"])
     # Base64 inflates a document by 4/3; leave room for the JSON around it.
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_FILE_BYTES"] * 4 // 3 + 1_000_000
-    logging.basicConfig(level=logging.INFO)
 
     app.json = FastJSONProvider(app)
     app.session_interface = NoSessions()
     register_error_handlers(app)
+    observability.init_app(app)  # a metric and a log line per request, /metrics
     app.register_blueprint(bp, url_prefix="/api/v1", name="api_v1")
     app.register_blueprint(bp)
     app.register_blueprint(files.bp)

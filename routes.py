@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from models import INPUT_FILE
+from observability import logs, metrics
 from schemas import (
     ConfigurationSchema,
     CreateTaskSchema,
@@ -145,6 +146,10 @@ def _start_task(document: InputDocument, given: dict):
             idempotency.release(g.owner, key)
         raise
     announce_work()
+    g.created_task_id = task.task_id
+    metrics.TASKS_CREATED.inc()
+    logs.task_event("created", task.task_id, owner=g.owner, document_type=metrics.document_type(task.mime_type),
+                    input="url" if document.url else "inline")
     return jsonify(task_response(task))
 
 
@@ -249,6 +254,8 @@ def update_task(task_id: str):
 
     task = lifecycle.queue_update(task_id, g.owner, merged)
     announce_work()
+    metrics.TASKS_UPDATED.inc()
+    logs.task_event("updated", task_id, owner=g.owner)
     return jsonify(task_response(task))
 
 
@@ -256,6 +263,8 @@ def update_task(task_id: str):
 def cancel_task(task_id: str):
     """Cancel a task that has not started (a queued update reverts)."""
     lifecycle.cancel_task(task_id, g.owner)
+    metrics.TASKS_CANCELLED.inc()
+    logs.task_event("cancelled", task_id, owner=g.owner)
     return plain("Task cancelled", 200)
 
 
@@ -263,6 +272,7 @@ def cancel_task(task_id: str):
 def delete_task(task_id: str):
     """Delete a finished task and its files."""
     lifecycle.delete_task(task_id, g.owner)
+    logs.task_event("deleted", task_id, owner=g.owner)
     return plain("Task deleted", 200)
 
 

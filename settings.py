@@ -25,6 +25,10 @@ DEFAULTS = {
     "PROCESSING_DELAY_SECONDS": 0.0,
     "FILE_URL_SECONDS": 3600,
     "SWEEP_INTERVAL_SECONDS": 30.0,
+    # Operations (docs/operations.md): the token a Prometheus scraper sends for GET /metrics (unset:
+    # no metrics route), and the log lines' format, `text` or `json`.
+    "METRICS_TOKEN": None,
+    "LOG_FORMAT": "text",
     # The sandbox a worker runs documents in (sandbox/pool.py): the address space one child may
     # map while it runs a document, and how many documents a child runs before a fresh one.
     "SANDBOX_MEMORY_BYTES": 4 * 1024 ** 3,
@@ -50,6 +54,16 @@ def _boolean(value: str) -> bool:
     raise ValueError("expected true or false")
 
 
+def _choice(*choices: str) -> Callable[[str], str]:
+    """A parser of one of `choices` (any case)."""
+    def parse(value: str) -> str:
+        chosen = value.strip().lower()
+        if chosen not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return chosen
+    return parse
+
+
 def _shown(number: float) -> str:
     return str(int(number)) if float(number).is_integer() else str(number)
 
@@ -69,6 +83,7 @@ def _number(kind: Callable[[str], float], minimum: float, maximum: float = MAX_S
 
 PARSERS: dict[str, Callable[[str], object]] = {
     "DATABASE_URL": str, "API_KEYS": str, "PUBLIC_URL": str, "SECRET_KEY": str,
+    "METRICS_TOKEN": lambda value: value.strip() or None, "LOG_FORMAT": _choice("text", "json"),
     "WORKER_THREADS": _number(int, 0, 256),
     "LEASE_SECONDS": _number(float, 0.1), "MAX_ATTEMPTS": _number(int, 1, 1000),
     "TASK_TIMEOUT": _number(float, 0.1), "DEFAULT_EXPIRES_IN": _number(int, 0, optional=True),

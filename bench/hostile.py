@@ -217,7 +217,7 @@ def main() -> None:
     args = parser.parse_args()
     tree = os.path.abspath(args.tree)
     names = args.only if args.only is not None else [*DOCUMENTS, "http"]
-    print(f"| file | input | seconds | peak MB | result |\n|---|---:|---:|---:|---|")
+    print("| file | input | seconds | peak MB | result |\n|---|---:|---:|---:|---|")
     for name in names:
         if name == "http":
             continue

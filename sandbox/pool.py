@@ -23,6 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import pebble
 
+from observability import metrics
 from pipeline.document import DocumentError
 from sandbox.child import SECRET_VARIABLES, JobFailed, clean_up, run_job, warm
 
@@ -112,26 +113,29 @@ class Sandbox:
         with self._lock:
             self._replace_if_spent(min(CLEAN_UP_WAIT_SECONDS, timeout / 4))
             token = next(self._tokens)
-            succeeded = False
+            succeeded, ended_by = False, "failed"
             try:
                 try:
                     value = self._follow(self._schedule(run_job, (token, function, args), timeout), token,
                                          timeout, progress, should_abandon)
                 except _PoolBroke:  # the child died before it took the job: once more, in a fresh one
-                    self._close_pool()
+                    self._close_pool("died")
                     value = self._follow(self._schedule(run_job, (token, function, args), timeout), token,
                                          timeout, progress, should_abandon)
                 succeeded = True
                 self._jobs += 1
                 if self._jobs >= self.max_documents:
-                    self._close_pool()
+                    self._close_pool("max_documents")
                 else:  # runs while the caller stores the value; the next job finds it done
                     self._clean_up = self._pool.schedule(run_job, (0, clean_up, ()), timeout=CLEAN_UP_SECONDS)
                 return value
+            except BaseException as error:
+                ended_by = _ended_by(error)
+                raise
             finally:
                 self._last_used = time.monotonic()
                 if not succeeded:  # whatever the child held or half-did goes with it
-                    self._close_pool()
+                    self._close_pool(ended_by)
 
     def _schedule(self, function, args: tuple, timeout: float):
         """Hand a job to the child. A pool that broke while idle (its child killed between
@@ -140,7 +144,7 @@ class Sandbox:
             return self._ready_pool().schedule(function, args, timeout=timeout)
         except RuntimeError:
             LOG.warning("Sandbox pool broke while idle: replaced")
-            self._close_pool()
+            self._close_pool("died")
             return self._ready_pool().schedule(function, args, timeout=timeout)
 
     def _replace_if_spent(self, wait: float) -> None:
@@ -152,17 +156,17 @@ class Sandbox:
         cleaned, self._clean_up = self._clean_up, None
         if not wait_for_futures([cleaned], timeout=max(wait, 0.0)).done:
             LOG.warning("Sandbox child still cleaning up after its last job: replaced")
-            self._close_pool()
+            self._close_pool("clean_up_slow")
             return
         try:
             resident = cleaned.result()
         except Exception as error:  # noqa: BLE001 - a child that cannot clean up is replaced
             LOG.warning("Sandbox child failed its clean-up (%s): replaced", type(error).__name__)
-            self._close_pool()
+            self._close_pool("clean_up_failed")
             return
         if resident > self.max_resident:
             LOG.info("Sandbox child holds %d MB after a job: replaced", resident >> 20)
-            self._close_pool()
+            self._close_pool("memory")
 
     def _follow(self, future, token: int, timeout: float, progress, should_abandon):
         """Wait for the job, passing on its progress at most every PROGRESS_INTERVAL_SECONDS."""
@@ -186,9 +190,11 @@ class Sandbox:
                 future.cancel()
                 raise TaskTimeout()
 
-    def _close_pool(self) -> None:
+    def _close_pool(self, reason: str) -> None:
+        """Stop the child; `reason` labels the restart metric (observability/metrics.py)."""
         pool, self._pool, self._clean_up = self._pool, None, None
         if pool is not None:
+            metrics.SANDBOX_RESTARTS.labels(reason).inc()
             pool.stop()
             pool.join(timeout=10)
 
@@ -198,14 +204,14 @@ class Sandbox:
             if self._lock.acquire(blocking=False):
                 try:  # checked again under the lock: a run may have ended meanwhile
                     if time.monotonic() - self._last_used > self.idle_seconds:
-                        self._close_pool()
+                        self._close_pool("idle")
                 finally:
                     self._lock.release()
 
     def close(self) -> None:
         """Stop the child, killing a job it runs."""
         with self._lock:
-            self._close_pool()
+            self._close_pool("shutdown")
 
     def child_pids(self) -> list[int]:
         """The pids of this sandbox's children (tests and the bench)."""
@@ -214,6 +220,17 @@ class Sandbox:
             return []
         workers = pool._pool_manager.worker_manager.workers  # pebble keeps them there
         return [process.pid for process in list(workers.values()) if process.pid]
+
+
+def _ended_by(error: BaseException) -> str:
+    """Why a job's child is let go, for the restart metric."""
+    if isinstance(error, TaskTimeout):
+        return "timeout"
+    if isinstance(error, Abandoned):
+        return "abandoned"
+    if isinstance(error, DocumentError) and "parser died" in str(error):
+        return "died"
+    return "failed"
 
 
 class _PoolBroke(DocumentError):

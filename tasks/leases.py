@@ -6,6 +6,7 @@ from datetime import timedelta
 from sqlalchemy import bindparam, delete, insert, or_, select, update
 
 from models import INPUT_FILE, Task, TaskFile, db, now_utc, task_files_table, tasks_table
+from observability import logs, metrics
 from tasks import drivers
 from tasks.claims import ClaimedTask, claim_statement, claim_values, claimed_task
 from tasks.statements import Prepared
@@ -166,13 +167,19 @@ def reap_lost_tasks(max_attempts: int, task_timeout: float, lease_seconds: float
         # Re-checked in the write: a heartbeat that landed since the read keeps the task.
         still = Task.lease_expires_at < now if lease_lost else Task.started_at < overdue
         if not lease_lost:
+            outcome = "timed_out"
             values = _failure_values(TIMED_OUT, now, claimed.is_update, claimed.configuration)
         elif row.attempt >= max_attempts:
+            outcome = "failed"
             reason = f"Task failed: the worker running it was lost (attempt {row.attempt}/{max_attempts})"
             values = _failure_values(reason, now, claimed.is_update, claimed.configuration)
         else:
+            outcome = "retried"
             values = dict(status=Status.STARTING.value, message=f"Retrying task {row.attempt + 1}/{max_attempts}",
                           worker_id=None, lease_expires_at=None, version=Task.version + 1)
         # Fenced like the worker's own writes: if it heartbeated or finished meanwhile, nothing happens.
-        reaped += _fenced_update(claimed, still, **values)
+        if _fenced_update(claimed, still, **values):
+            reaped += 1
+            metrics.TASKS_REAPED.labels(outcome).inc()
+            logs.task_event("reaped", row.task_id, outcome=outcome, worker=row.worker_id, attempt=row.attempt)
     return reaped

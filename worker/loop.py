@@ -14,6 +14,7 @@ from functools import partial
 from flask import Flask
 
 from models import db
+from observability import logs, metrics
 from pipeline import run as pipeline_run
 from pipeline.doctype import SUPPORTED, detect_mime_type, extension_for
 from pipeline.document import DocumentError, Limits, Result
@@ -131,6 +132,9 @@ class Worker:
         """Run one claimed task to an end state, every write fenced by the claim; the next task
         when a success claimed it in the same statement (leases.finish_and_claim)."""
         config = self.app.config
+        started, mime_type, pages = time.monotonic(), claimed.mime_type, None
+        metrics.TASKS_CLAIMED.inc()
+        logs.task_event("claimed", claimed.task_id, worker=self.worker_id, attempt=claimed.attempt)
         try:
             document, mime_type, file_name = self._input(claimed)
             if self.stop.wait(config["PROCESSING_DELAY_SECONDS"]):
@@ -140,22 +144,42 @@ class Worker:
                                   timeout=config["TASK_TIMEOUT"], should_abandon=self._should_abandon,
                                   limits=document_limits(config))
             message = "; ".join([leases.SUCCEEDED] + [f"skipped {item}" for item in result.skipped])
+            pages = result.output.get("page_count")
             if self.stop.is_set():  # shutting down: claim nothing more
-                leases.finish_task(claimed, result.output, result.files, message)
+                ended = leases.finish_task(claimed, result.output, result.files, message)
+                self._ended(claimed, "Succeeded" if ended else "lost", started, mime_type, pages)
                 return None
-            return leases.finish_and_claim(claimed, result.output, result.files, message,
-                                           config["LEASE_SECONDS"])
+            following = leases.finish_and_claim(claimed, result.output, result.files, message,
+                                                config["LEASE_SECONDS"])
+            self._ended(claimed, "Succeeded", started, mime_type, pages)
+            return following
         except DocumentError as error:
-            leases.fail_task(claimed, str(error))
+            self._ended(claimed, "Failed" if leases.fail_task(claimed, str(error)) else "lost", started, mime_type)
         except TaskTimeout:
-            leases.fail_task(claimed, leases.TIMED_OUT)
+            metrics.TASKS_TIMED_OUT.inc()
+            self._ended(claimed, "Failed" if leases.fail_task(claimed, leases.TIMED_OUT) else "lost", started, mime_type)
         except Abandoned:
             leases.release_task(claimed)
+            metrics.TASKS_HANDED_BACK.inc()
+            logs.task_event("handed_back", claimed.task_id, worker=self.worker_id, attempt=claimed.attempt)
         except Exception:  # noqa: BLE001 - never leave a task Processing on a bug
             db.session.rollback()
             log.exception("Worker %s: task %s failed", self.worker_id, claimed.task_id)
             leases.fail_task(claimed, "Internal error while processing the task")
+            self._ended(claimed, "Failed", started, mime_type)
         return None
+
+    def _ended(self, claimed: ClaimedTask, status: str, started: float, mime_type: str | None,
+               pages: int | None = None) -> None:
+        """Count and log the end of a run (`lost`: the claim was gone when its end was written)."""
+        seconds = time.monotonic() - started
+        kind = metrics.document_type(mime_type)
+        metrics.TASKS_FINISHED.labels(status).inc()
+        metrics.TASK_SECONDS.labels(kind).observe(seconds)
+        if status == "Succeeded" and pages:
+            metrics.PAGES.labels(kind).inc(pages)
+        logs.task_event("finished", claimed.task_id, status=status, worker=self.worker_id, attempt=claimed.attempt,
+                        seconds=round(seconds, 3), document_type=kind, pages=pages)
 
     def _input(self, claimed: ClaimedTask) -> tuple[bytes, str, str]:
         """The document bytes, their type and name: stored, or downloaded now for a URL input."""

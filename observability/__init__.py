@@ -1,0 +1,1 @@
+"""What an operator sees: Prometheus metrics, access and task logs (docs/operations.md)."""
