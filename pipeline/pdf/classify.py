@@ -79,9 +79,11 @@ def block_kind(block: Block, page_height: float, body: float, regions: list[Bloc
 
 def is_heading(block: Block, body: float) -> bool:
     """Short, larger or bold text that does not read like a sentence."""
+    if len(block.lines) > 3:
+        return False
     text = block.text.strip()
     words = text.split()
-    if not words or len(block.lines) > 3 or len(words) > 25 or not any(map(str.isalpha, text)):
+    if not words or len(words) > 25 or not any(map(str.isalpha, text)):
         return False
     if CAPTION_START.match(text) or is_formula(block):
         return False

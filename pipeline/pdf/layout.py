@@ -14,6 +14,7 @@ LIST_MARKER = re.compile(
     r"|\(?(?:\d{1,3}|[a-zA-Z]|[ivxlcIVXLC]{1,5})[.)])$"
 )
 CAPTION_START = re.compile(r"^(?:Figure|Fig\.|Table|Tab\.|Chart|Exhibit|Listing|Plate|Illustration|Graph)\s*[0-9IVX]+")
+CAPTION_INITIALS = "FTCELPIG"  # the first letters of CAPTION_START's words
 MAX_HEIGHT_RATIO = 2.2  # words or lines more unequal in height than this are never one row
 FRAGMENT_GAP = 0.85  # a gap wider than this many font sizes splits a line into fragments
 LEFT, TOP = attrgetter("left"), attrgetter("top")
@@ -218,6 +219,12 @@ def starts_list_item(line: Line) -> bool:
     return bool(line.words) and LIST_MARKER.match(line.words[0].text) is not None and len(line.words) > 1
 
 
+def starts_caption(line: Line) -> bool:
+    """Whether a line opens like a caption ("Figure 3", "Table IV"); its first letter rules out
+    most lines before their text is joined."""
+    return line.words[0].text[:1] in CAPTION_INITIALS and CAPTION_START.match(line.text) is not None
+
+
 def split_blocks(lines: list[Line]) -> list[Block]:
     """One leaf's lines cut into blocks at changes of style, list markers, captions and indents."""
     blocks: list[Block] = []
@@ -236,9 +243,9 @@ def starts_new_block(previous: Line, line: Line, block: Block) -> bool:
     size_ratio = line.size / previous.size if previous.size else 1.0
     if size_ratio > 1.15 or size_ratio < 0.87 or line.bold != previous.bold:
         return True
-    if starts_list_item(line) or CAPTION_START.match(line.text):
+    if starts_list_item(line) or starts_caption(line):
         return True
-    if CAPTION_START.match(block.lines[0].text) and line.top - previous.bottom > 0.3 * line.size:
+    if starts_caption(block.lines[0]) and line.top - previous.bottom > 0.3 * line.size:
         return True
     if line.top - previous.bottom > 0.8 * max(line.size, previous.size):
         return True

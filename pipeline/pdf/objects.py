@@ -49,12 +49,25 @@ def object_matrix(obj) -> Matrix:
 
 
 # A quick look at each page object's type on plain addresses, keeping the GIL: most objects of a
-# text page are text, and only the others are fetched again as typed handles.
+# text page are text, and only the others are fetched again as typed handles. A path's segments
+# are read the same way.
 object_at = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int)(
     ctypes.cast(pdfium_c.FPDFPage_GetObject, ctypes.c_void_p).value
 )
 object_type = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p)(
     ctypes.cast(pdfium_c.FPDFPageObj_GetType, ctypes.c_void_p).value
+)
+segment_at = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int)(
+    ctypes.cast(pdfium_c.FPDFPath_GetPathSegment, ctypes.c_void_p).value
+)
+segment_point = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(
+    ctypes.cast(pdfium_c.FPDFPathSegment_GetPoint, ctypes.c_void_p).value
+)
+segment_type = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p)(
+    ctypes.cast(pdfium_c.FPDFPathSegment_GetType, ctypes.c_void_p).value
+)
+segment_closes = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p)(
+    ctypes.cast(pdfium_c.FPDFPathSegment_GetClose, ctypes.c_void_p).value
 )
 GRAPHIC_TYPES = frozenset({pdfium_c.FPDF_PAGEOBJ_PATH, pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_FORM})
 
@@ -93,14 +106,16 @@ def add_path(obj, outer: Matrix, transform: PageTransform, graphics: PageGraphic
     if count <= 0 or graphics.segments_seen + count > MAX_PATH_SEGMENTS:
         return
     graphics.segments_seen += count
-    matrix = compose(object_matrix(obj), outer)
+    a, b, c, d, e, f = compose(object_matrix(obj), outer)
     x, y = ctypes.c_float(), ctypes.c_float()
+    x_address, y_address = ctypes.addressof(x), ctypes.addressof(y)
+    path_address = ctypes.cast(obj, ctypes.c_void_p).value
     points: list[tuple[float, float, int, bool]] = []
     for index in range(count):
-        segment = pdfium_c.FPDFPath_GetPathSegment(obj, index)
-        pdfium_c.FPDFPathSegment_GetPoint(segment, ctypes.byref(x), ctypes.byref(y))
-        px, py = apply(matrix, x.value, y.value)
-        points.append((px, py, pdfium_c.FPDFPathSegment_GetType(segment), bool(pdfium_c.FPDFPathSegment_GetClose(segment))))
+        segment = segment_at(path_address, index)
+        segment_point(segment, x_address, y_address)
+        px, py = x.value, y.value
+        points.append((a * px + c * py + e, b * px + d * py + f, segment_type(segment), bool(segment_closes(segment))))
     start = current = None
     for px, py, kind, closes in points:
         if kind == pdfium_c.FPDF_SEGMENT_MOVETO:
