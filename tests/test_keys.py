@@ -48,16 +48,20 @@ def test_database_keys_are_isolated_by_owner(client, runner):
 def test_first_start_creates_one_key_and_logs_it(app_config, caplog):
     """With no key anywhere, the first start creates one and logs it; later starts do not."""
     config = {**app_config, "API_KEYS": ""}
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         first = create_app(config)
-    logged = [r.getMessage() for r in caplog.records if "created one for owner 'default'" in r.getMessage()]
+    logged = [r.getMessage() for r in caplog.records if "one was made for owner 'default'" in r.getMessage()]
     assert len(logged) == 1
-    key = logged[0].rsplit(": ", 1)[1]
+    banner = logged[0].splitlines()
+    assert banner[1] == banner[-1] == "=" * 72  # it stands out in the log
+    key = next(line.strip() for line in banner if line.strip().startswith("ck_"))
     assert first.test_client().get("/tasks", headers={"Authorization": key}).status_code == 200
     caplog.clear()
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         second = create_app(config)
-    assert not [r for r in caplog.records if "created one" in r.getMessage()]
+    assert not [r for r in caplog.records if "one was made" in r.getMessage()]
+    assert [r.getMessage() for r in caplog.records if "API key(s) active" in r.getMessage()] == [
+        "1 API key(s) active; make another with `.venv/bin/flask --app app keys create --owner NAME`"]
     for application in (first, second):
         with application.app_context():
             assert db.session.execute(select(ApiKey)).scalars().all()[0].name == "initial"

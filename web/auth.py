@@ -90,6 +90,8 @@ def ensure_initial_key(app: Flask) -> None:
     total, active = db.session.execute(
         select(func.count(), func.count().filter(ApiKey.revoked_at.is_(None))).select_from(ApiKey)).one()
     if active:
+        app.logger.info("%d API key(s) active; make another with `.venv/bin/flask --app app keys create --owner NAME`",
+                        active)
         return
     if total:
         app.logger.warning("Every API key is revoked and API_KEYS is empty: no request will be accepted. "
@@ -101,7 +103,10 @@ def ensure_initial_key(app: Flask) -> None:
     except IntegrityError:
         db.session.rollback()
         return
-    app.logger.warning("No API key existed; created one for owner 'default': %s", key)
+    rule = "=" * 72
+    app.logger.warning("\n%s\n  No API key existed, so one was made for owner 'default'. It is shown once:\n\n"
+                       "      %s\n\n  Send it as `Authorization: <key>`. More keys: "
+                       "`.venv/bin/flask --app app keys create --owner NAME`\n%s", rule, key, rule)
 
 
 keys_cli = AppGroup("keys", help="Manage API keys.")  # an AppGroup: every command runs in the app context
