@@ -10,6 +10,7 @@ from flask.sessions import SessionInterface
 
 import settings
 import viewer
+import webhooks
 from apidocs.views import init_app as init_api_docs
 from models import db
 from observability import web as observability
@@ -58,6 +59,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(viewer.bp)
     app.cli.add_command(auth.keys_cli)
     app.cli.add_command(worker_command)
+    webhooks.init_app(app)  # /api/v1/webhooks and `flask webhooks`
 
     @app.get("/health")
     def health():

@@ -1,4 +1,4 @@
-"""Database models: tasks, their stored files, API keys, idempotency keys and service settings."""
+"""Database models: tasks, their stored files, API keys, idempotency keys, service settings and webhooks."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -72,6 +72,8 @@ class Task(db.Model):
     worker_id: Mapped[str | None] = mapped_column(String(100))
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Where this task's own status changes are sent (webhooks/), besides its owner's endpoints.
+    webhook_url: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         # The queue reads only Starting tasks, oldest first.
@@ -143,8 +145,61 @@ class IdempotencyKey(db.Model):
     __table_args__ = (Index("ix_idempotency_keys_created", "created_at"),)
 
 
+class WebhookEndpoint(db.Model):
+    """A URL an owner registered to receive the events of every task of theirs, with its secret."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(100))  # whsec_...: kept in clear, it signs every event
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class WebhookSecret(db.Model):
+    """The secret that signs the events sent to the `webhook_url` tasks of one owner name."""
+
+    __tablename__ = "webhook_secrets"
+
+    owner: Mapped[str] = mapped_column(String(200), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class WebhookDelivery(db.Model):
+    """The outbox: one event (a task's status change) for one destination, and its delivery.
+
+    Written by the database triggers of migration 0003, in the transaction of the change itself."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(40))  # the webhook-id header, the same on every retry
+    task_id: Mapped[str] = mapped_column(String(36))
+    owner: Mapped[str] = mapped_column(String(200))
+    endpoint_id: Mapped[str | None] = mapped_column(String(40))  # None: the task's own webhook_url
+    url: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # the task's status and message the event reports
+    message: Mapped[str] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    state: Mapped[str] = mapped_column(String(16))  # pending, delivered, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        # The deliverers read only pending rows, the due ones first.
+        Index("ix_webhook_deliveries_due", "next_attempt_at",
+              postgresql_where=text("state = 'pending'"), sqlite_where=text("state = 'pending'")),
+        Index("ix_webhook_deliveries_owner", "owner", "id"),
+    )
+
+
 # Core tables for guarded writes: plain UPDATE/DELETE ... RETURNING, without the ORM's
 # session synchronisation, which these statements neither need nor can afford on the hot path.
 tasks_table = Task.__table__
 task_files_table = TaskFile.__table__
 idempotency_keys_table = IdempotencyKey.__table__
+webhook_deliveries_table = WebhookDelivery.__table__

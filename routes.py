@@ -16,6 +16,7 @@ from schemas import (
     CreateTaskSchema,
     GetQuerySchema,
     ListQuerySchema,
+    UploadSchema,
     default_configuration,
     merge_configuration,
     utc_timestamp,
@@ -27,15 +28,17 @@ from web.auth import authenticate
 from web.errors import BadInput, plain
 from web.inputs import InputDocument, checked_document, read_file_field
 from web.storage import FileLinks, resolve_output_urls, service_root
+from webhooks.endpoints import checked_webhook_url
 
 bp = Blueprint("tasks", __name__)
 PREFIXES = {"tasks": "", "api_v1": "/api/v1"}  # blueprint registration name -> URL prefix
 
 _configuration_schema = ConfigurationSchema()
+_upload_schema = UploadSchema()
 _create_schema = CreateTaskSchema()
 _CREATE_FIELDS = frozenset(field.data_key or name for name, field in _create_schema.load_fields.items())
 _UPDATE_FIELDS = frozenset(field.data_key or name for name, field in _configuration_schema.load_fields.items())
-_UPLOAD_FIELDS = _UPDATE_FIELDS | {"file", "file_name"}
+_UPLOAD_FIELDS = _UPDATE_FIELDS | {"file", "file_name", "webhook_url"}
 _get_query = GetQuerySchema()
 _list_query = ListQuerySchema()
 _GET_DEFAULTS = _get_query.load({})  # most GETs have no query string
@@ -130,17 +133,19 @@ def _printable(name: str) -> str:
 
 def _start_task(document: InputDocument, given: dict):
     """Create the task (once per Idempotency-Key, when the request carries one); its response."""
+    webhook_url = checked_webhook_url(given.pop("webhook_url", None), current_app.config["ALLOW_PRIVATE_URLS"])
     configuration = merge_configuration(default_configuration(current_app.config["DEFAULT_EXPIRES_IN"]), given)
     key = idempotency_key()
     if key is not None:
-        made = idempotency.claim(g.owner, key, fingerprint(document, given))
+        made = idempotency.claim(g.owner, key, fingerprint(document, given, webhook_url))
         if made is not None:  # a retry of a request that made its task: that task, as it is now
             response = jsonify(task_response(lifecycle.get_task(made, g.owner)))
             response.headers["Idempotent-Replayed"] = "true"
             return response
     try:
         task = lifecycle.create_task(g.owner, configuration, document.file_name,
-                                     document.mime_type, document.url, document.data, idempotency_key=key)
+                                     document.mime_type, document.url, document.data, idempotency_key=key,
+                                     webhook_url=webhook_url)
     except BaseException:
         if key is not None:
             idempotency.release(g.owner, key)
@@ -164,13 +169,15 @@ def idempotency_key() -> str | None:
     return key
 
 
-def fingerprint(document: InputDocument, given: dict) -> str:
+def fingerprint(document: InputDocument, given: dict, webhook_url: str | None = None) -> str:
     """What makes two creates the same request: the route, the document (its URL, or a digest of
     its bytes), its name and type, and the configuration given (key order and multipart
     boundaries aside)."""
     parts = {"route": request.endpoint.rpartition(".")[2], "url": document.url, "file_name": document.file_name,
              "mime_type": document.mime_type, "given": given,
              "data": hashlib.sha256(document.data).hexdigest() if document.data is not None else None}
+    if webhook_url is not None:
+        parts["webhook_url"] = webhook_url
     canonical = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
     return hashlib.sha256(canonical).hexdigest()
 
@@ -206,7 +213,7 @@ def create_task_upload():
             parts[name] = value  # a bare string such as Auto
         except RecursionError:
             raise BadInput(f"Multipart part {name} is not usable JSON: nested too deeply") from None
-    given = _configuration_schema.load(parts)
+    given = _upload_schema.load(parts)
     note_unknown_fields(parts, _UPLOAD_FIELDS)
     file_name = parts.get("file_name") if isinstance(parts.get("file_name"), str) else upload.filename
     document = checked_document(upload.read(), file_name or None, current_app.config["MAX_FILE_BYTES"],

@@ -231,11 +231,31 @@ class ConfigurationSchema(BaseSchema):
         return data
 
 
+MAX_WEBHOOK_URL = 2000  # characters of a webhook URL
+
+
+class WebhookUrl(fields.String):
+    """An http(s) URL that task events are sent to (its address is checked when it is given and
+    again at every delivery: webhooks/endpoints.py)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=[validate.Length(max=MAX_WEBHOOK_URL), no_nul,
+                                   validate.URL(schemes={"http", "https"}, require_tld=False)], **kwargs)
+
+
 class CreateTaskSchema(ConfigurationSchema):
     """The body of create: a document plus configuration."""
 
     file = fields.String(required=True, validate=validate.Length(min=1))
     file_name = fields.String(allow_none=True, validate=[validate.Length(max=MAX_FILE_NAME), no_nul])
+    # Create only (not part of the configuration): where this task's status changes are sent.
+    webhook_url = WebhookUrl(allow_none=True)
+
+
+class UploadSchema(ConfigurationSchema):
+    """The config parts of a multipart create: the configuration and the task's `webhook_url`."""
+
+    webhook_url = WebhookUrl(allow_none=True)
 
 
 # The list route answers at most this many tasks, and this many when no `limit` is given (SPEC.md

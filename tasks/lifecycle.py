@@ -91,7 +91,7 @@ def _bound(*columns) -> dict:
 # parse it again cost a create about a third of its CPU).
 _INSERT_TASK = Prepared(insert(tasks_table).values(
     **_bound(Task.task_id, Task.owner, Task.configuration, Task.file_name, Task.mime_type,
-             Task.input_url, Task.created_at),
+             Task.input_url, Task.created_at, Task.webhook_url),
     status=Status.STARTING.value, message=QUEUED, version=0, attempt=0))
 _INSERT_FILE = Prepared(insert(task_files_table).values(
     **_bound(TaskFile.task_id, TaskFile.name, TaskFile.mime_type, TaskFile.data)))
@@ -99,11 +99,14 @@ ResponseRow = namedtuple("ResponseRow", [column.key for column in RESPONSE_COLUM
 
 
 def create_task(owner: str, configuration: dict, file_name: str | None, mime_type: str | None,
-                input_url: str | None, document: bytes | None, idempotency_key: str | None = None) -> ResponseRow:
+                input_url: str | None, document: bytes | None, idempotency_key: str | None = None,
+                webhook_url: str | None = None) -> ResponseRow:
     """Insert a new Starting task (and its inline input document, and the mark on the
-    Idempotency-Key that this request holds); returns its response row."""
+    Idempotency-Key that this request holds); returns its response row. Its webhook events are
+    written by the database's triggers (migration 0003), in the INSERT's own transaction."""
     values = {"task_id": str(uuid.uuid4()), "owner": owner, "configuration": configuration,
-              "file_name": file_name, "mime_type": mime_type, "input_url": input_url, "created_at": now_utc()}
+              "file_name": file_name, "mime_type": mime_type, "input_url": input_url, "created_at": now_utc(),
+              "webhook_url": webhook_url}
     steps = [(_INSERT_TASK, values)]
     if document is not None:
         steps.append((_INSERT_FILE, {"task_id": values["task_id"], "name": INPUT_FILE, "mime_type": mime_type,

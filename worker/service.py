@@ -12,11 +12,14 @@ from flask.cli import with_appcontext
 
 from sandbox.pool import process_context
 from tasks.wakeup import announce_work
+from webhooks.delivery import deliver_webhooks
 from worker.loop import SHUTDOWN_GRACE_SECONDS, Worker, housekeeping
+
+HELPER_THREADS = 2  # housekeeping and the webhook deliverer, beside the worker threads
 
 
 class BackgroundWorkers:
-    """The worker threads and the housekeeping thread of one process."""
+    """The worker threads, the housekeeping thread and the webhook deliverer of one process."""
 
     def __init__(self, app: Flask, threads: int):
         self.stop_event = threading.Event()
@@ -24,9 +27,11 @@ class BackgroundWorkers:
                                          daemon=True) for n in range(threads)]
         self.threads.append(threading.Thread(target=housekeeping, args=(app, self.stop_event),
                                              name="housekeeping", daemon=True))
+        self.threads.append(threading.Thread(target=deliver_webhooks, args=(app, self.stop_event),
+                                             name="webhooks", daemon=True))
 
     def start(self) -> "BackgroundWorkers":
-        if len(self.threads) > 1:
+        if len(self.threads) > HELPER_THREADS:
             # The sandboxes' fork server starts here, before the worker threads: it starts with the
             # secrets taken out of this process's environment for a moment (sandbox/pool.py).
             process_context()
@@ -60,7 +65,7 @@ def worker_command(threads: int | None, parent: int | None) -> None:
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
-    click.echo(f"Worker running with {len(workers.threads) - 1} threads; SIGTERM to stop.", err=True)
+    click.echo(f"Worker running with {len(workers.threads) - HELPER_THREADS} threads; SIGTERM to stop.", err=True)
     # With a parent, look every second whether it is still there: a master killed with SIGKILL
     # cannot stop us, and we would be left working for a server that is gone.
     while not stopping.wait(1.0 if parent else None):
