@@ -58,7 +58,7 @@ class Gunicorn:
         with open(self.log_path, "w") as log:
             self.master = subprocess.Popen([sys.executable, "-m", "gunicorn", "wsgi:app"], cwd=ROOT, env=env,
                                            stdout=log, stderr=subprocess.STDOUT)
-        wait_until(self.ready, 60, "gunicorn answering, with its web processes booted and its task workers running")
+        wait_until(self.ready, 180, "gunicorn answering, with its web processes booted and its task workers running")
 
     def ready(self) -> bool:
         if self.master.poll() is not None:

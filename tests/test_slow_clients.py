@@ -2,13 +2,18 @@
 renders slowly. None of them may slow /health down, kill a process, or touch a running task."""
 from __future__ import annotations
 
+import copy
 import os
+import shutil
 import signal
 import socket
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-from gunicorn_server import KEY, gunicorn  # noqa: F401 - the fixture
+import pytest
+from gunicorn_server import KEY, ROOT, free_port, gunicorn  # noqa: F401 - the fixture
 from helpers import MARKDOWN, wait_until
 
 from web.server import READ_TIMEOUT_SECONDS
@@ -145,3 +150,51 @@ def test_a_page_image_that_renders_slowly_is_a_503_and_holds_no_one_up(gunicorn)
     status, headers, body = server.request("GET", image, key=False)  # remembered: answered at once
     assert (status, body) == (503, answers[0][2]) or b"rendering took longer than" in body
     assert server.web_pids() == web
+
+
+NGINX = shutil.which("nginx") or next((path for path in ("/usr/sbin/nginx",) if os.path.exists(path)), None)
+needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (Debian: apt-get install nginx); "
+                                                      "deploy/nginx.conf is not checked")
+
+
+def nginx_config(tmp_path, listen: int, upstream: int) -> Path:
+    """deploy/nginx.conf listening on `listen` and proxying to gunicorn on `upstream`."""
+    text = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert text.count("listen 80;") == 1 and text.count("server 127.0.0.1:8000;") == 1
+    config = tmp_path / "nginx.conf"
+    config.write_text(text.replace("listen 80;", f"listen 127.0.0.1:{listen};")
+                      .replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{upstream};"))
+    return config
+
+
+@needs_nginx
+def test_the_nginx_config_is_valid(tmp_path):
+    checked = subprocess.run([NGINX, "-t", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"),
+                              "-c", str(ROOT / "deploy" / "nginx.conf")], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    assert "test is successful" in checked.stderr
+
+
+@needs_nginx
+def test_behind_nginx_stalled_clients_never_reach_gunicorn(gunicorn, tmp_path):  # noqa: F811
+    server = gunicorn()
+    port = free_port()
+    proxy = subprocess.Popen([NGINX, "-g", "daemon off;", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"),
+                              "-c", str(nginx_config(tmp_path, port, server.port))],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        through = copy.copy(server)
+        through.port = port  # the same requests, sent to nginx
+        wait_until(through.healthy, 30, "nginx answering")
+        held = [stalled_headers(port) for _ in range(STALLED)] + [stalled_body(port) for _ in range(STALLED)]
+        try:
+            latencies = [health_seconds(through) for _ in range(20)]
+            assert max(latencies) < 1.0
+            task_id = through.create(MARKDOWN, "notes.md")  # a whole request goes through
+            assert wait_until(lambda: through.task(task_id)["status"] == "Succeeded", 60, "the task done")
+        finally:
+            for connection in held:
+                connection.close()
+    finally:
+        proxy.terminate()
+        proxy.wait(30)

@@ -4,7 +4,9 @@ The gunicorn master starts it (gunicorn.conf.py's when_ready) as `flask --app ap
 --parent <master pid>`, restarts it when it dies, and on shutdown stops it as `flask worker`
 stops: SIGTERM, running tasks finish or are handed back. It stops by itself when the master goes.
 Web processes can then be killed or recycled (timeouts, max_requests, kill -9) without touching
-a running task. This module runs in the master: it imports nothing of Flask or the service.
+a running task. A web process that queues a task wakes its idle workers through a datagram
+socket pair the master makes (forward_wakeups), as routes wake workers of their own process.
+This module runs in the master and the web processes: it imports nothing of Flask.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import logging
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -33,15 +36,22 @@ class EmbeddedWorkers:
         self.stopping = threading.Event()
         self.restart_now = threading.Event()
         self.thread = threading.Thread(target=self.keep_running, name="task-workers", daemon=True)
+        # Web processes inherit the sending end (forked from the master), each task-worker
+        # process gets the receiving end; datagrams, so that any number may send on one end.
+        self.wakeup_receiver, self.wakeup_sender = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.wakeup_sender.setblocking(False)
 
     def start(self) -> "EmbeddedWorkers":
         self.thread.start()
         return self
 
     def spawn(self) -> subprocess.Popen:
-        command = [sys.executable, "-m", "flask", "--app", "app", "worker", "--parent", str(os.getpid())]
+        wakeups = self.wakeup_receiver.fileno()
+        command = [sys.executable, "-m", "flask", "--app", "app", "worker", "--parent", str(os.getpid()),
+                   "--wakeup-fd", str(wakeups)]
         # Its own process group: a Ctrl-C meant for gunicorn reaches the master, which stops it.
-        process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, process_group=0)
+        process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, process_group=0,
+                                   pass_fds=(wakeups,))
         LOG.info("Started task workers (pid: %s)", process.pid)
         return process
 
@@ -107,3 +117,32 @@ class EmbeddedWorkers:
             LOG.error("Task workers (pid: %s) did not stop in %s s: killed", process.pid, STOP_SECONDS)
             process.kill()
         self.thread.join(5)
+
+
+def forward_wakeups(sender: socket.socket) -> None:
+    """In a web process: pass on each "work was queued" of this process to the task workers."""
+    from tasks.wakeup import wait_for_work
+
+    def forward() -> None:
+        while True:
+            if wait_for_work(3600):
+                try:
+                    sender.send(b"!")
+                except OSError:  # full: a wake-up is already waiting to be read
+                    pass
+
+    threading.Thread(target=forward, name="wake-task-workers", daemon=True).start()
+
+
+def receive_wakeups(fd: int) -> None:
+    """In the task-worker process: wake the idle workers when a web process queued a task."""
+    from tasks.wakeup import announce_work
+
+    receiver = socket.socket(fileno=fd)
+
+    def receive() -> None:
+        while True:
+            receiver.recv(64)
+            announce_work()
+
+    threading.Thread(target=receive, name="wakeups", daemon=True).start()

@@ -13,6 +13,7 @@ from flask.cli import with_appcontext
 from sandbox.pool import process_context
 from tasks.wakeup import announce_work
 from webhooks.delivery import deliver_webhooks
+from worker.embedded import receive_wakeups
 from worker.loop import SHUTDOWN_GRACE_SECONDS, Worker, housekeeping
 
 HELPER_THREADS = 2  # housekeeping and the webhook deliverer, beside the worker threads
@@ -54,14 +55,18 @@ class BackgroundWorkers:
 @click.option("--parent", default=None, type=int, hidden=True,
               help="Run as gunicorn's task workers (worker/embedded.py): stop when the process with "
                    "this pid, gunicorn's master, goes; WORKER_THREADS=0 runs housekeeping only.")
+@click.option("--wakeup-fd", default=None, type=int, hidden=True,
+              help="A datagram socket on which web processes say that they queued a task.")
 @with_appcontext
-def worker_command(threads: int | None, parent: int | None) -> None:
+def worker_command(threads: int | None, parent: int | None, wakeup_fd: int | None) -> None:
     """Run workers in this process until SIGTERM or Ctrl-C."""
     from flask import current_app
 
     app = current_app._get_current_object()
     configured = app.config["WORKER_THREADS"]
     workers = BackgroundWorkers(app, threads or (configured if parent else max(configured, 1))).start()
+    if wakeup_fd is not None:
+        receive_wakeups(wakeup_fd)
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
