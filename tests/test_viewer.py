@@ -12,6 +12,12 @@ BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/av
 STATIC = Path(__file__).resolve().parent.parent / "viewer" / "static"
 
 
+@pytest.fixture
+def database_url(tmp_path):
+    """SQLite only: these routes never touch the database."""
+    return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+
+
 @pytest.mark.parametrize("accept", [None, "*/*", "text/plain", "application/json", "text/plain, text/html;q=0.5"])
 def test_root_answers_other_clients_with_a_plain_text_index(client, accept):
     response = client.get("/", headers={"Accept": accept} if accept else {})
@@ -72,11 +78,9 @@ def test_task_page_escapes_its_task_id(client):
     assert "&#34;&gt;&lt;img src=x" in page
 
 
-def test_public_url_origin_may_serve_page_images(app_config):
-    from app import create_app
-
-    app_config["PUBLIC_URL"] = "https://docs.example.org/chunkr"
-    policy = create_app(app_config).test_client().get("/ui/").headers["Content-Security-Policy"]
+def test_public_url_origin_may_serve_page_images(app, client):
+    app.config["PUBLIC_URL"] = "https://docs.example.org/chunkr"
+    policy = client.get("/ui/").headers["Content-Security-Policy"]
     assert "img-src 'self' https://docs.example.org;" in policy
 
 
