@@ -6,6 +6,7 @@ import logging
 import threading
 
 import pytest
+from gunicorn_server import gunicorn  # noqa: F401 - the fixture
 from helpers import MARKDOWN, b64, create
 from prometheus_client import REGISTRY
 
@@ -127,3 +128,31 @@ def test_sandbox_restarts_are_counted_by_reason():
     finally:
         sandbox.close()
     assert restarts("max_documents") == before + 1
+
+
+def test_under_gunicorn_metrics_add_up_every_process(gunicorn):  # noqa: F811
+    """Requests served by both web processes and the run done by the task-worker process are all
+    in one scrape (prometheus-client's multiprocess mode, set up by gunicorn.conf.py)."""
+    import http.client
+
+    from helpers import wait_until
+
+    server = gunicorn(METRICS_TOKEN=TOKEN)
+    task_id = server.create(MARKDOWN, "notes.md")
+    wait_until(lambda: server.task(task_id)["status"] == "Succeeded", 60, "the task done")
+    for _ in range(20):  # spread over both web processes (each takes connections as it can)
+        server.request("GET", f"/api/v1/task/{task_id}")
+
+    def scrape() -> str:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        connection.request("GET", "/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+        response = connection.getresponse()
+        assert response.status == 200
+        return response.read().decode()
+
+    text = scrape()
+    assert sample(text, "chunkr_tasks_created_total") == 1
+    assert sample(text, "chunkr_tasks_finished_total", status="Succeeded") == 1  # counted in the worker process
+    assert sample(text, "chunkr_pages_processed_total", document_type="text") == 1
+    assert sample(text, "chunkr_http_requests_total", method="GET", route="/api/v1/task/<task_id>", status="200") >= 21
+    assert sample(text, "chunkr_queue_depth", status="Succeeded") == 1
