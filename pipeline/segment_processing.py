@@ -130,8 +130,8 @@ class SegmentSize:
                        len(markdown) / MAX_SEGMENT_MARKUP_CHARS)
         settings = self.settings_by_type.get(segment["segment_type"]) or DEFAULT_SEGMENT_SETTINGS
         embed = content_and_embed(sanitized(segment), settings)[1]
-        if 4 * len(embed) <= self.budget:  # a token is at least a byte, a character at most four
-            return 0.0
+        if len(embed) <= self.budget and (embed.isascii() or len(embed.encode()) <= self.budget):
+            return len(embed) / self.budget / 4  # a token is at least a byte (and a word a character)
         length = self.lengths.get(embed)
         if length is None:
             length = self.count(embed)

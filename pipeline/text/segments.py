@@ -18,6 +18,10 @@ BREAKS = (
     re.compile(r"\s+"),
 )
 
+# A run of text without a space is cut this many characters at a time.
+LONG_WORD_CHARS = 1000
+NO_SPACE = re.compile(r"\S+")
+
 Rebuild = Callable[[str], tuple[str, str]]  # a piece of text -> its html and markdown
 
 
@@ -180,11 +184,16 @@ def list_item_markdown(ordinal: int | None, body: str) -> str:
 def cut_text(text: str, excess: Callable[[str], float]) -> Iterator[str]:
     """`text` in pieces, in order, each with `excess(piece)` at most 1 (a single character
     whatever its excess), cut at the last blank line, else line end, else sentence end, else
-    space in reach, else between characters. The reach follows the sizes measured, so the
-    work is linear in the text's length."""
+    space in reach, else between characters, at most LONG_WORD_CHARS of a word at a time. The
+    reach follows the sizes measured, so the work is linear in the text's length."""
     position, reach = 0, MAX_SEGMENT_CHARS
     while position < len(text):
-        end = len(text) if len(text) - position <= reach else last_break(text, position, position + reach)
+        if len(text) - position <= min(reach, LONG_WORD_CHARS):
+            end = len(text)
+        elif NO_SPACE.fullmatch(text, position, position + LONG_WORD_CHARS + 1):
+            end = position + LONG_WORD_CHARS  # a long "word": short pieces are counted fast, if at all
+        else:
+            end = len(text) if len(text) - position <= reach else last_break(text, position, position + reach)
         piece = text[position:end].strip()
         over = excess(piece) if piece else 0.0
         if over <= 1 or end - position == 1:
