@@ -1,4 +1,5 @@
-"""Real worker processes: cancels racing two workers, kill -9, SIGTERM; nothing lost or run twice."""
+"""Real worker processes: cancels racing two workers, kill -9, SIGTERM, gunicorn's task-worker process;
+nothing lost or run twice."""
 from __future__ import annotations
 
 import os
@@ -10,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from helpers import create, wait_until
+from gunicorn_server import gunicorn  # noqa: F401 - the fixture
+from helpers import MARKDOWN, create, gone, wait_until
 
 from models import Task, db
 
@@ -131,3 +133,42 @@ def test_sigterm_mid_task_hands_it_back(app, client, auth, spawn_worker):
     spawn_worker()
     row = wait_row(app, task_id, lambda r: r.status == "Succeeded")
     assert row.attempt == 1
+
+
+# gunicorn's master keeps the task-worker process (worker/embedded.py): SQLite only, real processes.
+
+def test_gunicorn_restarts_its_task_worker_process_when_it_dies(gunicorn):  # noqa: F811
+    server = gunicorn(LEASE_SECONDS=1)
+    first = server.task_worker_pid()
+    os.kill(first, signal.SIGKILL)
+    second = wait_until(lambda: (pid := server.task_worker_pid()) not in (None, first) and pid, 120,
+                        "a new task-worker process")
+    assert "Task workers (pid: %d) exited (killed by signal 9" % first in server.log() or \
+        "Task workers (pid: %d) exited (exit code 0" % first in server.log()  # the master may reap it first
+    task_id = server.create(MARKDOWN, "notes.md")
+    wait_until(lambda: server.task(task_id)["status"] == "Succeeded", 120, "the task done by the new process")
+    assert server.task_worker_pid() == second
+
+
+def test_the_task_worker_process_hands_its_task_back_when_gunicorn_s_master_is_killed(gunicorn):  # noqa: F811
+    server = gunicorn(PROCESSING_DELAY_SECONDS=60)
+    task_workers = server.task_worker_pid()
+    task_id = server.create(MARKDOWN, "notes.md")
+    wait_until(lambda: server.row(task_id)["status"] == "Processing", 60, "the task Processing")
+    os.kill(server.master.pid, signal.SIGKILL)
+    server.master.wait(10)
+    wait_until(lambda: gone(task_workers), 30, "the task workers gone with their master")
+    row = server.row(task_id)
+    assert (row["status"], row["message"], row["attempt"]) == ("Starting", "Task queued", 0)
+
+
+def test_sigterm_to_gunicorn_hands_a_running_task_back_and_stops_everything(gunicorn):  # noqa: F811
+    server = gunicorn(PROCESSING_DELAY_SECONDS=60)
+    family = [server.master.pid, *server.web_pids(), server.task_worker_pid()]
+    task_id = server.create(MARKDOWN, "notes.md")
+    wait_until(lambda: server.row(task_id)["status"] == "Processing", 60, "the task Processing")
+    server.master.send_signal(signal.SIGTERM)
+    assert server.master.wait(60) == 0
+    assert all(gone(pid) for pid in family)
+    row = server.row(task_id)
+    assert (row["status"], row["message"], row["attempt"]) == ("Starting", "Task queued", 0)
