@@ -210,6 +210,11 @@ def test_upload_watch_and_inspect_a_pdf_and_a_png(page, live_server, workers, tm
         for side in ("left", "top", "width", "height"):
             assert box[side] == pytest.approx(bbox[side] * scale, abs=1.5), (box, bbox, side)
 
+    # Page 1's image (a signed URL of this service, rendered on its first request) loads under the CSP.
+    wait(page, 60).until(lambda driver: driver.execute_script(
+        "const image = document.querySelector('.page-frame[data-page=\"1\"] img');"
+        "return image.complete && image.naturalWidth > 0"))
+
     title = next(segment for segment in first_page.values() if segment["segment_type"] == "Title")
     page.find_element(By.CSS_SELECTOR, f'.box[data-segment-id="{title["segment_id"]}"]').click()
     wait(page).until(EC.text_to_be_present_in_element((By.ID, "detail-text"), title["text"]))
