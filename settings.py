@@ -29,6 +29,7 @@ DEFAULTS = {
     # no metrics route), and the log lines' format, `text` or `json`.
     "METRICS_TOKEN": None,
     "LOG_FORMAT": "text",
+    "ACCESS_LOG": True,  # a line per request (observability/logs.py)
     # The sandbox a worker runs documents in (sandbox/pool.py): the address space one child may
     # map while it runs a document, and how many documents a child runs before a fresh one.
     "SANDBOX_MEMORY_BYTES": 4 * 1024 ** 3,
@@ -83,7 +84,7 @@ def _number(kind: Callable[[str], float], minimum: float, maximum: float = MAX_S
 
 PARSERS: dict[str, Callable[[str], object]] = {
     "DATABASE_URL": str, "API_KEYS": str, "PUBLIC_URL": str, "SECRET_KEY": str,
-    "METRICS_TOKEN": lambda value: value.strip() or None, "LOG_FORMAT": _choice("text", "json"),
+    "METRICS_TOKEN": lambda value: value.strip() or None, "LOG_FORMAT": _choice("text", "json"), "ACCESS_LOG": _boolean,
     "WORKER_THREADS": _number(int, 0, 256),
     "LEASE_SECONDS": _number(float, 0.1), "MAX_ATTEMPTS": _number(int, 1, 1000),
     "TASK_TIMEOUT": _number(float, 0.1), "DEFAULT_EXPIRES_IN": _number(int, 0, optional=True),

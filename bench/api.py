@@ -38,9 +38,11 @@ def free_port() -> int:
 
 
 def start_gunicorn(target: str, env: dict, port: int) -> subprocess.Popen:
-    """gunicorn with 2 sync workers on a loopback port; waits until it answers."""
+    """gunicorn with 2 web processes on a loopback port; waits until it answers."""
     # The service reads gunicorn.conf.py (which starts task workers); the baseline reads no config.
-    config = [] if "wsgi" in target else ["--config", "/dev/null"]
+    # Both on the service's own worker class (gthread with read timeouts, web/server.py).
+    config = [] if "wsgi" in target else ["--config", "/dev/null", "--worker-class", "web.server.ThreadWorker",
+                                          "--threads", "64", "--worker-connections", "64", "--keep-alive", "0"]
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", *config, "--workers", "2", "--bind", f"127.0.0.1:{port}",
          "--log-level", "warning", target],
@@ -115,21 +117,30 @@ def seed_tasks(database_url: str, count: int) -> list[str]:
 
 
 def bench_engine(engine_name: str, hot_statements: str, seconds: int, connections: int, hello_port: int,
-                 operations: list[str]) -> list[tuple]:
+                 operations: list[str], observability: str = "on") -> list[tuple]:
     """Each operation measured between two runs of the bare endpoint, so load drift cancels out."""
     rows = []
     with scratch_database(engine_name) as database_url:
         env = {"DATABASE_URL": database_url, "API_KEYS": KEY, "WORKER_THREADS": "0", "SECRET_KEY": "bench",
-               "HOT_STATEMENTS": hot_statements}
+               "HOT_STATEMENTS": hot_statements,
+               # on: request metrics counted and an access line per request (to /dev/null here); off: neither
+               **({"METRICS_TOKEN": "bench-metrics", "ACCESS_LOG": "true"} if observability == "on"
+                  else {"METRICS_TOKEN": "", "ACCESS_LOG": "false"})}
         seeded = (seed_tasks(database_url, 40_000 if engine_name == "postgresql" else 20_000)
                   if "cancel" in operations else [])
         port = free_port()
         server = start_gunicorn("wsgi:app", env, port)
         try:
             task_id = api(port, "POST", "/api/v1/task/parse", {"file": DOCUMENT})["task_id"]
+            tag = urllib.request.urlopen(urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/v1/task/{task_id}", headers={"Authorization": KEY}),
+                timeout=30).headers["ETag"]
             base, bare_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{hello_port}/hello"
             runs = {
                 "GET task": (f"{base}/api/v1/task/{task_id}", lua_headers(), None),
+                # A poll that has the current ETag: 304, the output never read (routes.py).
+                "GET 304": (f"{base}/api/v1/task/{task_id}",
+                            lua_headers() + f"wrk.headers[\"If-None-Match\"] = {json.dumps(tag)}\n", None),
                 "cancel": (base, lua_cancel_each(seeded), None),
                 "create": (f"{base}/api/v1/task/parse", lua_headers("POST", json.dumps({"file": DOCUMENT})),
                            lua_headers("POST", json.dumps({"file": DOCUMENT}))),
@@ -154,9 +165,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--operations", default="GET task,cancel,create",
-                        help="comma-separated, from: GET task, cancel, create")
+                        help="comma-separated, from: GET task, GET 304, cancel, create")
     parser.add_argument("--hot-statements", default="on",
                         help="comma-separated settings of HOT_STATEMENTS to serve with, from: on, core, off")
+    parser.add_argument("--observability", default="on",
+                        help="comma-separated, from: on (request metrics and access lines), off")
     parser.add_argument("--rounds", type=int, default=1,
                         help="repeat everything this many times, interleaved, and print the median ratios")
     args = parser.parse_args()
@@ -164,7 +177,7 @@ def main() -> None:
         sys.exit("wrk is needed: apt-get install wrk")
     hello_port = free_port()
     hello = start_gunicorn("bench.hello:app", {}, hello_port)
-    print(f"wrk -t1 -c{args.connections} -d{args.seconds}s; gunicorn 2 sync workers each; "
+    print(f"wrk -t1 -c{args.connections} -d{args.seconds}s; gunicorn, 2 gthread web processes each; "
           "bare = bench/hello.py measured just before and after each operation (GET, or POST for create)")
     print(f"{'engine':<11}{'hot':<5}{'operation':<10}{'req/s':>8}{'p99 ms':>8}{'non-2xx':>8}"
           f"{'bare r/s':>9}{'bare p99':>9}{'rate/bare':>10}{'p99/bare':>9}")
@@ -173,12 +186,14 @@ def main() -> None:
         for _ in range(args.rounds):
             for engine_name in args.engines.split(","):
                 for hot_statements in args.hot_statements.split(","):
-                    for row in bench_engine(engine_name, hot_statements, args.seconds, args.connections,
-                                            hello_port, args.operations.split(",")):
-                        engine, hot, name, rate, p99, errors, bare_rate, bare_p99, rate_ratio, p99_ratio = row
-                        print(f"{engine:<11}{hot:<5}{name:<10}{rate:>8.0f}{p99:>8.2f}{errors:>8}{bare_rate:>9.0f}"
-                              f"{bare_p99:>9.2f}{rate_ratio:>10.2f}{p99_ratio:>9.2f}", flush=True)
-                        ratios.setdefault((engine, hot, name), []).append((rate_ratio, p99_ratio))
+                    for observed in args.observability.split(","):
+                        for row in bench_engine(engine_name, hot_statements, args.seconds, args.connections,
+                                                hello_port, args.operations.split(","), observed):
+                            engine, hot, name, rate, p99, errors, bare_rate, bare_p99, rate_ratio, p99_ratio = row
+                            name = f"{name}{'' if observed == 'on' else ' (obs off)'}"
+                            print(f"{engine:<11}{hot:<5}{name:<10}{rate:>8.0f}{p99:>8.2f}{errors:>8}{bare_rate:>9.0f}"
+                                  f"{bare_p99:>9.2f}{rate_ratio:>10.2f}{p99_ratio:>9.2f}", flush=True)
+                            ratios.setdefault((engine, hot, name), []).append((rate_ratio, p99_ratio))
         if args.rounds > 1:
             # A shared machine's load drifts between runs: the median of interleaved rounds holds better.
             print(f"median of {args.rounds} rounds")

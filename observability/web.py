@@ -35,14 +35,18 @@ def _start_clock() -> None:
 
 
 def _count_and_log(response: Response) -> Response:
+    """The request's metrics (when something can read them: METRICS_TOKEN) and its access line
+    (unless ACCESS_LOG is off)."""
     started = g.get("request_started")
     if started is None:
         return response
     seconds = time.perf_counter() - started
-    route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-    metrics.REQUESTS.labels(request.method, route, response.status_code).inc()
-    metrics.REQUEST_SECONDS.labels(request.method, route).observe(seconds)
-    if request.path not in QUIET_PATHS:
+    config = current_app.config
+    if config.get("METRICS_TOKEN"):
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        metrics.REQUESTS.labels(request.method, route, response.status_code).inc()
+        metrics.REQUEST_SECONDS.labels(request.method, route).observe(seconds)
+    if config.get("ACCESS_LOG", True) and request.path not in QUIET_PATHS:
         task_id = (request.view_args or {}).get("task_id") or g.get("created_task_id")
         logs.access(request.method, request.path, response.status_code, seconds, g.get("owner"), task_id)
     return response

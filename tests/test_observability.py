@@ -156,3 +156,14 @@ def test_under_gunicorn_metrics_add_up_every_process(gunicorn):  # noqa: F811
     assert sample(text, "chunkr_pages_processed_total", document_type="text") == 1
     assert sample(text, "chunkr_http_requests_total", method="GET", route="/api/v1/task/<task_id>", status="200") >= 21
     assert sample(text, "chunkr_queue_depth", status="Succeeded") == 1
+
+
+def test_access_lines_and_request_metrics_can_be_turned_off(app, client, auth, caplog):
+    app.config["ACCESS_LOG"] = False
+    with caplog.at_level(logging.INFO):
+        client.get("/tasks", headers=auth)
+    assert not [record for record in caplog.records if record.name == "chunkr.access"]
+    before = REGISTRY.get_sample_value("chunkr_http_requests_total", {"method": "GET", "route": "/tasks", "status": "200"})
+    client.get("/tasks", headers=auth)  # no METRICS_TOKEN: nothing could read the count, none is made
+    assert REGISTRY.get_sample_value("chunkr_http_requests_total",
+                                     {"method": "GET", "route": "/tasks", "status": "200"}) == before
