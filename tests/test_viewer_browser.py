@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import KEY
-from helpers import create, finish, wait_until
+from helpers import create, finish
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -292,12 +292,26 @@ def test_a_finished_task_is_deleted_and_leaves_the_list(page, live_server, app, 
                         timeout=30).status_code == 404
 
 
-def test_a_hostile_segment_is_shown_as_text_and_runs_nothing(page, live_server, workers, client):
-    task = create(client, {"Authorization": KEY}, document=f"{HOSTILE}\n".encode(), file_name=f"{HOSTILE}.txt")
-    wait_until(lambda: api_task(live_server, task["task_id"])["status"] == "Succeeded", timeout=60, what="Succeeded")
+def drop_file(driver, name: str, text: str) -> None:
+    """Drop a file on the drop zone, as a user dragging it from their desktop."""
+    driver.execute_script("""
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([arguments[1]], arguments[0], {type: "text/plain"}));
+        const zone = document.getElementById("drop-zone");
+        for (const type of ["dragenter", "dragover", "drop"]) {
+            zone.dispatchEvent(new DragEvent(type, {dataTransfer: transfer, bubbles: true, cancelable: true}));
+        }
+    """, name, text)
+
+
+def test_a_hostile_segment_is_shown_as_text_and_runs_nothing(page, live_server, workers):
     page.get(live_server + "/ui/")
     signed_in(page)
-    link = wait(page).until(EC.element_to_be_clickable((By.CSS_SELECTOR, f'tr[data-task-id="{task["task_id"]}"] a')))
+    drop_file(page, f"{HOSTILE}.txt", f"{HOSTILE}\n")
+    wait(page).until(EC.text_to_be_present_in_element((By.ID, "chosen"), f"1 chosen: {HOSTILE}.txt"))
+    page.find_element(By.ID, "upload-button").click()
+    wait(page, 60).until(lambda driver: [status for _, status in listed(driver)] == ["Succeeded"])
+    link = page.find_element(By.CSS_SELECTOR, "#task-rows a")
     assert link.text == f"{HOSTILE}.txt"
     link.click()
     visible(page, "#pages [data-segment-index]").click()
@@ -306,7 +320,24 @@ def test_a_hostile_segment_is_shown_as_text_and_runs_nothing(page, live_server, 
     assert not page.find_elements(By.CSS_SELECTOR, "main img")  # nothing parsed the text as markup
     with pytest.raises(NoAlertPresentException):
         page.switch_to.alert.text  # noqa: B018
-    assert page.find_element(By.ID, "detail-markdown").text.strip() != ""
+    task = api_task(live_server, page.current_url.rsplit("/", 1)[1])
+    segment = task["output"]["chunks"][0]["segments"][0]
+    assert segment["text"] == HOSTILE
+    # The Markdown and HTML are shown as their own source text, whatever markup they hold.
+    assert page.find_element(By.ID, "detail-markdown").text == segment["markdown"].strip()
+    assert page.find_element(By.ID, "detail-html").text == segment["html"].strip()
+
+
+def test_a_failed_task_says_why(page, live_server, app, client):
+    task = create(client, {"Authorization": KEY})
+    finish(app, task["task_id"], status="Failed", message="Failed to download file: HTTP 404")
+    page.get(f"{live_server}/ui/task/{task['task_id']}")
+    signed_in(page)
+    failure = visible(page, "#task-failure")
+    assert failure.text == "This task failed: Failed to download file: HTTP 404"
+    assert page.find_element(By.ID, "delete-task").is_displayed()
+    assert page.find_element(By.ID, "update-panel").is_displayed()
+    assert not page.find_element(By.ID, "cancel-task").is_displayed()
 
 
 def test_the_page_says_when_the_server_cannot_be_reached(page, app):
