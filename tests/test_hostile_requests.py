@@ -6,6 +6,7 @@ import os
 import stat
 
 import pytest
+from gunicorn_server import gunicorn  # noqa: F401 - the fixture
 from helpers import b64, create
 
 from app import create_app
@@ -125,3 +126,26 @@ def test_the_list_has_a_default_and_a_maximum_limit(app, client, auth):
     assert len(client.get(f"/tasks?page=2&limit={DEFAULT_LIST_LIMIT}", headers=auth).json) == 5
     too_many = client.get(f"/tasks?limit={MAX_LIST_LIMIT + 1}", headers=auth)
     assert too_many.status_code == 400 and too_many.text.startswith("limit:")
+
+
+def test_what_gunicorn_refuses_itself_is_plain_text_too(gunicorn):  # noqa: F811
+    """A NUL in a header (400) and too many header fields (431) never reach the app: gunicorn's own
+    answer is plain text as well (web/server.py)."""
+    import socket
+
+    server = gunicorn()
+
+    def raw(request: bytes) -> bytes:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+            connection.sendall(request)
+            answer = b""
+            while chunk := connection.recv(65536):
+                answer += chunk
+        return answer
+
+    nul = raw(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Bad: a\x00b\r\n\r\n")
+    many = raw(b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: y\r\n" % n for n in range(200)) + b"\r\n")
+    for answer, status in ((nul, b"400"), (many, b"431")):
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.split(b" ")[1] == status, answer[:200]
+        assert b"Content-Type: text/plain" in head and b"<html" not in body.lower() and body

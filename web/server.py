@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import logging
 
+from gunicorn import util
 from gunicorn.workers import gthread
 
 READ_TIMEOUT_SECONDS = 10.0  # the longest a client may pause while sending its request
@@ -34,6 +35,10 @@ class ThreadWorker(gthread.ThreadWorker):
 
     def init_process(self):
         logging.getLogger("gunicorn.error").addFilter(quiet_read_timeouts)
+        # gunicorn answers what never reaches the app (a bad request line, a NUL in a header, 431)
+        # with an HTML page through util.write_error, and has no setting for it: in this process,
+        # that answer is plain text, as every error of SPEC.md is.
+        util.write_error = write_plain_error
         super().init_process()  # runs the worker until it stops
 
     def accept(self, listener):
@@ -74,3 +79,11 @@ def quiet_read_timeouts(record: logging.LogRecord) -> bool:
             (READ_TIMEOUT_SECONDS,), None, None)
         record.levelno, record.levelname = logging.INFO, "INFO"
     return True
+
+
+def write_plain_error(sock, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's own error answer (util.write_error's signature), as plain text."""
+    body = f"{reason}: {mesg}" if mesg else reason
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            f"X-Content-Type-Options: nosniff\r\nContent-Length: {len(body.encode())}\r\n\r\n")
+    util.write_nonblock(sock, head.encode("latin-1") + body.encode())
