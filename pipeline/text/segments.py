@@ -21,6 +21,7 @@ BREAKS = (
 # A run of text without a space is cut this many characters at a time.
 LONG_WORD_CHARS = 1000
 NO_SPACE = re.compile(r"\S+")
+LAST_BREAKS = tuple(re.compile(r"(?s).+(?:" + pattern.pattern + ")") for pattern in BREAKS)
 
 Rebuild = Callable[[str], tuple[str, str]]  # a piece of text -> its html and markdown
 
@@ -213,14 +214,11 @@ def next_reach(taken: int, over: float, most: int) -> int:
 def last_break(text: str, start: int, end: int) -> int:
     """Where to end a piece of text[start:end]: after the coarsest break in its second half,
     else after the last break of any kind, else at `end`."""
-    window = text[start:end]
     fallback = 0
-    for pattern in BREAKS:
-        cut = 0
-        for match in pattern.finditer(window):
-            if match.start() > 0:
-                cut = match.end()
-        if cut > len(window) // 2:
+    for pattern in LAST_BREAKS:
+        found = pattern.match(text, start, end)  # `.+` first: the last break, found from the end
+        cut = found.end() - start if found else 0
+        if cut > (end - start) // 2:
             return start + cut
         fallback = max(fallback, cut)
     return start + fallback if fallback else end
