@@ -97,6 +97,20 @@ def save_screenshot(driver, folder: Path, name: str, to_docs: bool = False, scro
         shutil.copyfile(path, DOCS / f"{name}.png")
 
 
+def save_phone_screenshot(driver, folder: Path, name: str, scroll_to: str | None = None) -> None:
+    """A screenshot at a phone's width (emulated: a headless window is never narrower than 500 px)."""
+    width, height = PHONE
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 2, "mobile": True})
+    try:
+        assert driver.execute_script("return document.documentElement.clientWidth") == width
+        # Nothing is wider than the phone's screen: the page never scrolls sideways.
+        assert driver.execute_script("return document.documentElement.scrollWidth") == width
+        save_screenshot(driver, folder, name, scroll_to=scroll_to)
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
 def wait(driver, timeout: float = 60):
     return WebDriverWait(driver, timeout, poll_frequency=0.1)
 
@@ -189,9 +203,7 @@ def test_upload_watch_and_inspect_a_pdf_and_a_png(page, live_server, workers, tm
     names = {row.find_element(By.CSS_SELECTOR, "td.file").text for row in page.find_elements(By.CSS_SELECTOR, rows)}
     assert names == {"report.pdf", "note.png"}
     save_screenshot(page, screenshots, "viewer-list", to_docs=True)
-    page.set_window_size(*PHONE)
-    save_screenshot(page, screenshots, "viewer-list-phone")
-    page.set_window_size(*DESKTOP)
+    save_phone_screenshot(page, screenshots, "viewer-list-phone")
 
     page.find_element(By.LINK_TEXT, "report.pdf").click()
     task_id = page.current_url.rsplit("/", 1)[1]
@@ -220,9 +232,7 @@ def test_upload_watch_and_inspect_a_pdf_and_a_png(page, live_server, workers, tm
     wait(page).until(EC.text_to_be_present_in_element((By.ID, "detail-text"), title["text"]))
     assert page.find_element(By.ID, "detail-type").text == "Title"
     save_screenshot(page, screenshots, "viewer-task", to_docs=True, scroll_to="#document")
-    page.set_window_size(*PHONE)
-    save_screenshot(page, screenshots, "viewer-task-phone")
-    page.set_window_size(*DESKTOP)
+    save_phone_screenshot(page, screenshots, "viewer-task-phone", scroll_to="#document")
 
     # The keyboard reaches the boxes too: an arrow key moves to the next segment and shows it.
     following = page.execute_script(
