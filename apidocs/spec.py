@@ -14,6 +14,7 @@ from flask import Flask
 
 from apidocs.responses import TaskResponseSchema
 from schemas import (
+    SEGMENT_TYPES,
     STATUSES,
     TOKENIZERS,
     ConfigurationSchema,
@@ -21,6 +22,7 @@ from schemas import (
     FallbackStrategyField,
     GetQuerySchema,
     ListQuerySchema,
+    SegmentProcessingField,
     TokenizerField,
 )
 
@@ -190,6 +192,11 @@ def custom_field_shapes(self, field, ret, **kwargs) -> dict:
             {"type": "object", "required": ["String"], "additionalProperties": False,
              "properties": {"String": {"type": "string", "minLength": 1}}},
         ]}
+    if isinstance(field, SegmentProcessingField):
+        # Keys are also read in snake_case (`list_item`); any other key is ignored, as upstream does.
+        entry = ret["additionalProperties"]
+        return {"properties": {name: entry for name in SEGMENT_TYPES}, "additionalProperties": True,
+                "description": "Segment type (`ListItem`, or `list_item`) to its generation settings"}
     if isinstance(field, FallbackStrategyField):
         return {"anyOf": [
             {"type": "string", "enum": ["None", "Default"]},
@@ -242,12 +249,29 @@ def build_spec(app: Flask, version: str) -> dict:
             paths.setdefault(path, {})[method.lower()] = operation
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
-    return spec.to_dict()
+    document = spec.to_dict()
+    for name in ("Configuration", "CreateTask"):
+        nullable_configuration(document["components"]["schemas"][name]["properties"])
+    return document
+
+
+def nullable_configuration(properties: dict) -> dict:
+    """A null configuration field means "not given" (ConfigurationSchema.drop_nulls): say so."""
+    for name in ConfigurationSchema().fields:
+        shape = properties[name]
+        if "$ref" in shape or "anyOf" in shape:
+            alternatives = shape.pop("anyOf", None) or [{"$ref": shape.pop("$ref")}]
+            shape["anyOf"] = [*alternatives, {"type": "null"}] if {"type": "null"} not in alternatives else alternatives
+        elif "null" not in shape.get("type", []):
+            shape["type"] = [shape["type"], "null"]
+        if "enum" in shape and None not in shape["enum"]:
+            shape["enum"].append(None)
+    return properties
 
 
 def upload_schema(spec: APISpec) -> dict:
     """The multipart form of `POST /task`: the file, its name, and each configuration field as a JSON part."""
-    configuration = spec.to_dict()["components"]["schemas"]["Configuration"]["properties"]
+    configuration = nullable_configuration(spec.to_dict()["components"]["schemas"]["Configuration"]["properties"])
     properties = {**UPLOAD_PARTS, **configuration}
     encoding = {name: {"contentType": "application/json"} for name in configuration}
     return {"schema": {"type": "object", "required": ["file"], "properties": properties}, "encoding": encoding}
