@@ -10,6 +10,7 @@ API only, so these run on SQLite alone; the API's own tests cover both databases
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 from pathlib import Path
@@ -418,3 +419,24 @@ def test_a_finished_task_runs_again_with_changed_options_and_the_list_filters_an
     assert page.find_element(By.ID, "task-message").text == "Task queued for update"
     assert page.find_element(By.ID, "cancel-task").is_displayed()
     assert api_task(live_server, tasks[1]["task_id"])["configuration"]["chunk_processing"]["target_length"] == 512
+
+
+def test_copy_markdown_and_download_json(page, live_server, app, client, tmp_path):
+    task = create(client, {"Authorization": KEY})
+    finish(app, task["task_id"])
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    page.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    page.execute_cdp_cmd("Browser.grantPermissions", {"origin": live_server,
+                                                      "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+    page.get(f"{live_server}/ui/task/{task['task_id']}")
+    signed_in(page)
+    wait(page).until(EC.element_to_be_clickable((By.ID, "copy-markdown"))).click()
+    wait(page).until(EC.text_to_be_present_in_element((By.ID, "action-result"), "Copied"))
+    copied = page.execute_async_script("navigator.clipboard.readText().then(arguments[0], (error) => arguments[0](String(error)))")
+    assert copied == "Some text."
+
+    page.find_element(By.ID, "download-json").click()
+    saved = downloads / f"{task['task_id']}.json"
+    wait(page).until(lambda driver: saved.is_file() and saved.stat().st_size > 0)
+    assert json.loads(saved.read_text())["task_id"] == task["task_id"]
