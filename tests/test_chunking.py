@@ -70,13 +70,36 @@ def test_chunks_stay_within_target_length_and_keep_reading_order():
     assert [chunk["chunk_length"] for chunk in chunks] == [9, 8, 10, 9, 2]
 
 
-def test_an_oversize_segment_is_a_chunk_of_its_own_and_is_not_split():
+def test_an_oversize_segment_under_the_cutting_floor_is_a_chunk_of_its_own_and_is_not_split():
+    """Segments are never cut under MIN_SEGMENT_TOKENS (32): the output would grow too much."""
     big = make_segment("Text", words(25))
     segments = [make_segment("Text", words(3)), big, make_segment("Text", words(3))]
     chunks = chunk_segments(segments, word_settings(10))
     assert [chunk["segments"] for chunk in chunks] == [[segments[0]], [big], [segments[2]]]
     assert chunks[1]["chunk_length"] == 25
     assert chunks[1]["embed"] == big["embed"]
+
+
+@pytest.mark.parametrize("html_content", [False, True])
+def test_a_segment_past_target_length_is_cut_into_segments_of_its_text(html_content):
+    """A PDF's long block, or a whole page under segmentation_strategy=Page: cut at sentence ends,
+    each piece a segment of its own, its html, markdown, content and embed made from its text."""
+    sentence = "Seven words make up this short sentence. "
+    big = make_segment("Page", (sentence * 60).strip())
+    big["text"] = big["embed"]
+    big["html"] = "<p>" + big["text"] + ' <img src=x onerror="alert(1)"></p>'
+    big["markdown"] = big["text"] + " <img src=x onerror=alert(1)>"
+    big["content"] = big["html"] if html_content else big["markdown"]
+    chunks = chunk_segments([make_segment("Text", "before"), big], word_settings(100))
+    pieces = [segment for chunk in chunks for segment in chunk["segments"]][1:]
+    assert len(pieces) > 3 and len({piece["segment_id"] for piece in pieces}) == len(pieces)
+    assert " ".join(piece["text"] for piece in pieces) == big["text"]
+    for chunk in chunks:
+        assert chunk["chunk_length"] <= 100
+    for piece in pieces:
+        assert piece["segment_type"] == "Page" and piece["text"].endswith("sentence.")
+        assert piece["html"] == f"<p>{piece['text']}</p>" and piece["markdown"] == piece["text"]
+        assert piece["embed"] == piece["content"] == (piece["html"] if html_content else piece["markdown"])
 
 
 def test_a_table_is_never_split():
