@@ -72,9 +72,10 @@ def render_missing(task_id: str, names: Iterable[str], deadline: float | None = 
 
     Returns the images rendered, and the error of each page that failed (RenderUnavailable when it
     may do later); pages past the deadline (a time.monotonic() value, RENDER_SECONDS from now if
-    not given), or that the PDF lacks, are in neither. A batch that fails as a whole (the child hung or crashed) is tried again a page at a
-    time, and a page that fails alone is remembered for FAILED_SECONDS, so that later requests
-    neither wait for it again nor stop at it."""
+    not given), or that the PDF lacks, are in neither. A batch that fails as a whole (the child
+    hung or crashed) is tried again a page at a time, and a page that fails alone is remembered
+    for FAILED_SECONDS, so that later requests neither wait for it again nor stop at it; when the
+    renderer is busy, every page waiting fails with RendererBusy, not remembered."""
     deadline = time.monotonic() + RENDER_SECONDS if deadline is None else deadline
     wanted = list(dict.fromkeys(name for name in names if is_page_image(name)))
     failed = {name: reason for name in wanted if (reason := known_failure(task_id, name)) is not None}
