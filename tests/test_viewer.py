@@ -121,3 +121,10 @@ def test_the_key_goes_in_the_authorization_header_only():
     assert "localStorage" not in code
     assert "document.cookie" not in code
     assert "Authorization: key" in code
+
+
+def test_the_key_field_could_never_be_submitted_into_a_url(client):
+    page = client.get("/ui/").text
+    field = re.search(r'<input id="api-key"[^>]*>', page).group(0)
+    assert " name=" not in field
+    assert "form-action 'none'" in client.get("/ui/").headers["Content-Security-Policy"]

@@ -146,7 +146,11 @@ export function signOut(reason = "") {
 // Shows the sign-in form until a key the server accepts is given, then calls start() (once).
 export function requireSignIn(start) {
   started = start;
-  byId("sign-out").addEventListener("click", () => signOut());
+  byId("sign-out").addEventListener("click", () => {
+    // Forget the key, then load the page afresh so nothing read with it stays in this document.
+    sessionStorage.removeItem(KEY_NAME);
+    window.location.reload();
+  });
   byId("sign-in-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const input = byId("api-key");
