@@ -88,11 +88,15 @@ def parse_image(document: bytes, mime_type: str, configuration: dict, progress: 
 
 
 def frame_pixels(image: Image.Image, frame_count: int) -> list[int]:
-    """The pixel count of every frame, read from the frames' headers (nothing is decoded)."""
+    """The pixel count of every frame, read from the frames' headers (nothing is decoded); 0 for a
+    frame whose header cannot be read (that page fails when it is read)."""
     sizes = []
     for index in range(frame_count):
-        image.seek(index)
-        sizes.append(image.width * image.height)
+        try:
+            image.seek(index)
+            sizes.append(image.width * image.height)
+        except (OSError, ValueError, EOFError, SyntaxError):
+            sizes.append(0)
     image.seek(0)
     return sizes
 
