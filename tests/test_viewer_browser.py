@@ -200,7 +200,7 @@ def test_upload_watch_and_inspect_a_pdf_and_a_png(page, live_server, workers, tm
     page.find_element(By.ID, "upload-button").click()
 
     rows = "#task-rows tr[data-status=Succeeded]"
-    wait(page, 120).until(lambda driver: len(driver.find_elements(By.CSS_SELECTOR, rows)) == 2)
+    wait(page, 240).until(lambda driver: len(driver.find_elements(By.CSS_SELECTOR, rows)) == 2)
     names = {row.find_element(By.CSS_SELECTOR, "td.file").text for row in page.find_elements(By.CSS_SELECTOR, rows)}
     assert names == {"report.pdf", "note.png"}
     save_screenshot(page, screenshots, "viewer-list", to_docs=True)

@@ -51,6 +51,21 @@ export function timeElement(value) {
   return value ? el("time", { datetime: value }, formatTime(value)) : "—";
 }
 
+// A task's file name is in its output, which a queued task does not have yet: the names of the files
+// this tab uploaded are remembered (in the tab's sessionStorage) to show until then.
+const NAMES_KEY = "chunkr-viewer-uploaded-names";
+
+export function rememberName(taskId, name) {
+  const names = JSON.parse(sessionStorage.getItem(NAMES_KEY) || "{}");
+  names[taskId] = name;
+  sessionStorage.setItem(NAMES_KEY, JSON.stringify(names));
+}
+
+export function displayName(task) {
+  const names = JSON.parse(sessionStorage.getItem(NAMES_KEY) || "{}");
+  return task.output?.file_name || names[task.task_id] || `Task ${task.task_id}`;
+}
+
 export function statusBadge(status) {
   return el("span", { className: `status status-${status}` }, status);
 }
@@ -137,7 +152,7 @@ function showSignedIn(signedIn) {
 }
 
 export function signOut(reason = "") {
-  sessionStorage.removeItem(KEY_NAME);
+  sessionStorage.clear();
   showSignedIn(false);
   byId("sign-in-error").textContent = reason;
   byId("api-key").focus();
@@ -148,7 +163,7 @@ export function requireSignIn(start) {
   started = start;
   byId("sign-out").addEventListener("click", () => {
     // Forget the key, then load the page afresh so nothing read with it stays in this document.
-    sessionStorage.removeItem(KEY_NAME);
+    sessionStorage.clear();
     window.location.reload();
   });
   byId("sign-in-form").addEventListener("submit", async (event) => {

@@ -1,8 +1,8 @@
 // A task's page: status and message, its segments drawn on its pages, chunks, and the actions the
 // transition table allows (cancel while Starting; run again or delete once finished).
 import {
-  ApiError, api, apiJson, byId, el, liveRefresh, onReconnect, readOptions, requireSignIn, show,
-  statusBadge, timeElement,
+  ApiError, api, apiJson, byId, displayName, el, liveRefresh, onReconnect, readOptions, requireSignIn,
+  show, statusBadge, timeElement,
 } from "./common.js";
 import { documentMarkdown, renderChunks, renderSegments } from "./segments.js";
 
@@ -23,8 +23,8 @@ function say(text, isError = false) {
 
 function renderHead() {
   const output = task.output || {};
-  document.title = `${output.file_name || task.task_id} · chunkr-selfhost`;
-  byId("task-title").textContent = output.file_name || `Task ${task.task_id}`;
+  document.title = `${displayName(task)} · chunkr-selfhost`;
+  byId("task-title").textContent = displayName(task);
   byId("task-status").replaceWith(Object.assign(statusBadge(task.status), { id: "task-status" }));
   byId("task-message").textContent = task.message || "";
   const failure = byId("task-failure");
