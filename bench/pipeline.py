@@ -17,6 +17,10 @@ Run from the project root: `.venv/bin/python -m bench.pipeline [PDF ...] [--roun
 4. Memory: the peak RSS (VmHWM) of one worker's sandbox child, a fresh one, on a generated
    `--memory-pages` (500) page PDF, polled while it runs (target under 500 MB); beside it, that of
    any process the child forks (the old layout's page helper).
+5. CPU time in one process: the pipeline's CPU seconds (best of `--idle-runs`, automatic GC off
+   as in a sandbox child) against bare extraction's on the same PDFs, and their ratio: per core,
+   what the throughput ratio can reach before the sandbox's trip. CPU time, not wall time, so
+   the figure holds up better than pages/s on a machine other work is using.
 
 The same file runs in a checkout of the old layout (top-level runner.py: one PipelineRunner per
 worker instead of a Sandbox) for a "before" figure: copy it to that tree's bench/ and run it the
@@ -404,6 +408,56 @@ def memory(pages: int) -> dict:
     return {"child_mb": peaks["child"], "helper_mb": peaks["helper"], "seconds": seconds}
 
 
+# 5. CPU time in one process
+
+def cpu_time_child(paths: list[str], runs: int) -> None:
+    """Print (as JSON) the CPU seconds, best of `runs`, of the pipeline and of bare extraction on
+    the PDFs in this process, automatic GC off as in a sandbox child."""
+    import gc
+
+    from pipeline.run import run_pipeline
+
+    documents = []
+    for path in paths:
+        with open(path, "rb") as handle:
+            documents.append(handle.read())
+    gc.disable()
+    config = configuration()
+
+    def pipeline() -> None:
+        for document in documents:
+            run_pipeline(document, MIME_TYPE, "bench.pdf", config)
+
+    def bare() -> None:
+        for document in documents:
+            bare_extraction(document)
+
+    pipeline()  # untimed: imports, the tokenizer's table
+    best = {"pipeline": float("inf"), "bare": float("inf")}
+    for _ in range(runs):
+        for name, work in (("pipeline", pipeline), ("bare", bare)):
+            started = time.process_time()
+            work()
+            best[name] = min(best[name], time.process_time() - started)
+            gc.collect()
+    print(json.dumps({**best, "pages": sum(page_count(document) for document in documents)}))
+
+
+def cpu_time(paths: list[str], runs: int) -> dict:
+    """The pipeline's CPU time per page against bare extraction's, in one fresh process."""
+    output = subprocess.run([sys.executable, "-m", __spec__.name, "--cpu-time-child", "--idle-runs", str(runs), *paths],
+                            capture_output=True, text=True)
+    if output.returncode:
+        raise RuntimeError(f"cpu-time run failed:\n{output.stderr[-3000:]}")
+    figure = json.loads(output.stdout.strip().splitlines()[-1])
+    figure["ratio"] = figure["bare"] / figure["pipeline"]
+    print(f"CPU time in one process (GC off, as in a sandbox child; best of {runs}): pipeline "
+          f"{figure['pipeline']:.2f} s, bare extraction {figure['bare']:.2f} s for {figure['pages']} pages; "
+          f"ratio {figure['ratio']:.3f} (what one core allows the throughput ratio, before the sandbox's "
+          f"trip; CPU time, so it holds up better than pages/s when other work shares the machine)", flush=True)
+    return figure
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pdfs", nargs="*", help="the batch (default: four R and libtasn1 manuals)")
@@ -412,14 +466,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternated service and bare rounds")
     parser.add_argument("--idle-runs", type=int, default=5)
     parser.add_argument("--memory-pages", type=int, default=500, help="0: no memory measure")
-    parser.add_argument("--skip", default="", help="comma-separated: throughput, idle, first, memory")
+    parser.add_argument("--skip", default="", help="comma-separated: throughput, idle, first, cpu, memory")
     parser.add_argument("--quick", action="store_true",
                         help="a check that it runs: two short PDFs once, 1 round, 2 runs, 100 pages")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--first-document", help=argparse.SUPPRESS)
+    parser.add_argument("--cpu-time-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.first_document:
         first_document_child(args.first_document, args.idle_runs)
+        return
+    if args.cpu_time_child:
+        cpu_time_child(args.pdfs, args.idle_runs)
         return
     if args.quick:
         args.pdfs = args.pdfs or [path for path in QUICK_PDFS if os.path.exists(path)]
@@ -459,6 +517,8 @@ def main() -> None:
             handle.write(short[1])
             handle.flush()
             figures["first_document"] = first_document([handle.name, paths[0]], args.idle_runs)
+    if "cpu" not in skip:
+        figures["cpu"] = cpu_time(paths, args.idle_runs)
     if "memory" not in skip and args.memory_pages:
         figures["memory"] = memory(args.memory_pages)
     if args.json:
