@@ -62,9 +62,9 @@ def within_target(segment: dict, length: int | None, count_tokens: TokenCounter,
                   target_length: int) -> Iterator[tuple[dict, int]]:
     """The segment and its length, or, when it is longer than target_length (a PDF's long block,
     a whole page under segmentation_strategy=Page), pieces of its text, each a segment of its own
-    whose html, markdown, content and embed are made again from that text (none shorter than
-    MIN_SEGMENT_TOKENS). A table stays whole
-    (the text parsers cut theirs between rows; a PDF's is bounded by its page)."""
+    whose html, markdown, content and embed are made again from that text (none cut under
+    MIN_SEGMENT_TOKENS). A table stays whole (the text parsers cut theirs between rows; a PDF's is
+    bounded by its page)."""
     if (length is not None and length <= target_length) or segment["segment_type"] == "Table":
         yield segment, length if length is not None else count_tokens(segment_text(segment))
         return
