@@ -128,3 +128,11 @@ def test_the_key_field_could_never_be_submitted_into_a_url(client):
     field = re.search(r'<input id="api-key"[^>]*>', page).group(0)
     assert " name=" not in field
     assert "form-action 'none'" in client.get("/ui/").headers["Content-Security-Policy"]
+
+
+def test_behind_a_prefix_the_pages_link_under_it(client):
+    """Mounted at /chunkr by a proxy (SCRIPT_NAME): the scripts call the API and link pages under it."""
+    page = client.get("/ui/", base_url="http://localhost/chunkr/").text
+    assert 'data-root="/chunkr"' in page
+    assert 'src="/chunkr/ui/static/js/list.js"' in page
+    assert 'href="/chunkr/ui/static/viewer.css"' in page

@@ -2,7 +2,13 @@
 // and a DOM helper that only ever writes text (never HTML) into the page.
 
 const KEY_NAME = "chunkr-viewer-api-key";
-const API = "/api/v1";
+// Where the service is mounted (its script root: empty, or a prefix such as /chunkr behind a proxy).
+export const ROOT = document.body.dataset.root || "";
+const API = `${ROOT}/api/v1`;
+
+export function taskPageUrl(taskId) {
+  return `${ROOT}/ui/task/${encodeURIComponent(taskId)}`;
+}
 
 export class ApiError extends Error {
   constructor(status, text) {
@@ -92,7 +98,7 @@ function markUnreachable() {
   if (offlineProbe !== null) return;
   offlineProbe = setInterval(async () => {
     try {
-      const response = await fetch("/health", { cache: "no-store" });
+      const response = await fetch(`${ROOT}/health`, { cache: "no-store" });
       if (response.ok) markReachable();
     } catch {
       // still down; the banner stays
@@ -102,7 +108,7 @@ function markUnreachable() {
 
 export async function loadVersion() {
   try {
-    const response = await fetch("/health", { cache: "no-store" });
+    const response = await fetch(`${ROOT}/health`, { cache: "no-store" });
     const text = await response.text();
     const match = /Version (\S+)/.exec(text);
     if (match) byId("version").textContent = `v${match[1]}`;

@@ -1,7 +1,7 @@
 // The list page: upload documents, and list the tasks with a status filter and paging.
 import {
   ApiError, apiJson, byId, displayName, el, liveRefresh, onReconnect, readOptions, rememberName,
-  requireSignIn, show, statusBadge, timeElement,
+  requireSignIn, show, statusBadge, taskPageUrl, timeElement,
 } from "./common.js";
 
 const RUNNING = new Set(["Starting", "Processing"]);
@@ -10,7 +10,7 @@ let page = 1;
 let loading = null;
 
 function taskRow(task) {
-  const link = el("a", { href: `/ui/task/${encodeURIComponent(task.task_id)}` }, displayName(task));
+  const link = el("a", { href: taskPageUrl(task.task_id) }, displayName(task));
   return el("tr", { "data-task-id": task.task_id, "data-status": task.status },
     el("td", {}, statusBadge(task.status)),
     el("td", { className: "file" }, link),
@@ -80,7 +80,7 @@ async function uploadOne(file, options) {
     const task = await apiJson("/task", { method: "POST", body });
     rememberName(task.task_id, file.name);
     line.replaceChildren(`${file.name}: ${task.message || "queued"} · `,
-      el("a", { href: `/ui/task/${encodeURIComponent(task.task_id)}` }, "open it"));
+      el("a", { href: taskPageUrl(task.task_id) }, "open it"));
   } catch (problem) {
     line.className = "error";
     line.textContent = `${file.name}: ${problem.message}`;

@@ -1,8 +1,8 @@
 // A task's page: status and message, its segments drawn on its pages, chunks, and the actions the
 // transition table allows (cancel while Starting; run again or delete once finished).
 import {
-  ApiError, api, apiJson, byId, displayName, el, liveRefresh, onReconnect, readOptions, requireSignIn,
-  show, statusBadge, timeElement,
+  ApiError, ROOT, api, apiJson, byId, displayName, el, liveRefresh, onReconnect, readOptions,
+  requireSignIn, show, statusBadge, timeElement,
 } from "./common.js";
 import { documentMarkdown, renderChunks, renderSegments } from "./segments.js";
 
@@ -135,7 +135,7 @@ async function deleteTask() {
     say(problem.message, true);
     return;
   }
-  window.location.assign("/ui/");
+  window.location.assign(`${ROOT}/ui/`);
 }
 
 async function updateTask(event) {
