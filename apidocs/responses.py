@@ -15,6 +15,7 @@ from schemas import (
     SegmentProcessingField,
     TokenizerField,
 )
+from webhooks.outbox import STATES as DELIVERY_STATES
 
 
 def _required(field_class, *args, **kwargs):
@@ -123,3 +124,36 @@ class TaskResponseSchema(Schema):
     configuration = _required(fields.Nested, TaskConfigurationSchema)
     output = _required(fields.Nested, OutputSchema, allow_none=True)
 
+
+
+class WebhookEndpointSchema(Schema):
+    """A registered webhook endpoint; `secret` only in the answer that made it."""
+
+    id = _required(fields.String)
+    url = _required(fields.String, metadata={"format": "uri"})
+    created_at = _required(fields.String, metadata={"format": "date-time"})
+    secret = fields.String(metadata={"description": "Signs the events sent to this endpoint (Standard Webhooks)"})
+
+
+class WebhookSecretSchema(Schema):
+    """The owner's secret, signing the events sent to a task's own `webhook_url`."""
+
+    secret = _required(fields.String)
+
+
+class WebhookDeliverySchema(Schema):
+    """One event on its way to one endpoint, and how its attempts went."""
+
+    id = _required(fields.Integer)
+    event_id = _required(fields.String)
+    task_id = _required(fields.String)
+    endpoint_id = _required(fields.String, allow_none=True)
+    url = _required(fields.String)
+    status = _required(fields.String, validate=validate.OneOf(STATUSES))
+    message = _required(fields.String, allow_none=True)
+    occurred_at = _required(fields.String, metadata={"format": "date-time"})
+    state = _required(fields.String, validate=validate.OneOf(DELIVERY_STATES))
+    attempts = _required(fields.Integer)
+    next_attempt_at = _required(fields.String, allow_none=True, metadata={"format": "date-time"})
+    last_error = _required(fields.String, allow_none=True)
+    delivered_at = _required(fields.String, allow_none=True, metadata={"format": "date-time"})

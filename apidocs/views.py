@@ -6,7 +6,8 @@ import os
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, send_from_directory
 
-from apidocs.spec import V1_PREFIX, build_spec
+from apidocs.operations import V1_PREFIX
+from apidocs.spec import build_spec
 from web.errors import plain
 from web.storage import service_root
 
