@@ -159,6 +159,16 @@ def api_task(live_server: str, task_id: str) -> dict:
     return response.json()
 
 
+def unlabelled(driver) -> list[str]:
+    """The controls on the page, drawn ones included, that have no label or accessible name."""
+    return driver.execute_script("""
+        return [...document.querySelectorAll('input, select, textarea, button')].filter((control) => {
+            if (control.matches('input, select, textarea')) return control.labels.length === 0;
+            return !(control.getAttribute('aria-label') || control.textContent.trim());
+        }).map((control) => control.outerHTML.slice(0, 120));
+    """)
+
+
 def page_one_geometry(driver) -> dict:
     """The displayed page 1 image's rect and each of its boxes' rect relative to it, in CSS pixels."""
     return driver.execute_script("""
@@ -203,6 +213,7 @@ def test_upload_watch_and_inspect_a_pdf_and_a_png(page, live_server, workers, tm
     wait(page, 240).until(lambda driver: len(driver.find_elements(By.CSS_SELECTOR, rows)) == 2)
     names = {row.find_element(By.CSS_SELECTOR, "td.file").text for row in page.find_elements(By.CSS_SELECTOR, rows)}
     assert names == {"report.pdf", "note.png"}
+    assert unlabelled(page) == []
     save_screenshot(page, screenshots, "viewer-list", to_docs=True)
     save_phone_screenshot(page, screenshots, "viewer-list-phone")
 
@@ -228,6 +239,7 @@ def test_upload_watch_and_inspect_a_pdf_and_a_png(page, live_server, workers, tm
         "const image = document.querySelector('.page-frame[data-page=\"1\"] img');"
         "return image.complete && image.naturalWidth > 0"))
 
+    assert unlabelled(page) == []
     title = next(segment for segment in first_page.values() if segment["segment_type"] == "Title")
     page.find_element(By.CSS_SELECTOR, f'.box[data-segment-id="{title["segment_id"]}"]').click()
     wait(page).until(EC.text_to_be_present_in_element((By.ID, "detail-text"), title["text"]))
