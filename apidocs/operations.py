@@ -9,6 +9,13 @@ from webhooks.api import DeliveriesQuerySchema
 TITLE = "Chunkr-compatible document tasks"
 V1_PREFIX = "/api/v1"
 TEXT = "text/plain"
+TAGS = [
+    {"name": "tasks", "description": "The task routes at the root, as the chunkr-ai 0.3.7 client calls them"},
+    {"name": f"tasks under {V1_PREFIX}", "description": "The same routes under /api/v1, as the Chunkr docs call them"},
+    {"name": "webhooks", "description": "Signed events on every status change of the caller's tasks"},
+    {"name": "files", "description": "Stored files, at the signed URLs a task gives"},
+    {"name": "service", "description": "Health, metrics, this document"},
+]
 
 SECURITY_SCHEME = {
     "type": "apiKey", "in": "header", "name": "Authorization",

@@ -12,7 +12,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 
-from apidocs.operations import ERRORS, OPERATIONS, SECURITY_SCHEME, TITLE, UPLOAD_PARTS, V1_PREFIX
+from apidocs.operations import ERRORS, OPERATIONS, SECURITY_SCHEME, TAGS, TITLE, UPLOAD_PARTS, V1_PREFIX
 from apidocs.responses import (
     TaskResponseSchema,
     WebhookDeliverySchema,
@@ -83,6 +83,8 @@ def build_spec(app: Flask, version: str) -> dict:
         "description": "A self-hosted, Chunkr-compatible document task service. Every task route is served at the "
                        "root (as the chunkr-ai 0.3.7 client calls it) and under `/api/v1`. Every error is plain text.",
     }, servers=[{"url": "/", "description": "This service"}], security=[{"ApiKey": []}])
+    for tag in TAGS:
+        spec.tag(tag)
     spec.components.security_scheme("ApiKey", SECURITY_SCHEME)
     spec.components.security_scheme("MetricsToken", {"type": "http", "scheme": "bearer",
                                                       "description": "The METRICS_TOKEN setting"})
@@ -107,12 +109,12 @@ def build_spec(app: Flask, version: str) -> dict:
             continue
         path = openapi_path(rule.rule)
         methods = sorted(set(rule.methods) - IGNORED_METHODS)
-        summary = (app.view_functions[rule.endpoint].__doc__ or "").strip().splitlines()[0:1]
+        summary = summary_of(app.view_functions[rule.endpoint])
         for method in methods:
             operation = _resolved(documented[method], upload)
             operation["operationId"] = operation_id(view, method, methods, path, views.count(view) > 1)
             if summary:
-                operation["summary"] = summary[0].rstrip(".")
+                operation["summary"] = summary
             if path.startswith(V1_PREFIX + "/") and "tasks" in operation.get("tags", []):
                 operation["tags"] = [f"tasks under {V1_PREFIX}"]
             paths.setdefault(path, {})[method.lower()] = operation
@@ -136,6 +138,12 @@ def nullable_configuration(properties: dict) -> dict:
         if "enum" in shape and None not in shape["enum"]:
             shape["enum"].append(None)
     return properties
+
+
+def summary_of(view) -> str:
+    """The first sentence of a view's docstring."""
+    text = " ".join((view.__doc__ or "").split())
+    return re.split(r"(?<=\.)\s", text, maxsplit=1)[0].rstrip(".")
 
 
 def upload_schema(spec: APISpec) -> dict:
