@@ -47,7 +47,10 @@ def test_the_import_contracts_hold_and_would_catch_the_pipeline_importing_flask(
     copy.mkdir()
     for name in ("pipeline", "pyproject.toml"):
         (tmp_path / name).rename(copy / name)
-    for package in ("web", "tasks", "worker", "sandbox"):
+    import tomllib
+
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["root_packages"]
+    for package in set(packages) - {"pipeline"}:  # empty stand-ins for the other checked packages
         (copy / package).mkdir()
         (copy / package / "__init__.py").write_text("")
     (copy / "pipeline" / "leak.py").write_text("import flask  # noqa: F401\nimport models  # noqa: F401\n")
