@@ -69,6 +69,8 @@ def deliver_due(app: Flask, stop: threading.Event) -> int:
     config = app.config
     timeout = config["WEBHOOK_TIMEOUT_SECONDS"]
     tried = 0
+    if not outbox.any_due():
+        return 0
     while not stop.is_set():
         # Held past the attempt's connect and read timeouts, so nobody else tries it meanwhile.
         claimed = outbox.claim_due_delivery(hold_seconds=2 * timeout + 30)

@@ -59,6 +59,16 @@ def _claim_statement(database: str):
                        D.occurred_at, D.attempts))
 
 
+_ANY_DUE = select(D.id).where(D.state == PENDING, D.next_attempt_at <= _NOW).limit(1)
+
+
+def any_due() -> bool:
+    """Whether a delivery is due: a read, so that an idle deliverer's poll takes no write lock (SQLite)."""
+    due = db.session.connection().execute(_ANY_DUE, {"now": now_utc()}).first() is not None
+    db.session.rollback()
+    return due
+
+
 def claim_due_delivery(hold_seconds: float) -> ClaimedDelivery | None:
     """Take the most overdue pending delivery for one attempt, or None when none is due."""
     now = now_utc()
