@@ -33,6 +33,8 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - the handler API's name
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.path == "/slow":
+                    time.sleep(1.5)
                 with receiver.lock:
                     code = receiver.codes.pop(0) if receiver.codes else 200
                     receiver.received.append({"path": self.path, "headers": dict(self.headers), "body": body,
@@ -211,6 +213,31 @@ def test_an_unreachable_endpoint_and_a_timeout_are_errors_kept(app, client, auth
     deliver_all(app)
     [failed] = deliveries(app)
     assert failed.state == "pending" and "cannot reach http://127.0.0.1:9/nobody" in failed.last_error
+
+
+def test_an_attempt_past_its_timeout_is_a_failure(app, client, auth, receiver):
+    app.config["WEBHOOK_TIMEOUT_SECONDS"] = 0.5
+    register(client, auth, receiver.url + "/slow")
+    create(client, auth)
+    started = time.monotonic()
+    deliver_all(app)
+    assert time.monotonic() - started < 1.4
+    [slow] = deliveries(app)
+    assert (slow.state, slow.attempts, slow.last_error) == ("pending", 1, "timed out after 0.5 s")
+
+
+def test_a_deliverer_that_dies_mid_attempt_only_delays_the_delivery(app, client, auth, receiver):
+    """A claimed delivery whose deliverer never records the outcome is claimed again once its hold ends."""
+    register(client, auth, receiver.url)
+    create(client, auth)
+    with app.app_context():
+        assert outbox.claim_due_delivery(hold_seconds=0.3) is not None  # then the deliverer "dies"
+        db.session.remove()
+    assert deliver_all(app) == 0  # held
+    time.sleep(0.4)
+    assert deliver_all(app) == 1
+    assert [(d.state, d.attempts) for d in deliveries(app)] == [("delivered", 2)]
+    assert len(receiver.received) == 1
 
 
 def test_the_event_is_committed_with_the_transition(app, client, auth, receiver):
