@@ -6,11 +6,13 @@ import math
 import re
 import struct
 import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 import pypdfium2.raw as pdfium_c
 
 WORD = re.compile(r"\S+")
+SOFT_HYPHEN = re.compile("[\ufffe\u00ad]")
 # TeX sets an accent as its own spacing glyph before the letter: "M\u00b4etro" is "Métro".
 SPACING_ACCENTS = {"\u00b4": "\u0301", "`": "\u0300", "\u00a8": "\u0308", "\u02c6": "\u0302", "\u02dc": "\u0303",
                    "\u00b8": "\u0327", "\u02c7": "\u030c", "\u02d8": "\u0306", "\u02d9": "\u0307", "\u02da": "\u030a"}
@@ -152,14 +154,13 @@ def text_layer_words(textpage, transform: PageTransform) -> list[Word]:
     matrix = pdfium_c.FS_MATRIX()
     matrix_address = ctypes.addressof(matrix)
     soft_hyphens = "\ufffe" in text or "\u00ad" in text
-    spans = word_spans(text, handle, ctypes.byref(rect)) if soft_hyphens else [
-        match.span() for match in WORD.finditer(text)
-    ]
-    last_offset = 1 if soft_hyphens else 0  # spans are (first, last) then, else (first, last + 1)
+    spans = [match.span() for match in WORD.finditer(text)]  # (first, last + 1)
+    if soft_hyphens:
+        spans = split_at_line_end_hyphens(spans, text, handle, ctypes.byref(rect))
     unpack = FOUR_FLOATS.unpack_from
     new_word = Word
     for start, stop in spans:
-        end = stop - 1 + last_offset
+        end = stop - 1
         if not loose_box(handle_pointer, start, rect_pointer):
             continue
         left, top, right, bottom = unpack(rect)  # FS_RECTF: left, top, right, bottom (PDF points, y up)
@@ -184,7 +185,7 @@ def text_layer_words(textpage, transform: PageTransform) -> list[Word]:
         # known: (loose-box height per unit of font size, bold, math, mono, turned degrees)
         height_per_size, bold, math_font, mono, turned = known
         if soft_hyphens:
-            word_text = text[start:end + 1]
+            word_text = text[start:stop]
             joins_next = "-" if word_text[-1] in "\ufffe\u00ad" and len(word_text) > 1 else None
             word_text = word_text.translate(SOFT_HYPHENS)
         else:
@@ -254,20 +255,28 @@ def compose_accents(text: str) -> str:
     )
 
 
-def word_spans(text: str, handle, rect_ref) -> list[tuple[int, int]]:
-    """(first, last) char indices of each word; a soft hyphen ending a line ends its word."""
-    spans = []
-    for match in WORD.finditer(text):
-        start, end = match.start(), match.end() - 1
-        word = match.group()
-        if "\ufffe" in word[:-1] or "\u00ad" in word[:-1]:
-            for offset, char in enumerate(word[:-1]):
-                position = start + offset
-                if char in "\ufffe\u00ad" and not same_line(handle, start, position + 1, rect_ref):
-                    spans.append((start, position))
-                    start = position + 1
-        spans.append((start, end))
-    return spans
+def split_at_line_end_hyphens(spans: list[tuple[int, int]], text: str, handle, rect_ref) -> list[tuple[int, int]]:
+    """The word spans with each word that a soft hyphen breaks over two lines cut after it; only
+    the words holding one, found from the hyphens, are looked at char by char."""
+    starts = [start for start, _ in spans]
+    broken = sorted({bisect_right(starts, hyphen.start()) - 1 for hyphen in SOFT_HYPHEN.finditer(text)} - {-1})
+    result: list[tuple[int, int]] = []
+    done = 0
+    for index in broken:
+        start, stop = spans[index]
+        word = text[start:stop]
+        if "\ufffe" not in word[:-1] and "\u00ad" not in word[:-1]:
+            continue
+        result += spans[done:index]
+        done = index + 1
+        for offset, char in enumerate(word[:-1]):
+            position = start + offset  # from `start` as it moves on after a cut: kept as it was, output and all
+            if char in "\ufffe\u00ad" and not same_line(handle, start, position + 1, rect_ref):
+                result.append((start, position + 1))
+                start = position + 1
+        result.append((start, stop))
+    result += spans[done:]
+    return result
 
 
 def same_line(handle, first: int, other: int, rect_ref) -> bool:
@@ -310,7 +319,7 @@ def font_style(text_object) -> FontStyle:
 
 def text_is_usable(words: list[Word]) -> bool:
     """Whether a text layer has enough real, mapped characters to trust over OCR."""
-    text = "".join(word.text for word in words)
+    text = "".join([word.text for word in words])
     if len(text) < 8 or len(words) < 2:
         return False
     return len(UNMAPPED.findall(text)) / len(text) < 0.2
