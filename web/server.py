@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import threading
 
 from gunicorn import util
 from gunicorn.workers import gthread
@@ -41,6 +42,13 @@ class ThreadWorker(gthread.ThreadWorker):
         util.write_error = write_plain_error
         super().init_process()  # runs the worker until it stops
 
+    def run(self):
+        # After post_worker_init (the fork server starts before any thread), before the first
+        # connection: gthread would start a thread per connection in its accept loop, which under
+        # a burst of connections (and a busy machine) keeps that loop from accepting the next.
+        start_every_thread(self.tpool, self.cfg.threads)
+        super().run()
+
     def accept(self, listener):
         """gthread's accept, making TimedConnection instead of TConn."""
         try:
@@ -52,9 +60,29 @@ class ThreadWorker(gthread.ThreadWorker):
             if error.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
                 raise
 
+    def handle(self, conn):
+        """gthread's handle, closing a connection done with here, on this thread."""
+        keep_alive = super().handle(conn)
+        if keep_alive is False:
+            # gthread would close it from its main loop, where util.close_graceful lingers up to
+            # 2 s for a client that does not close its end: a hundred such clients would keep
+            # that loop from accepting and from beating, and gunicorn's timeout would kill the
+            # process. Closed here, gthread's own close afterwards finds nothing left to do.
+            conn.close(graceful=True)
+        return keep_alive
+
     def load_wsgi(self):
         super().load_wsgi()
         self.wsgi = sending_with_timeout(self.wsgi)
+
+
+def start_every_thread(pool, count: int) -> None:
+    """Have a ThreadPoolExecutor start all its `count` threads now: `count` jobs that wait for
+    each other each need a thread of their own."""
+    all_started = threading.Barrier(count, timeout=60)
+    jobs = [pool.submit(all_started.wait) for _ in range(count)]
+    for job in jobs:
+        job.result()
 
 
 def sending_with_timeout(application):
