@@ -332,6 +332,8 @@ def test_routes_are_scoped_to_the_owner(app, client, auth, receiver):
     assert client.get("/api/v1/webhooks/deliveries", headers=OTHER).json == []
     gone = client.delete(f"/api/v1/webhooks/{theirs['id']}", headers=auth)
     assert (gone.status_code, gone.text) == (404, "Webhook endpoint not found")
+    assert client.delete("/api/v1/webhooks/ep_%00", headers=auth).text == "Webhook endpoint not found"
+    assert client.get("/api/v1/webhooks/deliveries?task_id=%00", headers=auth).status_code == 400
     assert client.delete(f"/api/v1/webhooks/{mine['id']}", headers=auth).text == "Webhook endpoint deleted"
     assert client.get("/api/v1/webhooks", headers=auth).json == []
     assert [e["id"] for e in client.get("/api/v1/webhooks", headers=OTHER).json] == [theirs["id"]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify, request
 from marshmallow import fields, validate
 
-from schemas import BaseSchema, WebhookUrl, utc_timestamp
+from schemas import BaseSchema, WebhookUrl, no_nul, utc_timestamp
 from web.auth import authenticate
 from web.errors import plain
 from webhooks import endpoints, outbox
@@ -23,7 +23,7 @@ class DeliveriesQuerySchema(BaseSchema):
 
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     state = fields.String(validate=validate.OneOf(outbox.STATES))
-    task_id = fields.String(validate=validate.Length(max=36))
+    task_id = fields.String(validate=[validate.Length(max=36), no_nul])
 
 
 _endpoint_schema = EndpointSchema()

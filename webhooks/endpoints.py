@@ -3,6 +3,7 @@ that signs the events of tasks created with their own `webhook_url`."""
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 
 from sqlalchemy import delete, exc, select, update
@@ -12,6 +13,7 @@ from pipeline.document import DocumentError
 from worker.fetch import check_address
 
 SECRET_PREFIX = "whsec_"
+ENDPOINT_ID = re.compile(r"ep_[0-9a-f]{24}")
 DOWNLOAD_PREFIX = "Failed to download file: "
 
 
@@ -47,7 +49,7 @@ def checked_webhook_url(url: str | None, allow_private: bool) -> str | None:
 def add_endpoint(owner: str, url: str) -> WebhookEndpoint:
     """Register an endpoint for every task of `owner`; its secret is in the returned row."""
     endpoint = WebhookEndpoint(id="ep_" + secrets.token_hex(12), owner=owner, url=url, secret=new_secret(),
-                               created_at=now_utc())
+                               created_at=now_utc())  # the id matches ENDPOINT_ID
     db.session.add(endpoint)
     db.session.commit()
     return endpoint
@@ -63,6 +65,8 @@ def list_endpoints(owner: str | None) -> list[WebhookEndpoint]:
 
 def remove_endpoint(endpoint_id: str, owner: str | None) -> None:
     """Remove an endpoint (of `owner`, unless None); its pending deliveries end as failed."""
+    if not ENDPOINT_ID.fullmatch(endpoint_id):
+        raise EndpointNotFound()  # not even an endpoint id: no row can match, and PostgreSQL rejects NULs
     query = delete(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id)
     if owner is not None:
         query = query.where(WebhookEndpoint.owner == owner)
