@@ -52,7 +52,7 @@ def attempt(claimed: outbox.ClaimedDelivery, secret: str, timeout: float, allow_
     with requests.Session() as session:
         target, pinned = _pinned(session, claimed.url, address)
         try:
-            # Redirects are not followed: a 3xx is a failure, as Standard Webhooks says.
+            # A redirect is not followed but counted as a failure: its target was never checked.
             with session.post(target, data=body, headers={**headers, **pinned}, timeout=timeout,
                               allow_redirects=False, stream=True) as response:
                 if 200 <= response.status_code < 300:
@@ -60,7 +60,7 @@ def attempt(claimed: outbox.ClaimedDelivery, secret: str, timeout: float, allow_
                 return f"HTTP {response.status_code}"
         except requests.Timeout:
             return f"timed out after {timeout:g} s"
-        except requests.RequestException as error:
+        except (requests.RequestException, ValueError) as error:  # ValueError: a URL requests cannot use
             return f"{type(error).__name__}: cannot reach {claimed.url[:200]}"
 
 
