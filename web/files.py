@@ -8,8 +8,8 @@ from flask import Blueprint, Response, request
 from models import db
 from tasks.lifecycle import task_exists
 from web.errors import plain
-from web.page_images import PageImageError
-from web.storage import signature_is_valid, task_file
+from web.page_images import PageImageError, RenderUnavailable
+from web.storage import render_unavailable, signature_is_valid, task_file
 
 bp = Blueprint("files", __name__)
 
@@ -29,6 +29,8 @@ def get_file(task_id: str, name: str):
     db.session.close()  # the check is done: no transaction stays open while a page image renders
     try:
         stored = task_file(task_id, name) if exists else None
+    except RenderUnavailable as error:  # may render later: 503 and when to ask again
+        return render_unavailable(error)
     except PageImageError as error:
         return plain(f"Could not render the page image: {error}", 500)
     if stored is None:

@@ -7,7 +7,7 @@ import secrets
 import time
 from urllib.parse import quote
 
-from flask import Response, abort, current_app, request
+from flask import Response, current_app, request
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
@@ -47,18 +47,14 @@ def load_file(task_id: str, name: str):
 def task_file(task_id: str, name: str):
     """A file of a task (`mime_type`, `data`): stored, or a page image rendered now from the
     task's PDF and stored (page_images.py); None when there is no such file. Raises
-    page_images.PageImageError when a page image cannot be rendered, and answers 503 with
-    Retry-After when it cannot be rendered now (the renderer busy, or past its deadline)."""
+    page_images.PageImageError when a page image cannot be rendered (RenderUnavailable when it
+    may be later: the renderer busy, or past its deadline)."""
     stored = load_file(task_id, name)
     if stored is not None or not page_images.is_page_image(name):
         return stored
     rendered, failed = page_images.render_missing(task_id, [name])
     if name in failed:
-        error = failed[name]
-        if isinstance(error, page_images.RenderUnavailable):
-            # An HTTPException carrying its response goes out as it is, past every error handler.
-            abort(render_unavailable(error))
-        raise error
+        raise failed[name]
     return page_images.RenderedFile("image/jpeg", rendered[name]) if name in rendered else None
 
 
