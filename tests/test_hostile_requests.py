@@ -149,3 +149,4 @@ def test_what_gunicorn_refuses_itself_is_plain_text_too(gunicorn):  # noqa: F811
         head, _, body = answer.partition(b"\r\n\r\n")
         assert head.split(b" ")[1] == status, answer[:200]
         assert b"Content-Type: text/plain" in head and b"<html" not in body.lower() and body
+

@@ -80,6 +80,8 @@ def test_stalled_clients_neither_slow_health_down_nor_get_a_process_killed(gunic
         answers = [until_closed(connection, deadline) for connection in held]
         assert answers[:STALLED] == [b""] * STALLED
         assert all(answer.startswith(b"HTTP/1.1 400 ") and b"text/plain" in answer for answer in answers[STALLED:])
+        assert all(answer.endswith(b"\r\n\r\nRequest body incomplete: the connection stopped before the whole "
+                                   b"body arrived") for answer in answers[STALLED:])
         assert (server.web_pids(), server.task_worker_pid()) == (web, task_workers)
         assert "Traceback" not in server.log()
     finally:

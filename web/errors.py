@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, current_app, request
 from marshmallow import ValidationError
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 
 from models import db
 from pipeline.document import DocumentError
@@ -74,6 +74,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ValidationError)
     def invalid(error):
         return plain("; ".join(describe_errors(error.messages)), 400)
+
+    @app.errorhandler(ClientDisconnected)
+    def body_incomplete(error):
+        # The body ended, or stalled past the server's read timeout (web/server.py), short of its
+        # Content-Length: nothing was created.
+        return plain("Request body incomplete: the connection stopped before the whole body arrived", 400)
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(error):
