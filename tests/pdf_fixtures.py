@@ -10,6 +10,8 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas
 
+from bench.hostile_files import pdf_from_objects
+
 PAGE_WIDTH, PAGE_HEIGHT = letter  # 612 x 792 points
 MARGIN = 72
 BODY = 10
@@ -155,18 +157,7 @@ def many_pages_pdf(count: int) -> bytes:
     kids = " ".join(f"{index + 3} 0 R" for index in range(count))
     objects.append(f"<< /Type /Pages /Count {count} /Kids [{kids}] >>".encode())
     objects += [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>"] * count
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(f"{number} 0 obj\n".encode() + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
-    for offset in offsets:
-        out.write(f"{offset:010d} 00000 n \n".encode())
-    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
-    return out.getvalue()
+    return pdf_from_objects(objects)
 
 
 def sized_page_pdf(width: float, height: float, text: str = "Tiny text on a huge page") -> bytes:

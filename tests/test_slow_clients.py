@@ -16,6 +16,7 @@ import pytest
 from gunicorn_server import KEY, ROOT, free_port, gunicorn  # noqa: F401 - the fixture
 from helpers import MARKDOWN, wait_until
 
+from bench.hostile_files import pdf_from_objects
 from web.server import READ_TIMEOUT_SECONDS
 
 STALLED = 50  # connections of each kind
@@ -115,15 +116,7 @@ def stroke_pdf(strokes: int) -> bytes:
                b" /Resources << /Font << /F1 5 0 R >> >> >>",
                b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
                b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
-    pdf, offsets = bytearray(b"%PDF-1.4\n"), []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(pdf))
-        pdf += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    table = len(pdf)
-    pdf += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    pdf += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    pdf += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, table)
-    return bytes(pdf)
+    return pdf_from_objects(objects)
 
 
 def test_a_page_image_that_renders_slowly_is_a_503_and_holds_no_one_up(gunicorn):  # noqa: F811
