@@ -68,6 +68,7 @@ class PageSchema(Schema):
     page_number = fields.Integer()
     page_width = fields.Float()
     page_height = fields.Float()
+    dpi = fields.Float(allow_none=True, metadata={"description": "The resolution the page image was rendered at"})
 
 
 class OutputSchema(Schema):

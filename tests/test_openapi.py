@@ -14,6 +14,8 @@ from schemathesis.engine import Status, events
 
 from apidocs.views import CSP
 from tests.conftest import KEY
+from tests.helpers import create, wait_until
+from tests.pdf_fixtures import report_pdf
 
 # Endpoints with no place in the document: static files of the app and of its pages.
 UNDOCUMENTED = {"static", "apidocs.docs_asset", "viewer.static"}
@@ -120,6 +122,29 @@ def test_docs_page_serves_swagger_ui_under_a_strict_csp(client):
         assert b"SwaggerUIBundle" in bundle.data
     missing = client.get("/docs/assets/../../app.py")
     assert missing.status_code == 404 and missing.mimetype == "text/plain"
+
+
+def test_finished_tasks_match_the_document(app, client, auth):
+    """Outputs (chunks, segments, pages, signed and data: URLs) as the document describes them: the
+    fuzzing below never sees one, since no worker runs there."""
+    from worker.service import BackgroundWorkers
+
+    schema = schemathesis.openapi.from_dict(client.get("/openapi.json").get_json())
+    ids = [create(client, auth, prefix="")["task_id"], create(client, auth, report_pdf())["task_id"]]
+    running = BackgroundWorkers(app, 2).start()
+    try:
+        for task_id in ids:
+            wait_until(lambda: client.get(f"/task/{task_id}", headers=auth).json["status"] in ("Succeeded", "Failed"),
+                       timeout=120, what=f"task {task_id} finished")
+    finally:
+        running.stop()
+    for task_id in ids:
+        for prefix in ("", "/api/v1"):
+            for query in ("", "?base64_urls=true", "?include_chunks=false"):
+                response = client.get(f"{prefix}/task/{task_id}{query}", headers=auth)
+                assert response.json["status"] == "Succeeded" and response.json["output"]["chunks"] is not None
+                schema[f"{prefix}/task/{{task_id}}"]["GET"].validate_response(response)
+    schema["/tasks"]["GET"].validate_response(client.get("/tasks?include_chunks=true", headers=auth))
 
 
 # Contract fuzzing, with schemathesis's own engine (what its CLI runs): the document's examples,
