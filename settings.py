@@ -30,6 +30,16 @@ DEFAULTS = {
     "METRICS_TOKEN": None,
     "LOG_FORMAT": "text",
     "ACCESS_LOG": True,  # a line per request (observability/logs.py)
+    # Webhooks (webhooks/, docs/operations.md#webhooks): attempts of one delivery before it is
+    # given up; one attempt's connect and wait for the answer; the wait after the first failure,
+    # doubled after each next one up to the longest wait; an idle deliverer's poll; how long
+    # delivered and failed deliveries stay listed.
+    "WEBHOOK_MAX_ATTEMPTS": 10,
+    "WEBHOOK_TIMEOUT_SECONDS": 10.0,
+    "WEBHOOK_BACKOFF_SECONDS": 10.0,
+    "WEBHOOK_BACKOFF_MAX_SECONDS": 3600.0,
+    "WEBHOOK_POLL_SECONDS": 1.0,
+    "WEBHOOK_KEEP_SECONDS": 7 * 24 * 3600.0,
     # The sandbox a worker runs documents in (sandbox/pool.py): the address space one child may
     # map while it runs a document, and how many documents a child runs before a fresh one.
     "SANDBOX_MEMORY_BYTES": 4 * 1024 ** 3,
@@ -85,6 +95,9 @@ def _number(kind: Callable[[str], float], minimum: float, maximum: float = MAX_S
 PARSERS: dict[str, Callable[[str], object]] = {
     "DATABASE_URL": str, "API_KEYS": str, "PUBLIC_URL": str, "SECRET_KEY": str,
     "METRICS_TOKEN": lambda value: value.strip() or None, "LOG_FORMAT": _choice("text", "json"), "ACCESS_LOG": _boolean,
+    "WEBHOOK_MAX_ATTEMPTS": _number(int, 1, 1000), "WEBHOOK_TIMEOUT_SECONDS": _number(float, 0.1, 600),
+    "WEBHOOK_BACKOFF_SECONDS": _number(float, 0.01), "WEBHOOK_BACKOFF_MAX_SECONDS": _number(float, 0.01),
+    "WEBHOOK_POLL_SECONDS": _number(float, 0.01, 3600), "WEBHOOK_KEEP_SECONDS": _number(float, 1),
     "WORKER_THREADS": _number(int, 0, 256),
     "LEASE_SECONDS": _number(float, 0.1), "MAX_ATTEMPTS": _number(int, 1, 1000),
     "TASK_TIMEOUT": _number(float, 0.1), "DEFAULT_EXPIRES_IN": _number(int, 0, optional=True),

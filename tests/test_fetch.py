@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from helpers import trickle
 
+import outbound
 from pipeline.document import DocumentError
 from sandbox.pool import Abandoned
 from worker import fetch
@@ -129,14 +130,14 @@ def test_a_pinned_request_goes_to_the_address_with_the_name_in_host():
     import requests
 
     with requests.Session() as session:
-        assert fetch._pinned(session, "http://example.com:8080/a?b=1", "93.184.216.34") == (
+        assert outbound.pinned(session, "http://example.com:8080/a?b=1", "93.184.216.34") == (
             "http://93.184.216.34:8080/a?b=1", {"Host": "example.com:8080"})
-        assert fetch._pinned(session, "https://example.com/a", "2606:2800:220:1::1") == (
+        assert outbound.pinned(session, "https://example.com/a", "2606:2800:220:1::1") == (
             "https://[2606:2800:220:1::1]/a", {"Host": "example.com"})
         adapter = session.get_adapter("https://[2606:2800:220:1::1]/a")
-        assert isinstance(adapter, fetch._PinnedTLS) and adapter.hostname == "example.com"
-        assert fetch._pinned(session, "http://localhost/x", None) == ("http://localhost/x", {})
-        assert fetch._pinned(session, "http://user:pw@example.com/x", "93.184.216.34") == (
+        assert isinstance(adapter, outbound.PinnedTLS) and adapter.hostname == "example.com"
+        assert outbound.pinned(session, "http://localhost/x", None) == ("http://localhost/x", {})
+        assert outbound.pinned(session, "http://user:pw@example.com/x", "93.184.216.34") == (
             "http://user:pw@93.184.216.34/x", {"Host": "example.com"})
 
 
@@ -147,7 +148,7 @@ def test_through_a_proxy_nothing_is_pinned(monkeypatch):
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     with requests.Session() as session:
-        assert fetch._pinned(session, "https://example.com/a", "93.184.216.34") == ("https://example.com/a", {})
+        assert outbound.pinned(session, "https://example.com/a", "93.184.216.34") == ("https://example.com/a", {})
 
 
 def test_an_empty_body_is_refused_as_an_empty_inline_file_is(server):
@@ -184,7 +185,7 @@ def test_public_ipv6_and_ipv4_inside_ipv6_forms_of_public_addresses_pass():
     import ipaddress
 
     for literal in ("2606:2800:220:1::1", "64:ff9b::5db8:d822", "2002:5db8:d822::", "::ffff:93.184.216.34"):
-        assert fetch.is_public(ipaddress.ip_address(literal)), literal
+        assert outbound.is_public(ipaddress.ip_address(literal)), literal
 
 
 @pytest.mark.parametrize("url", ["http://[::1/doc.md", "http://host:port/doc.md", "http://[zz::1]/x"])

@@ -13,11 +13,11 @@ import orjson
 import requests
 from flask import Flask
 
+import outbound
 from models import db
 from schemas import utc_timestamp
 from webhooks import endpoints, outbox
 from webhooks.endpoints import SECRET_PREFIX, UnsafeUrl, check_url
-from worker.fetch import _pinned  # the connection to the checked address (no second DNS answer)
 
 EVENT_TYPE = "task.parse.updated"  # Chunkr's own event type, for every status change
 SWEEP_EVERY_SECONDS = 3600.0
@@ -50,7 +50,7 @@ def attempt(claimed: outbox.ClaimedDelivery, secret: str, timeout: float, allow_
                "webhook-id": claimed.event_id, "webhook-timestamp": str(timestamp),
                "webhook-signature": sign(secret, claimed.event_id, timestamp, body)}
     with requests.Session() as session:
-        target, pinned = _pinned(session, claimed.url, address)
+        target, pinned = outbound.pinned(session, claimed.url, address)  # no second DNS answer
         try:
             # A redirect is not followed but counted as a failure: its target was never checked.
             with session.post(target, data=body, headers={**headers, **pinned}, timeout=timeout,

@@ -8,13 +8,11 @@ import secrets
 
 from sqlalchemy import delete, exc, select, update
 
+import outbound
 from models import WebhookDelivery, WebhookEndpoint, WebhookSecret, db, now_utc
-from pipeline.document import DocumentError
-from worker.fetch import check_address
 
 SECRET_PREFIX = "whsec_"
 ENDPOINT_ID = re.compile(r"ep_[0-9a-f]{24}")
-DOWNLOAD_PREFIX = "Failed to download file: "
 
 
 class EndpointNotFound(Exception):
@@ -32,11 +30,11 @@ def new_secret() -> str:
 
 def check_url(url: str, allow_private: bool, field: str = "webhook_url") -> str | None:
     """Refuse a URL as URL inputs are refused (not http(s), or resolving to a non-public address,
-    unless ALLOW_PRIVATE_URLS); the checked address to connect to, as worker/fetch.py's check_address."""
+    unless ALLOW_PRIVATE_URLS); the checked address to connect to (outbound.check_address)."""
     try:
-        return check_address(url, allow_private)
-    except DocumentError as error:
-        raise UnsafeUrl(f"{field}: {str(error).removeprefix(DOWNLOAD_PREFIX)}") from None
+        return outbound.check_address(url, allow_private)
+    except outbound.RefusedAddress as error:
+        raise UnsafeUrl(f"{field}: {error}") from None
 
 
 def checked_webhook_url(url: str | None, allow_private: bool) -> str | None:

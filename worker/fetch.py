@@ -1,16 +1,14 @@
 """Downloads a task's URL input: size cap, timeout, few redirects, no private addresses."""
 from __future__ import annotations
 
-import ipaddress
-import socket
 import time
 from typing import Callable
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 
+import outbound
 from pipeline.document import DocumentError
 from sandbox.pool import Abandoned
 from schemas import MAX_FILE_NAME
@@ -25,88 +23,11 @@ def _refuse(reason: str) -> DocumentError:
 
 
 def check_address(url: str, allow_private: bool) -> str | None:
-    """Refuse URLs that are not http(s) or whose host resolves to a non-public address; the
-    address to connect to (None when private addresses are allowed: no need to pin one)."""
+    """outbound.check_address, refusing as a download failure (the task's message)."""
     try:
-        parts = urlsplit(url)
-        hostname, port = parts.hostname, parts.port  # a bad port or bracketed host raises here
-    except ValueError:
-        raise _refuse(f"malformed URL: {url[:200]}") from None
-    if parts.scheme not in ("http", "https") or not hostname:
-        raise _refuse(f"not an http(s) URL: {url[:200]}")
-    if allow_private:
-        return None
-    try:
-        infos = socket.getaddrinfo(hostname, port or (443 if parts.scheme == "https" else 80),
-                                   proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError) as error:
-        raise _refuse(f"cannot resolve host {hostname}: {error}") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not is_public(address):
-            raise _refuse(f"host {hostname} resolves to a non-public address ({address}); "
-                          "set ALLOW_PRIVATE_URLS=true to allow it")
-    return infos[0][4][0]
-
-
-NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052's well-known prefix
-NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: a network's own translators
-SIIT = ipaddress.ip_network("::ffff:0:0:0/96")  # RFC 2765's IPv4-translated form
-COMPATIBLE = ipaddress.ip_network("::/96")  # RFC 4291's deprecated IPv4-compatible form
-
-
-def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
-    """The IPv4 addresses an IPv6 address carries (mapped, compatible, translated, NAT64, 6to4,
-    Teredo): a connection to it may reach them, so they are checked too."""
-    low32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    found = []
-    if address.ipv4_mapped is not None:
-        found.append(address.ipv4_mapped)
-    if address in NAT64 or address in SIIT or (address in COMPATIBLE and int(address) > 1):
-        found.append(low32)
-    if address.sixtofour is not None:
-        found.append(address.sixtofour)
-    if address.teredo is not None:
-        found.extend(address.teredo)  # the relay server and the (de-obfuscated) client
-    return found
-
-
-def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """Whether an address, and every IPv4 address inside it, is a global unicast one."""
-    if not address.is_global or address.is_multicast:
-        return False
-    if isinstance(address, ipaddress.IPv6Address):
-        if address in NAT64_LOCAL:
-            return False  # where it leads depends on the local network: never public
-        return all(is_public(inner) for inner in embedded_ipv4(address))
-    return True
-
-
-class _PinnedTLS(HTTPAdapter):
-    """HTTPS to an address given as an IP: the TLS name (SNI) and the certificate check stay the host's."""
-
-    def __init__(self, hostname: str):
-        self.hostname = hostname
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, server_hostname=self.hostname, assert_hostname=self.hostname, **kwargs)
-
-
-def _pinned(session: requests.Session, url: str, address: str | None) -> tuple[str, dict]:
-    """The URL to request and its headers: to the checked address itself, so that a second DNS
-    answer (a rebinding name) cannot send the request elsewhere; the Host header keeps the name."""
-    if address is None or requests.utils.get_environ_proxies(url):
-        return url, {}  # through a proxy (HTTP(S)_PROXY), the proxy connects: nothing to pin
-    parts = urlsplit(url)
-    host = f"[{address}]" if ":" in address else address
-    userinfo = parts.netloc.rpartition("@")[0]
-    netloc = (f"{userinfo}@" if userinfo else "") + (f"{host}:{parts.port}" if parts.port else host)
-    if parts.scheme == "https":
-        session.mount(f"https://{netloc.rpartition('@')[2]}/", _PinnedTLS(parts.hostname))
-    name = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    host_header = f"{name}:{parts.port}" if parts.port else name
-    return urlunsplit(parts._replace(netloc=netloc)), {"Host": host_header}
+        return outbound.check_address(url, allow_private)
+    except outbound.RefusedAddress as error:
+        raise _refuse(str(error)) from None
 
 
 def download(url: str, max_bytes: int, allow_private: bool,
@@ -119,7 +40,7 @@ def download(url: str, max_bytes: int, allow_private: bool,
     deadline = time.monotonic() + TIMEOUT_SECONDS
     with requests.Session() as session:
         for _ in range(MAX_REDIRECTS + 1):
-            target, headers = _pinned(session, url, check_address(url, allow_private))
+            target, headers = outbound.pinned(session, url, check_address(url, allow_private))
             try:
                 response = session.get(target, headers=headers, stream=True, allow_redirects=False,
                                        timeout=_read_timeout(deadline))

@@ -12,27 +12,32 @@ from flask.cli import with_appcontext
 
 from sandbox.pool import process_context
 from tasks.wakeup import announce_work
-from webhooks.delivery import deliver_webhooks
 from worker.embedded import receive_wakeups
 from worker.loop import SHUTDOWN_GRACE_SECONDS, Worker, housekeeping
 
-HELPER_THREADS = 2  # housekeeping and the webhook deliverer, beside the worker threads
+BACKGROUND_JOBS = "background_jobs"  # app.extensions key: (name, function(app, stop_event)) pairs
+
+
+def add_background_job(app: Flask, name: str, job) -> None:
+    """Run `job(app, stop_event)` in a thread of every process that runs the workers, until the
+    stop event is set: how a feature (webhook delivery) runs beside them without this package
+    importing it."""
+    app.extensions.setdefault(BACKGROUND_JOBS, []).append((name, job))
 
 
 class BackgroundWorkers:
-    """The worker threads, the housekeeping thread and the webhook deliverer of one process."""
+    """The worker threads, the housekeeping thread and the features' background jobs of one process."""
 
     def __init__(self, app: Flask, threads: int):
         self.stop_event = threading.Event()
         self.threads = [threading.Thread(target=Worker(app, self.stop_event).run, name=f"worker-{n}",
                                          daemon=True) for n in range(threads)]
-        self.threads.append(threading.Thread(target=housekeeping, args=(app, self.stop_event),
-                                             name="housekeeping", daemon=True))
-        self.threads.append(threading.Thread(target=deliver_webhooks, args=(app, self.stop_event),
-                                             name="webhooks", daemon=True))
+        self.helpers = [("housekeeping", housekeeping), *app.extensions.get(BACKGROUND_JOBS, [])]
+        self.threads += [threading.Thread(target=job, args=(app, self.stop_event), name=name, daemon=True)
+                         for name, job in self.helpers]
 
     def start(self) -> "BackgroundWorkers":
-        if len(self.threads) > HELPER_THREADS:
+        if len(self.threads) > len(self.helpers):
             # The sandboxes' fork server starts here, before the worker threads: it starts with the
             # secrets taken out of this process's environment for a moment (sandbox/pool.py).
             process_context()
@@ -70,7 +75,7 @@ def worker_command(threads: int | None, parent: int | None, wakeup_fd: int | Non
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
-    click.echo(f"Worker running with {len(workers.threads) - HELPER_THREADS} threads; SIGTERM to stop.", err=True)
+    click.echo(f"Worker running with {len(workers.threads) - len(workers.helpers)} threads; SIGTERM to stop.", err=True)
     # With a parent, look every second whether it is still there: a master killed with SIGKILL
     # cannot stop us, and we would be left working for a server that is gone.
     while not stopping.wait(1.0 if parent else None):
