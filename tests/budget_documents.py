@@ -5,6 +5,8 @@ import io
 
 from PIL import Image, ImageDraw
 
+from bench.hostile_files import pdf_from_objects
+
 
 def marked_image(size: tuple[int, int], mode: str = "RGB") -> Image.Image:
     """A white image with a few black marks (not uniform, so it is not skipped as blank)."""
@@ -59,15 +61,4 @@ def blank_pages_pdf(count: int = 4999, content: bytes = b"") -> bytes:
     objects.append(f"<< /Type /Pages /Count {count} /Kids [{kids}] >>".encode())
     objects.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
     objects += [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 3 0 R >>"] * count
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(f"{number} 0 obj\n".encode() + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
-    for offset in offsets:
-        out.write(f"{offset:010d} 00000 n \n".encode())
-    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
-    return out.getvalue()
+    return pdf_from_objects(objects)
