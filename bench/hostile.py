@@ -36,7 +36,8 @@ DOCUMENTS = {
     "tiff-6x59MP": (files.big_frames_tiff, "image/tiff", "fax.tiff"),
     "png-59MP": (files.huge_png, "image/png", "huge.png"),
     "pdf-4999-blank": (files.blank_pages_pdf, "application/pdf", "blank.pdf"),
-    "tiff-3000-frames": (files.tiny_frames_tiff, "image/tiff", "frames.tiff"),
+    "tiff-3000-blank-frames": (files.blank_frames_tiff, "image/tiff", "blank.tiff"),
+    "tiff-3000-marked-frames": (files.tiny_frames_tiff, "image/tiff", "frames.tiff"),
     "text-50MB-one-line": (files.one_line_text, "text/plain", "line.txt"),
     "pdf-million-strokes": (files.million_strokes_pdf, "application/pdf", "strokes.pdf"),
 }

@@ -74,6 +74,11 @@ def tiny_frames_tiff(frames: int = 3000) -> bytes:
     return tiff(images, "tiff_lzw")
 
 
+def blank_frames_tiff(frames: int = 3000) -> bytes:
+    """`frames` blank 8 x 8 frames: the issue's 576 KB TIFF, each frame an OCR call if not skipped."""
+    return tiff([Image.new("L", (8, 8), 255)] * frames, "tiff_lzw")
+
+
 def huge_png(size: tuple[int, int] = (7000, 8500)) -> bytes:
     """A 59.5-megapixel greyscale PNG of one colour: about 60 KB."""
     buffer = io.BytesIO()
