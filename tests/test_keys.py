@@ -85,14 +85,15 @@ def test_a_start_with_every_key_revoked_creates_none_and_says_so(app_config, cap
     config = {**app_config, "API_KEYS": ""}
     with caplog.at_level(logging.WARNING):
         first = create_app(config)
-    key = [r.getMessage() for r in caplog.records if "created one" in r.getMessage()][0].rsplit(": ", 1)[1]
+    banner = [r.getMessage() for r in caplog.records if "one was made" in r.getMessage()][0]
+    key = next(line.strip() for line in banner.splitlines() if line.strip().startswith("ck_"))
     revoked = first.test_cli_runner().invoke(args=["keys", "revoke", key])
     assert revoked.exit_code == 0, revoked.output
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         second = create_app(config)
     messages = [r.getMessage() for r in caplog.records]
-    assert not [m for m in messages if "created one" in m]
+    assert not [m for m in messages if "one was made" in m]
     assert [m for m in messages if m.startswith("Every API key is revoked") and "keys create" in m]
     response = second.test_client().get("/tasks", headers={"Authorization": key})
     assert (response.status_code, response.text) == (401, "Invalid or inactive API key")
