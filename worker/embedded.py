@@ -42,6 +42,10 @@ class EmbeddedWorkers:
         self.wakeup_sender.setblocking(False)
 
     def start(self) -> "EmbeddedWorkers":
+        # The first process is started here, on the master's own thread, before gunicorn forks its
+        # web processes: Popen in another thread while the master forks would let a web process
+        # inherit Popen's exec-status pipe, and that Popen would wait for the web process to end.
+        self.process = self.spawn()
         self.thread.start()
         return self
 
@@ -60,7 +64,8 @@ class EmbeddedWorkers:
         young_deaths = 0
         while not self.shutting_down():
             started = time.monotonic()
-            self.process = self.spawn()
+            if self.process is None or self.process.poll() is not None:
+                self.process = self.spawn()
             status = self.wait_for_exit(self.process)
             if self.shutting_down():
                 return
