@@ -18,8 +18,9 @@ $(STAMP): $(wildcard requirements*.txt) pyproject.toml
 
 install: $(STAMP) ## Create .venv and install the pinned requirements (service, pipeline, tests, linters)
 
-# gunicorn.conf.py reads BIND (default 127.0.0.1:8000) and WEB_CONCURRENCY (default 2).
-run: $(STAMP) ## Serve with gunicorn (BIND=host:port, WEB_CONCURRENCY=processes; SQLite in instance/ unless DATABASE_URL)
+# gunicorn.conf.py reads BIND (default 127.0.0.1:8000), WEB_CONCURRENCY (default 2) and WEB_THREADS
+# (default 64); its master runs the task workers (WORKER_THREADS) in a process of their own.
+run: $(STAMP) ## Serve with gunicorn (BIND=host:port, WEB_CONCURRENCY=processes, WEB_THREADS; SQLite in instance/ unless DATABASE_URL)
 	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
 
 lint: $(STAMP) ## ruff, then the import contracts of pyproject.toml
