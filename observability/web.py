@@ -36,20 +36,34 @@ def _start_clock() -> None:
 
 def _count_and_log(response: Response) -> Response:
     """The request's metrics (when something can read them: METRICS_TOKEN) and its access line
-    (unless ACCESS_LOG is off)."""
-    started = g.get("request_started")
+    (unless ACCESS_LOG is off). Every request runs it: the request, `g` and the config are each
+    looked up once, and the labelled metrics are kept per label values."""
+    context = g._get_current_object()
+    started = getattr(context, "request_started", None)
     if started is None:
         return response
     seconds = time.perf_counter() - started
     config = current_app.config
+    current = request._get_current_object()
+    method, path, status = current.method, current.path, response.status_code
     if config.get("METRICS_TOKEN"):
-        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        metrics.REQUESTS.labels(request.method, route, response.status_code).inc()
-        metrics.REQUEST_SECONDS.labels(request.method, route).observe(seconds)
-    if config.get("ACCESS_LOG", True) and request.path not in QUIET_PATHS:
-        task_id = (request.view_args or {}).get("task_id") or g.get("created_task_id")
-        logs.access(request.method, request.path, response.status_code, seconds, g.get("owner"), task_id)
+        rule = current.url_rule
+        route = rule.rule if rule is not None else "unmatched"
+        key = (method, route, status)
+        counted = _REQUEST_METRICS.get(key)
+        if counted is None:
+            counted = _REQUEST_METRICS[key] = (metrics.REQUESTS.labels(method, route, status),
+                                               metrics.REQUEST_SECONDS.labels(method, route))
+        counted[0].inc()
+        counted[1].observe(seconds)
+    if config.get("ACCESS_LOG", True) and path not in QUIET_PATHS:
+        task_id = (current.view_args or {}).get("task_id") or getattr(context, "created_task_id", None)
+        logs.access(method, path, status, seconds, getattr(context, "owner", None), task_id)
     return response
+
+
+# (method, route, status) -> its request counter and latency histogram, labelled once.
+_REQUEST_METRICS: dict[tuple, tuple] = {}
 
 
 class QueueDepth:
