@@ -53,23 +53,23 @@ _TASK_STATE = Prepared(select(Task.task_id, Task.version, Task.status, Task.mess
 
 def get_task(task_id: str, owner: str):
     """The task's row (the columns a response needs, as attributes), or TaskNotFound."""
-    if not _looks_like_task_id(task_id):
-        raise TaskNotFound()
-    task = _GET_TASK.one_or_none({"task_id": task_id, "owner": owner, "now": now_utc()})
-    if task is None:
-        raise TaskNotFound()
-    return task
+    return _visible_row(_GET_TASK, task_id, owner)
 
 
 def task_state(task_id: str, owner: str):
     """The task's `task_id`, `version`, `status` and `message` (for a conditional GET, without
     reading its output), or TaskNotFound."""
+    return _visible_row(_TASK_STATE, task_id, owner)
+
+
+def _visible_row(statement: Prepared, task_id: str, owner: str):
+    """The row `statement` reads of the owner's unexpired task, or TaskNotFound."""
     if not _looks_like_task_id(task_id):
         raise TaskNotFound()
-    state = _TASK_STATE.one_or_none({"task_id": task_id, "owner": owner, "now": now_utc()})
-    if state is None:
+    row = statement.one_or_none({"task_id": task_id, "owner": owner, "now": now_utc()})
+    if row is None:
         raise TaskNotFound()
-    return state
+    return row
 
 
 def _refusal(operation: str, task_id: str, owner: str) -> Exception:
