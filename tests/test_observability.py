@@ -1,8 +1,10 @@
 """Metrics and logs: /metrics behind its own token, a line per request and per transition, no secrets."""
 from __future__ import annotations
 
+import io
 import json
 import logging
+import re
 import threading
 
 import pytest
@@ -103,6 +105,45 @@ def test_json_lines_when_asked():
     assert text.endswith("GET /health 200 method=GET status=200")  # no in_message on this record: all fields
     record.in_message = ("method", "status")
     assert logs.TextFormatter().format(record).endswith("chunkr.access: GET /health 200")
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_an_access_line_seen_only_by_the_service_handler_is_written_directly_as_logging_would(
+        app, client, auth, log_format, monkeypatch):
+    logs.configure(log_format)
+    handler = next(h for h in logging.root.handlers if getattr(h, "chunkr", False))
+    formatter = handler.formatter
+    monkeypatch.setattr(handler, "stream", io.StringIO())
+    monkeypatch.setattr(logging.root, "handlers", [handler])  # pytest's capture handlers gone: the fast path
+    slow = []
+    monkeypatch.setattr(logs.ACCESS, "info", lambda *args, **kwargs: slow.append(args))
+    try:
+        task = create(client, auth)
+        assert client.get(f"/api/v1/task/{task['task_id']}", headers=auth).status_code == 200
+    finally:
+        logs.configure(app.config["LOG_FORMAT"])
+    access = [line for line in handler.stream.getvalue().splitlines() if "chunkr.access" in line]
+    assert slow == [] and len(access) == 2
+    path = f"/api/v1/task/{task['task_id']}"
+    # The same parts through the formatter's own format() must give the same text.
+    record = logging.LogRecord("chunkr.access", logging.INFO, __file__, 1, "%s %s %s", ("GET", path, 200), None)
+    if log_format == "json":
+        written = json.loads(access[1])
+        record.created, record.msecs = 0.0, 0.0
+        record.fields = {key: written[key] for key in ("method", "path", "status", "duration_ms", "owner", "task_id")}
+        expected = json.loads(formatter.format(record))
+        assert {**written, "time": None} == {**expected, "time": None}
+        assert written["owner"] == "default" and written["task_id"] == task["task_id"]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", written["time"])
+    else:
+        stamp, _, rest = access[1].partition(" INFO ")
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}", stamp)
+        duration = re.search(r" duration_ms=([\d.]+)", rest).group(1)
+        record.fields = {"method": "GET", "path": path, "status": 200, "duration_ms": float(duration),
+                         "owner": "default", "task_id": task["task_id"]}
+        record.in_message = logs.ACCESS_SAID
+        assert formatter.format(record).partition(" INFO ")[2] == rest
+        assert rest == f"chunkr.access: GET {path} 200 duration_ms={duration} owner=default task_id={task['task_id']}"
 
 
 def test_a_bad_log_format_stops_the_start():
