@@ -137,7 +137,7 @@ def absent_count(reading: Reading, head: Head) -> int:
 
 
 @dataclass
-class Tests:
+class Checks:
     sentences: list[str]                # measurable source sentences, in source order
     keys: list[str]
     pairs: list[tuple[int, int]]        # indices of consecutive measurable sentences
@@ -145,14 +145,14 @@ class Tests:
     source_sentences: int = 0
 
 
-def measurable(sentences: list[str], readings: dict[str, Reading], heads: list[Head]) -> Tests:
+def measurable(sentences: list[str], readings: dict[str, Reading], heads: list[Head]) -> Checks:
     """The tests of one document: sentences that at least one candidate finds, consecutive pairs of those that at least
     one candidate reads in order, and every running head (taken from the PDF itself, so never filtered)."""
     keys = [key(sentence) for sentence in sentences]
     kept = [index for index, k in enumerate(keys) if any(present(reading, k) for reading in readings.values())]
     pairs = [(a, b) for a, b in zip(kept, kept[1:]) if any(in_order(r, keys[a], keys[b]) for r in readings.values())]
     position = {index: place for place, index in enumerate(kept)}
-    return Tests([sentences[i] for i in kept], [keys[i] for i in kept],
+    return Checks([sentences[i] for i in kept], [keys[i] for i in kept],
                  [(position[a], position[b]) for a, b in pairs], heads, len(sentences))
 
 
@@ -173,13 +173,13 @@ class Score:
         return share(self.present, self.sentences), share(self.ordered, self.pairs), share(self.absent, self.heads)
 
 
-def score(reading: Reading, tests: Tests) -> Score:
+def score(reading: Reading, tests: Checks) -> Score:
     return Score(sum(present(reading, k) for k in tests.keys), len(tests.keys),
                  sum(in_order(reading, tests.keys[a], tests.keys[b]) for a, b in tests.pairs), len(tests.pairs),
                  sum(absent_count(reading, head) for head in tests.heads), sum(len(head.pages) for head in tests.heads))
 
 
-def losses(service: Reading, rival: Reading, tests: Tests) -> list[tuple[int | None, str]]:
+def losses(service: Reading, rival: Reading, tests: Checks) -> list[tuple[int | None, str]]:
     """(page, what) for each test the rival passes and the service fails, in source order: missing sentences, pairs
     out of order, running heads left in the body."""
     lost = []
@@ -199,7 +199,7 @@ def losses(service: Reading, rival: Reading, tests: Tests) -> list[tuple[int | N
     return [(page, what) for _, page, what in lost]
 
 
-def measure(document: sources.Document, max_pages: int) -> tuple[int, Tests, dict[str, Score], dict[str, Reading]]:
+def measure(document: sources.Document, max_pages: int) -> tuple[int, Checks, dict[str, Score], dict[str, Reading]]:
     """Read one document with every candidate and score them; (pages, tests, scores, readings)."""
     pdf, page_count = sources.first_pages(document.pdf, max_pages)
     readings = {name: Reading(pieces) for name, pieces in sources.candidate_texts(pdf, document.name + ".pdf").items()}
@@ -223,7 +223,7 @@ def table(title: str, rows: list[tuple[str, dict[str, Score]]], metric: int) -> 
     return lines
 
 
-def report(results: list[tuple[sources.Document, int, Tests, dict[str, Score]]]) -> list[str]:
+def report(results: list[tuple[sources.Document, int, Checks, dict[str, Score]]]) -> list[str]:
     """The per-document and overall tables (tuning and holdout apart), in Markdown."""
     lines = ["| Document | set | pages | source sentences | measurable | pairs | running heads |", "|---|---|---:|---:|---:|---:|---:|"]
     for document, pages, tests, _ in results:
