@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from pipeline.pdf.contents import split_contents
 from pipeline.pdf.layout import CAPTION_START, Block, starts_list_item
 
 PAGE_NUMBER = re.compile(
@@ -17,35 +18,59 @@ MATH_SYMBOLS = set("=+\u2212\u00b1\u00d7\u00f7\u2211\u220f\u222b\u221a\u221e\u22
 MARGIN_SHARE = 0.09  # top and bottom share of the page where running headers and footers sit
 
 
+class Body(float):
+    """The document's body text size, which also knows the share of its text set in a monospace
+    font (`layout` reads it: in a document typed in one, monospace is no sign of code)."""
+
+    mono_share: float
+
+    def __new__(cls, size: float, mono_share: float):
+        body = super().__new__(cls, size)
+        body.mono_share = mono_share
+        return body
+
+
 class BodySize:
     """The most common text size seen so far in the document, weighted by words."""
 
     def __init__(self):
         self.counts: Counter[float] = Counter()
+        self.chars = self.mono_chars = 0
 
     def add(self, lines) -> None:
         """Count a page's lines."""
         for line in lines:
             self.counts[round(line.size * 2) / 2] += len(line.words)
+            self.chars += line.chars
+            self.mono_chars += line.mono_chars
 
     def value(self, default: float) -> float:
         """The body text size, or `default` before any text was seen."""
-        return self.counts.most_common(1)[0][0] if self.counts else default
+        if not self.counts:
+            return default
+        return Body(self.counts.most_common(1)[0][0], self.mono_chars / self.chars if self.chars else 0.0)
 
 
 def classify_blocks(blocks: list[Block], page_height: float, body: float, title_allowed: bool) -> bool:
-    """Set each block's kind in place; True when a Title was given out."""
+    """Set each block's kind in place; True when a Title was given out. The list changes in place
+    too: a table of contents is split into its entries, and blocks wholly off the page (above,
+    below or left of it) are dropped."""
+    margins = (page_height * MARGIN_SHARE, page_height * (1 - MARGIN_SHARE))
+    blocks[:] = [block for block in split_contents(blocks, *margins)
+                 if block.box[3] > 0 and block.box[1] < page_height and block.box[2] > 0]
     regions = [block for block in blocks if block.region is not None]
-    headings = [block for block in blocks if block.region is None and is_heading(block, body)]
+    headings = [block for block in blocks if block.region is None and not block.role and is_heading(block, body)]
     title = None
     if title_allowed and headings:
         largest = max(headings, key=lambda block: block.size)
         if largest.size >= 1.45 * body and largest.box[1] < 0.5 * page_height:
             title = largest
     for block in blocks:
-        if block.region is not None:
+        if block.region is not None or block.role == "contents":
             continue
         block.kind = block_kind(block, page_height, body, regions, block in headings)
+        if block.role == "code" and block.kind not in ("PageHeader", "PageFooter"):
+            block.kind = "Text"  # whatever it would read as in prose (a formula, a list item)
         if block is title:
             block.kind, block.level = "Title", 1
         elif block.kind == "SectionHeader":

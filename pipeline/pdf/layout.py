@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from statistics import median
 
+from pipeline.pdf.code import code_continues, code_flags, code_size_limit, is_code_table, merge_code_blocks
 from pipeline.pdf.reading_order import xy_cut
 from pipeline.pdf.text import Word
 
@@ -23,14 +24,14 @@ LEFT, TOP = attrgetter("left"), attrgetter("top")
 class Line:
     """A horizontal run of words without a wide gap (a line, or one cell or column of it)."""
 
-    __slots__ = ("words", "left", "top", "right", "bottom", "size", "bold")
+    __slots__ = ("words", "left", "top", "right", "bottom", "size", "bold", "chars", "mono_chars")
 
     def __init__(self, words: list[Word]):
         # Written out (not a dataclass with __post_init__): a page makes thousands of lines.
         self.words = words
         first = words[0]
         left, top, right, bottom = first.left, first.top, first.right, first.bottom
-        size, uniform, bold_chars, chars = first.size, True, 0, 0
+        size, uniform, bold_chars, chars, mono_chars = first.size, True, 0, 0, 0
         for word in words:
             if word.left < left:
                 left = word.left
@@ -46,6 +47,9 @@ class Line:
             chars += weight
             if word.bold:
                 bold_chars += weight
+            if word.mono:
+                mono_chars += weight
+        self.chars, self.mono_chars = chars, mono_chars
         self.left, self.top, self.right, self.bottom = left, top, right, bottom
         self.size = size if uniform else weighted_median([(word.size, len(word.text)) for word in words])
         self.bold = bold_chars >= 0.8 * chars
@@ -94,6 +98,7 @@ class Block:
     kind: str = "Text"
     region: Region | None = None
     level: int = 2
+    role: str = ""  # "code" (monospace lines) or "contents" (one entry of a table of contents)
 
     @cached
     def box(self) -> tuple[float, float, float, float]:
@@ -225,13 +230,16 @@ def starts_caption(line: Line) -> bool:
     return line.words[0].text[:1] in CAPTION_INITIALS and CAPTION_START.match(line.text) is not None
 
 
-def split_blocks(lines: list[Line]) -> list[Block]:
-    """One leaf's lines cut into blocks at changes of style, list markers, captions and indents."""
+def split_blocks(lines: list[Line], code_limit: float = 0.0) -> list[Block]:
+    """One leaf's lines cut into blocks at changes of style, list markers, captions, indents and
+    between code (monospace lines up to `code_limit` in size) and prose."""
     blocks: list[Block] = []
+    rows = list(map(row_as_line, visual_rows(lines)))
     previous: Line | None = None
-    for line in map(row_as_line, visual_rows(lines)):
-        if previous is None or starts_new_block(previous, line, blocks[-1]):
-            blocks.append(Block([line]))
+    for line, code in zip(rows, code_flags(rows, code_limit)):
+        if previous is None or code != (blocks[-1].role == "code") or (
+                code_continues(previous, line) if code else starts_new_block(previous, line, blocks[-1])):
+            blocks.append(Block([line], role="code" if code else ""))
         else:
             blocks[-1].lines.append(line)
         previous = line
@@ -258,6 +266,9 @@ def starts_new_block(previous: Line, line: Line, block: Block) -> bool:
 
 def layout_page(lines: list[Line], regions: list[Region], body_size: float) -> list[Block]:
     """The page's blocks in reading order; regions (tables, pictures) stay whole."""
+    code_limit = code_size_limit(lines, body_size)
+    if code_limit:  # aligned monospace lines are code, not a table
+        regions = [region for region in regions if not is_code_table(region)]
     items: list = free_lines(lines, regions) + list(regions)
     if not items:
         return []
@@ -266,12 +277,17 @@ def layout_page(lines: list[Line], regions: list[Region], body_size: float) -> l
     for leaf in leaves:
         leaf_regions = [item for item in leaf if isinstance(item, Region)]
         leaf_lines = [item for item in leaf if isinstance(item, Line)]
-        leaf_blocks = split_blocks(leaf_lines) if leaf_lines else []
+        leaf_blocks = split_blocks(leaf_lines, code_limit) if leaf_lines else []
         if leaf_regions:
             leaf_blocks += [Block([], kind=region.kind, region=region) for region in leaf_regions]
             leaf_blocks.sort(key=lambda block: block.box[1])
         blocks.extend(leaf_blocks)
-    return blocks
+    return merge_code_blocks(blocks, join_rows) if code_limit else blocks
+
+
+def join_rows(lines: list[Line], role: str = "") -> Block:
+    """One block of the given lines, their fragments joined into visual rows."""
+    return Block(list(map(row_as_line, visual_rows(lines))), role=role)
 
 
 def free_lines(lines: list[Line], regions: list[Region]) -> list[Line]:

@@ -6,6 +6,8 @@ import random
 import re
 from collections.abc import Callable
 
+from pipeline.pdf.code import code_markup, code_text
+from pipeline.pdf.contents import entry_text
 from pipeline.pdf.layout import LIST_MARKER, Block
 from pipeline.pdf.text import Word, same_box
 
@@ -17,15 +19,43 @@ NUMBERED = re.compile(r"^\(?(\d{1,3})[.)]$")
 
 
 def box_dict(left: float, top: float, right: float, bottom: float) -> dict:
-    """A bbox of SPEC.md §7, in tenths of a pixel (int arithmetic: round() is slow per word)."""
+    """A bbox of SPEC.md §7, in tenths of a pixel (int arithmetic: round() is slow per word); the
+    size is the rounded right less the rounded left, so that a box clipped to the page stays in it."""
+    left_tenths, top_tenths = int(left * 10 + 0.5), int(top * 10 + 0.5)
+    right_tenths, bottom_tenths = int(right * 10 + 0.5), int(bottom * 10 + 0.5)
     return {
-        "left": int(left * 10 + 0.5) / 10, "top": int(top * 10 + 0.5) / 10,
-        "width": int(max(right - left, 0.0) * 10 + 0.5) / 10, "height": int(max(bottom - top, 0.0) * 10 + 0.5) / 10,
+        "left": left_tenths / 10, "top": top_tenths / 10,
+        "width": (right_tenths - left_tenths) / 10 if right_tenths > left_tenths else 0.0,
+        "height": (bottom_tenths - top_tenths) / 10 if bottom_tenths > top_tenths else 0.0,
     }
 
 
-def ocr_entries(words: list[Word], to_image: ToImage = same_box) -> list[dict]:
-    """The `ocr` list of a segment: each word or OCR line with its box (in image pixels) and confidence."""
+def clip(box: tuple, width: float, height: float) -> tuple[float, float, float, float]:
+    """A (left, top, right, bottom) box cut to the page's 0..width, 0..height (text that runs off it)."""
+    left, top, right, bottom = box
+    return (min(max(left, 0.0), width), min(max(top, 0.0), height),
+            min(max(right, 0.0), width), min(max(bottom, 0.0), height))
+
+
+def within(box: tuple, width: float, height: float) -> bool:
+    """Whether a (left, top, right, bottom) box lies on the page."""
+    return box[0] >= 0 and box[1] >= 0 and box[2] <= width and box[3] <= height
+
+
+def ocr_entries(words: list[Word], to_image: ToImage = same_box, page: dict | None = None) -> list[dict]:
+    """The `ocr` list of a segment: each word or OCR line with its box (in image pixels) and
+    confidence; with the `page`, boxes are clipped to it and a word wholly off it is left out."""
+    if page is not None:
+        width, height = page["page_width"], page["page_height"]
+        boxes = [to_image((word.left, word.top, word.right, word.bottom)) for word in words]
+        if not all(within(box, width, height) for box in boxes):
+            entries = []
+            for word, box in zip(words, boxes):
+                left, top, right, bottom = clip(box, width, height)
+                if right > left and bottom > top:
+                    entries.append({"bbox": box_dict(left, top, right, bottom), "text": word.text,
+                                    "confidence": word.confidence})
+            return entries
     # box_dict written out inline: this runs once per word of every page under ocr_strategy=All.
     if to_image is same_box:
         return [{"bbox": {"left": int(word.left * 10 + 0.5) / 10, "top": int(word.top * 10 + 0.5) / 10,
@@ -54,21 +84,25 @@ def new_segment_id() -> str:
 
 def new_segment(segment_type: str, box: tuple, page: dict, text: str, words: list[Word], with_ocr: bool,
                 to_image: ToImage = same_box) -> dict:
-    """A segment of one page, with confidence from its OCR words when it has any; boxes go to image pixels."""
+    """A segment of one page, with confidence from its OCR words when it has any; boxes go to image
+    pixels, clipped to the page (text can run off it)."""
     scores = [word.confidence for word in words if word.confidence is not None]
+    width, height = page["page_width"], page["page_height"]
+    image_box = to_image(box)
+    inside = within(image_box, width, height)
     return {
         "segment_id": new_segment_id(),
         "segment_type": segment_type,
-        "bbox": box_dict(*to_image(box)),
+        "bbox": box_dict(*(image_box if inside else clip(image_box, width, height))),
         "page_number": page["page_number"],
-        "page_width": page["page_width"],
-        "page_height": page["page_height"],
+        "page_width": width,
+        "page_height": height,
         "confidence": round(sum(scores) / len(scores), 4) if scores else None,
         "text": text,
         "html": "",
         "markdown": "",
         "image": None,
-        "ocr": ocr_entries(words, to_image) if with_ocr else [],
+        "ocr": (ocr_entries(words, to_image) if inside else ocr_entries(words, to_image, page)) if with_ocr else [],
     }
 
 
@@ -81,12 +115,19 @@ def block_segment(block: Block, page: dict, with_ocr: bool, to_image: ToImage = 
         return segment
     text = block_text(block)
     segment = new_segment(block.kind, block.box, page, text, block.words, with_ocr, to_image)
-    render_markup(segment, block.level)
+    if block.role == "code" and block.kind == "Text":
+        segment["html"], segment["markdown"] = code_markup(text)
+    else:
+        render_markup(segment, block.level)
     return segment
 
 
 def block_text(block: Block) -> str:
-    """A block's text; lines of a formula or a list item keep their own reading."""
+    """A block's text: code keeps its lines and indentation, a contents entry drops its leaders."""
+    if block.role == "code" and block.kind == "Text":
+        return code_text(block.lines)
+    if block.role == "contents":
+        return entry_text(block.text)
     return block.text.strip()
 
 
@@ -145,7 +186,7 @@ def page_segment(blocks: list[Block], page: dict, words: list[Word], with_ocr: b
         "\n\n".join(part["text"] for part in rendered if part["text"]), words, False,
     )
     if with_ocr:
-        segment["ocr"] = ocr_entries(words, to_image)
+        segment["ocr"] = ocr_entries(words, to_image, page)
     segment["html"] = '<div class="page">' + "".join(part["html"] for part in rendered) + "</div>"
     segment["markdown"] = "\n\n".join(part["markdown"] for part in rendered if part["markdown"])
     return segment
