@@ -70,7 +70,7 @@ def test_two_columns_read_left_column_first(parsed):
 def test_ruled_table_becomes_html_and_markdown(parsed):
     table = by_type(parsed, "Table", page=1)[0]
     assert table["html"] == (
-        "<table><tr><td>Name</td><td>Qty</td><td>Price</td></tr><tr><td>Bolt</td><td>120</td>"
+        "<table><tr><th>Name</th><th>Qty</th><th>Price</th></tr><tr><td>Bolt</td><td>120</td>"
         "<td>0.25</td></tr><tr><td>Nut</td><td>300</td><td>0.10</td></tr><tr><td>Gear</td><td>45</td>"
         "<td>3.80</td></tr></table>"
     )

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from pipeline.pdf.layout import group_lines
-from pipeline.pdf.tables import ruled_tables, unruled_tables
+from pipeline.pdf.tables import ruled_tables
 from pipeline.pdf.text import Word
+from pipeline.pdf.unruled import unruled_tables
 
 
 def word(text: str, left: float, top: float, size: float = 10.0) -> Word:
@@ -20,7 +21,8 @@ def test_grid_with_a_cell_spanning_two_columns():
     table = region.payload
     assert [[(cell.text, cell.colspan) for cell in row] for row in table.rows] == [
         [("Name", 1), ("Totals", 2)], [("Bolt", 1), ("12", 1), ("3.5", 1)]]
-    assert table.html() == ('<table><tr><td>Name</td><td colspan="2">Totals</td></tr>'
+    assert table.header_rows == 1  # a spanning cell over rows without one: the header
+    assert table.html() == ('<table><tr><th>Name</th><th colspan="2">Totals</th></tr>'
                             "<tr><td>Bolt</td><td>12</td><td>3.5</td></tr></table>")
     assert table.markdown().splitlines() == ["| Name | Totals |  |", "|---|---|---|", "| Bolt | 12 | 3.5 |"]
 

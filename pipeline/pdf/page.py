@@ -11,10 +11,12 @@ from pipeline.pdf.classify import BodySize, classify_blocks
 from pipeline.pdf.layout import Block, Line, Region, free_lines, group_lines, inside, layout_page
 from pipeline.pdf.objects import PageGraphics
 from pipeline.pdf.ocr import ocr_words
+from pipeline.pdf.reading_order import column_areas
 from pipeline.pdf.render import BackgroundEncoder, crop_box, encode_image
 from pipeline.pdf.segments import block_segment, ocr_entries, page_segment, same_box
-from pipeline.pdf.tables import ruled_tables, unruled_tables
+from pipeline.pdf.tables import ruled_tables
 from pipeline.pdf.text import Word
+from pipeline.pdf.unruled import unruled_tables
 
 CROPPED_BY_DEFAULT = frozenset({"Picture", "Table"})
 
@@ -142,7 +144,8 @@ def analyse_page(page: PageInput, state: DocumentState, read: PageLines | None =
     body = state.body.value(default=12.0) if state.body.counts else median(line.size for line in lines) if lines else 12.0
     if page.graphics is not None:
         regions += picture_regions(page.graphics, width, height, regions)
-    regions += unruled_tables(free_lines(lines, regions), width, body)
+    rules = page.graphics.horizontal if page.graphics is not None else []
+    regions += column_tables(free_lines(lines, regions), regions, width, body, rules)
     blocks = layout_page(lines, regions, body)
     if lines:
         state.pages_with_text += 1
@@ -167,6 +170,20 @@ def analyse_page(page: PageInput, state: DocumentState, read: PageLines | None =
         add_crop(segment, block.box, page, state)
         segments.append(segment)
     return segments
+
+
+def column_tables(lines: list[Line], regions: list[Region], width: float, body: float, rules: list) -> list[Region]:
+    """Unruled tables, looked for inside each column of the page (an area no gutter runs
+    through): never rows that join unrelated entries of several columns."""
+    if not lines:
+        return []
+    found: list[Region] = []
+    items: list = lines + regions
+    for area in column_areas(items, gap_x=max(body, 4.0), gap_y=max(0.55 * body, 2.0)):
+        area_lines = [item for item in area if isinstance(item, Line)]
+        if len(area_lines) >= 3:
+            found += unruled_tables(area_lines, width, body, rules)
+    return found
 
 
 def add_crop(segment: dict, box: tuple, page: PageInput, state: DocumentState) -> None:

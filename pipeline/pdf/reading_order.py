@@ -1,33 +1,9 @@
 """Reading order of a page's lines and regions: a recursive XY-cut that respects columns."""
 from __future__ import annotations
 
-from operator import attrgetter
+from pipeline.pdf.columns import gutter_columns, split_on_gaps
 
-LEFT, TOP = attrgetter("left"), attrgetter("top")
-
-
-def split_on_gaps(items: list, horizontal: bool, min_gap: float) -> list[list]:
-    """Items split into groups wherever their projection on one axis has a gap of min_gap."""
-    if horizontal:
-        ordered = sorted(items, key=LEFT)
-        spans = [(item.left, item.right) for item in ordered]
-    else:
-        ordered = sorted(items, key=TOP)
-        spans = [(item.top, item.bottom) for item in ordered]
-    group: list = []
-    groups: list[list] = [group]
-    reach = None
-    for item, (start, end) in zip(ordered, spans):
-        if reach is None:
-            reach = end
-        else:
-            if start - reach >= min_gap:
-                group = []
-                groups.append(group)
-            if end > reach:
-                reach = end
-        group.append(item)
-    return groups
+__all__ = ["column_areas", "split_on_gaps", "xy_cut"]
 
 
 def column_gutters(items: list, min_gap: float) -> list[tuple[float, float]]:
@@ -75,46 +51,17 @@ def continues_columns(upper: list, lower: list, gap_x: float, gap_y: float) -> b
     return False
 
 
-def merge_margin_columns(columns: list[list]) -> list[list]:
-    """Narrow columns of labels beside the text (line or item numbers) joined to it."""
-    # Such a column lines up row by row with its neighbour, so it is read along each row.
-    merged = [columns[0]]
-    for column in columns[1:]:
-        if row_aligned_margin(merged[-1], column) or row_aligned_margin(column, merged[-1]):
-            merged[-1] = merged[-1] + column
-        else:
-            merged.append(column)
-    return merged
-
-
-def row_aligned_margin(narrow: list, other: list) -> bool:
-    """Whether `narrow` is a thin column of labels that line up row by row with `other`."""
-    # Either each label sits on a row of the text, or (a numbered listing with blank lines)
-    # each row of the text has its label.
-    width = max(item.right for item in narrow) - min(item.left for item in narrow)
-    other_width = max(item.right for item in other) - min(item.left for item in other)
-    if len(narrow) < 2 or width > 0.15 * other_width or len(narrow) * len(other) > 250_000:
-        return False
-    labelled = [item for item in narrow if any(rows_overlap(item, peer) for peer in other)]
-    if len(labelled) >= 0.8 * len(narrow):
-        return True
-    rows_labelled = sum(1 for peer in other if any(rows_overlap(item, peer) for item in labelled))
-    return len(other) >= 2 and rows_labelled >= 0.9 * len(other)
-
-
-def rows_overlap(item, peer) -> bool:
-    """Whether two items share a row: the overlap is over half the height of `item`."""
-    return min(item.bottom, peer.bottom) - max(item.top, peer.top) > 0.5 * (item.bottom - item.top)
+def columns_of(items: list, gap_x: float) -> list[list]:
+    """The columns of a set of items (one row of fragments far apart: each its own column)."""
+    one_row = max(item.top for item in items) < min(item.bottom for item in items)
+    return gutter_columns(items, gap_x * 3 if one_row else gap_x, one_row)
 
 
 def xy_cut(items: list, gap_x: float, gap_y: float, depth: int = 0) -> list[list]:
     """Leaves of a recursive XY-cut, in reading order: columns left to right, bands top down."""
     if len(items) <= 1 or depth > 40:
         return [items]
-    one_row = max(item.top for item in items) < min(item.bottom for item in items)
-    columns = split_on_gaps(items, True, gap_x * 3 if one_row else gap_x)
-    if len(columns) > 1:
-        columns = merge_margin_columns(columns)
+    columns = columns_of(items, gap_x)
     if len(columns) > 1:
         return [leaf for column in columns for leaf in xy_cut(column, gap_x, gap_y, depth + 1)]
     bands = split_on_gaps(items, False, gap_y)
@@ -124,3 +71,31 @@ def xy_cut(items: list, gap_x: float, gap_y: float, depth: int = 0) -> list[list
             return [items]
         return [leaf for band in bands for leaf in xy_cut(band, gap_x, gap_y, depth + 1)]
     return [items]
+
+
+def column_areas(items: list, gap_x: float, gap_y: float, depth: int = 0) -> list[list]:
+    """The page cut into areas that no gutter runs through, in reading order: the XY-cut's
+    columns, with the bands of each that hold no columns of their own kept together (a table's
+    rows, however far apart). Tables are looked for inside one area at a time."""
+    if len(items) <= 1 or depth > 40:
+        return [items]
+    columns = columns_of(items, gap_x)
+    if len(columns) > 1:
+        return [area for column in columns for area in column_areas(column, gap_x, gap_y, depth + 1)]
+    bands = split_on_gaps(items, False, gap_y)
+    if len(bands) == 1:
+        return [items]
+    areas: list[list] = []
+    plain: list = []  # consecutive bands without columns, one area
+    for band in merge_column_bands(bands, gap_x, gap_y):
+        inner = column_areas(band, gap_x, gap_y, depth + 1) if len(band) < len(items) else [band]
+        if len(inner) == 1:
+            plain += band
+            continue
+        if plain:
+            areas.append(plain)
+            plain = []
+        areas += inner
+    if plain:
+        areas.append(plain)
+    return areas

@@ -1,50 +1,61 @@
-"""Tables: ruled grids from drawn lines, unruled ones from aligned columns; HTML and Markdown."""
+"""Tables: cells, header rows, HTML and Markdown; ruled grids from drawn lines (unruled ones
+from aligned columns are in unruled.py)."""
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 
 from pipeline.pdf.layout import Line, Region, group_lines, inside, visual_rows
-from pipeline.pdf.reading_order import split_on_gaps
 
 TOLERANCE = 3.0  # pixels within which two rules count as the same line
+NUMBER = re.compile(r"^[-+\u2212(]?[$\u20ac\u00a3]?\d[\d.,:/\u2009 ]*[%)]?$")
 
 
 @dataclass
 class Cell:
-    """One table cell: its text and how many grid columns it spans."""
+    """One table cell: its text, how many grid columns it spans, whether it is set in bold."""
 
     text: str
     colspan: int = 1
+    bold: bool = False
 
 
 @dataclass
 class Table:
-    """Rows of cells, the first row taken as the header in Markdown."""
+    """Rows of cells, the first `header_rows` of them the header (`<th>`, Markdown's header row)."""
 
     rows: list[list[Cell]]
+    header_rows: int = 0
 
     def text(self) -> str:
         """Cells separated by tabs, rows by newlines."""
         return "\n".join("\t".join(cell.text for cell in row) for row in self.rows)
 
     def html(self) -> str:
-        """A real `<table>` with one `<tr>` per row and a `<td>` per cell."""
+        """A real `<table>`: one `<tr>` per row, a `<th>` per header cell and a `<td>` per other cell."""
         parts = ["<table>"]
-        for row in self.rows:
+        for index, row in enumerate(self.rows):
+            tag = "th" if index < self.header_rows else "td"
             parts.append("<tr>")
             for cell in row:
                 span = f' colspan="{cell.colspan}"' if cell.colspan > 1 else ""
-                parts.append(f"<td{span}>{html.escape(cell.text)}</td>")
+                parts.append(f"<{tag}{span}>{html.escape(cell.text)}</{tag}>")
             parts.append("</tr>")
         parts.append("</table>")
         return "".join(parts)
 
+    def width(self) -> int:
+        """The number of grid columns."""
+        return max(sum(cell.colspan for cell in row) for row in self.rows)
+
     def markdown(self) -> str:
-        """A pipe table; spanned columns are left empty."""
-        width = max(sum(cell.colspan for cell in row) for row in self.rows)
+        """A pipe table: the first header row as its header (an empty one when the table has
+        none); spanned columns are left empty."""
+        width = self.width()
         lines = []
-        for index, row in enumerate(self.rows):
+        rows = self.rows if self.header_rows else [[Cell("")] * width] + self.rows
+        for index, row in enumerate(rows):
             cells = []
             for cell in row:
                 cells.append(markdown_cell(cell.text))
@@ -54,6 +65,66 @@ class Table:
             if index == 0:
                 lines.append("|" + "|".join(["---"] * width) + "|")
         return "\n".join(lines)
+
+
+def grid(row: list[Cell]) -> list[tuple[int, Cell]]:
+    """The cells of a row with the grid column each starts at."""
+    placed, column = [], 0
+    for cell in row:
+        placed.append((column, cell))
+        column += cell.colspan
+    return placed
+
+
+def is_number(text: str) -> bool:
+    """Whether a cell holds a number (an amount, a percentage, a date or time in digits)."""
+    return NUMBER.match(text) is not None
+
+
+def header_rows(rows: list[list[Cell]], ruled_under_first: bool = False) -> int:
+    """How many of the first rows are a header (0, 1 or 2): set in bold over rows that are not,
+    labels over a column of numbers or of longer text, a cell spanning columns over rows that
+    have none, or a rule drawn under the first row alone."""
+    if len(rows) < 2:
+        return 0
+    count = 0
+    while count < min(2, len(rows) - 1) and is_header(rows[count], rows[count + 1:], count == 0 and ruled_under_first):
+        count += 1
+        if not any(cell.colspan > 1 for cell in rows[count - 1]):
+            break  # a second header row only under a first one whose cells span its columns
+    return count
+
+
+def is_header(row: list[Cell], body: list[list[Cell]], ruled_under: bool) -> bool:
+    """Whether one row reads as the header of the rows below it."""
+    filled = [cell for cell in row if cell.text]
+    if not filled:
+        return False
+    if ruled_under:
+        return True
+    spanning = sum(1 for other in body if any(cell.colspan > 1 for cell in other))
+    if any(cell.colspan > 1 for cell in row) and spanning <= 0.2 * len(body):
+        return True
+    if all(cell.bold for cell in filled) and sum(1 for other in body if all(
+            cell.bold for cell in other if cell.text)) < 0.5 * len(body):
+        return True
+    columns: dict[int, list[str]] = {}
+    for other in body:
+        for column, cell in grid(other):
+            if cell.text:
+                columns.setdefault(column, []).append(cell.text)
+    labels = all(len(cell.text.split()) <= 3 and cell.text[0].isupper() and not any(char.isdigit() for char in cell.text)
+                 for cell in filled) and len(filled) >= 2
+    for column, cell in grid(row):
+        below = columns.get(column, [])
+        if not cell.text or not below or not any(char.isalpha() for char in cell.text) or is_number(cell.text):
+            continue
+        if len(below) >= 2 and sum(map(is_number, below)) >= 2 / 3 * len(below):
+            return True  # a label over a column of numbers
+        words = sum(len(text.split()) for text in below) / len(below)
+        if labels and words >= max(3.0, 2 * len(cell.text.split())):
+            return True  # short labels over a column of longer text
+    return False
 
 
 def markdown_cell(text: str) -> str:
@@ -128,19 +199,21 @@ def grid_region(h_rules: list[tuple], v_rules: list[tuple], words: list) -> Regi
         middle = (top + bottom) / 2
         row: list[Cell] = []
         for column, (left, right) in enumerate(zip(xs, xs[1:])):
-            text = cell_text([w for w in region.words if left <= (w.left + w.right) / 2 < right
-                              and top <= (w.top + w.bottom) / 2 < bottom])
+            words = [w for w in region.words if left <= (w.left + w.right) / 2 < right
+                     and top <= (w.top + w.bottom) / 2 < bottom]
+            text, bold = cell_text(words), bool(words) and all(word.bold for word in words)
             ruled_left = column == 0 or any(
                 abs(x - left) <= TOLERANCE and y0 - TOLERANCE <= middle <= y1 + TOLERANCE for x, y0, y1 in v_rules
             )
             if row and not ruled_left:
                 row[-1].colspan += 1
                 row[-1].text = " ".join(part for part in (row[-1].text, text) if part)
+                row[-1].bold = row[-1].bold and (bold or not text)
             else:
-                row.append(Cell(text))
+                row.append(Cell(text, bold=bold))
         rows.append(row)
     rows = [row for row in rows if any(cell.text for cell in row)] or rows
-    region.payload = Table(rows)
+    region.payload = Table(rows, header_rows(rows))
     return region
 
 
@@ -148,77 +221,20 @@ def cell_text(words: list) -> str:
     """The words of one cell in reading order."""
     if not words:
         return ""
-    return " ".join(row_text(row) for row in visual_rows(group_lines(words)))
+    return lines_text([row[0] if len(row) == 1 else Line([w for line in row for w in line.words])
+                       for row in visual_rows(group_lines(words))])
 
 
-def row_text(row: list[Line]) -> str:
-    """The text of one visual row of fragments."""
-    return " ".join(line.text for line in row)
+def lines_text(lines: list[Line]) -> str:
+    """The text of a cell's lines, top down: a word broken over two lines by a hyphen rejoined."""
+    parts: list[str] = []
+    broken = None
+    for line in lines:
+        if broken is not None and broken.continued_by is line.words[0]:
+            parts[-1] = parts[-1][:-1] + broken.joins_next + line.text
+        else:
+            parts.append(line.text)
+        broken = line.words[-1] if line.words[-1].joins_next is not None else None
+    return " ".join(parts)
 
 
-def unruled_tables(lines: list[Line], page_width: float, body: float) -> list[Region]:
-    """Runs of three or more rows whose fragments line up in columns, as table regions."""
-    rows = visual_rows(lines)
-    regions: list[Region] = []
-    run: list[list[Line]] = []
-    for row in rows + [[]]:
-        continues = len(row) >= 2 and (not run or row_gap(run[-1], row) <= 1.6 * row_height(row))
-        if continues:
-            run.append(row)
-            continue
-        if len(run) >= 3:
-            region = aligned_region(run, page_width, body)
-            if region is not None:
-                regions.append(region)
-        run = [row] if len(row) >= 2 else []
-    return regions
-
-
-def is_prose(line: Line) -> bool:
-    """Whether a fragment reads like a line of running text: six words or more of three letters or more."""
-    return sum(1 for word in line.words if sum(char.isalpha() for char in word.text) >= 3) >= 6
-
-
-def row_gap(upper: list[Line], lower: list[Line]) -> float:
-    """Vertical space between two rows."""
-    return min(line.top for line in lower) - max(line.bottom for line in upper)
-
-
-def row_height(row: list[Line]) -> float:
-    """Height of a row."""
-    return max(line.bottom for line in row) - min(line.top for line in row)
-
-
-def aligned_region(run: list[list[Line]], page_width: float, body: float) -> Region | None:
-    """A table from a run of multi-fragment rows, or None when they read like prose columns."""
-    fragments = [line for row in run for line in row]
-    columns = split_on_gaps(fragments, True, max(0.8 * body, 3.0))
-    if len(columns) < 2:
-        return None
-    widths = sorted(line.right - line.left for line in fragments)
-    words_per_cell = sum(len(line.words) for line in fragments) / len(fragments)
-    if widths[len(widths) // 2] > 0.3 * page_width or words_per_cell > 6:
-        return None
-    # Two or more runs of prose side by side (small pages printed two to a row, narrow columns
-    # in small type) line up as well as a table's cells do: rows with prose in two of their
-    # fragments are not a table's, which holds sentences in one column at most.
-    if sum(1 for row in run if sum(1 for line in row if is_prose(line)) >= 2) >= 0.25 * len(run):
-        return None
-    spans = [(min(line.left for line in column), max(line.right for line in column)) for column in columns]
-    filled = [sum(1 for left, right in spans if any(left <= line.left and line.right <= right for line in row))
-              for row in run]
-    if sum(1 for count in filled if count >= 2) < 0.75 * len(run):
-        return None
-    table_rows = []
-    for row in run:
-        table_rows.append([
-            Cell(" ".join(line.text for line in row if left <= line.left and line.right <= right))
-            for left, right in spans
-        ])
-    region = Region(
-        "Table", min(line.left for line in fragments), min(line.top for line in fragments),
-        max(line.right for line in fragments), max(line.bottom for line in fragments),
-    )
-    region.words = [word for line in fragments for word in line.words]
-    region.payload = Table(table_rows)
-    return region

@@ -1,0 +1,204 @@
+"""Columns of a page: the whitespace gaps that run down it, told apart from the gaps between a
+table's cells.
+
+A page's lines split wherever a vertical strip of whitespace runs between them. Such a gap is a
+gutter between two columns, read one after the other, unless what lies on either side of it reads
+across as the rows of one table: its rows line up (cells top-aligned), in the same type size, a
+cell's text that wraps onto more lines wraps on one side only while the other side waits, and no
+side goes on far beyond the other. Each test is one pass over the rows of the two sides, sorted
+once; nothing compares every line with every other.
+"""
+from __future__ import annotations
+
+from operator import attrgetter
+
+LEFT, TOP = attrgetter("left"), attrgetter("top")
+HEADING_RATIO = 1.25  # a row this much larger than the row beside it is a heading, not a cell
+
+
+def split_on_gaps(items: list, horizontal: bool, min_gap: float) -> list[list]:
+    """Items split into groups wherever their projection on one axis has a gap of min_gap."""
+    if horizontal:
+        ordered = sorted(items, key=LEFT)
+        spans = [(item.left, item.right) for item in ordered]
+    else:
+        ordered = sorted(items, key=TOP)
+        spans = [(item.top, item.bottom) for item in ordered]
+    group: list = []
+    groups: list[list] = [group]
+    reach = None
+    for item, (start, end) in zip(ordered, spans):
+        if reach is None:
+            reach = end
+        else:
+            if start - reach >= min_gap:
+                group = []
+                groups.append(group)
+            if end > reach:
+                reach = end
+        group.append(item)
+    return groups
+
+
+def gutter_columns(items: list, min_gap: float, one_row: bool = False) -> list[list]:
+    """Items split at the vertical gaps that are gutters between columns; the gaps between a
+    table's cells and beside a margin of line labels leave their sides together."""
+    groups = split_on_gaps(items, True, min_gap)
+    if len(groups) < 2:
+        return groups
+    groups = merge_margin_columns(groups)
+    if one_row or len(groups) < 2:
+        return groups  # one row of fragments far apart: each its own column, as it always was
+    columns, last, index = [groups[0]], groups[0], 1
+    while index < len(groups):
+        group = groups[index]
+        following = groups[index + 1] if index + 1 < len(groups) else None
+        if following is not None and len(group) == 1 and heads(group[0], last, following) and not is_gutter(last, following):
+            columns[-1] = columns[-1] + group + following  # a header cell centred over two columns
+            last, index = following, index + 2
+            continue
+        if is_gutter(last, group):
+            columns.append(group)
+        else:
+            columns[-1] = columns[-1] + group
+        last, index = group, index + 1
+    return columns
+
+
+def heads(item, left: list, right: list) -> bool:
+    """Whether a lone item sits in the first row of the groups on either side of it, or above them."""
+    return getattr(item, "size", None) is not None and item.top <= min(
+        min(other.top for other in left), min(other.top for other in right)) + 0.5 * (item.bottom - item.top)
+
+
+def merge_margin_columns(columns: list[list]) -> list[list]:
+    """Narrow columns of labels beside the text (line or item numbers) joined to it."""
+    # Such a column lines up row by row with its neighbour, so it is read along each row.
+    merged = [columns[0]]
+    for column in columns[1:]:
+        if row_aligned_margin(merged[-1], column) or row_aligned_margin(column, merged[-1]):
+            merged[-1] = merged[-1] + column
+        else:
+            merged.append(column)
+    return merged
+
+
+def row_aligned_margin(narrow: list, other: list) -> bool:
+    """Whether `narrow` is a thin column of labels that line up row by row with `other`."""
+    # Either each label sits on a row of the text, or (a numbered listing with blank lines)
+    # each row of the text has its label.
+    width = max(item.right for item in narrow) - min(item.left for item in narrow)
+    other_width = max(item.right for item in other) - min(item.left for item in other)
+    if len(narrow) < 2 or width > 0.15 * other_width or len(narrow) * len(other) > 250_000:
+        return False
+    labelled = [item for item in narrow if any(rows_overlap(item, peer) for peer in other)]
+    if len(labelled) >= 0.8 * len(narrow):
+        return True
+    rows_labelled = sum(1 for peer in other if any(rows_overlap(item, peer) for item in labelled))
+    return len(other) >= 2 and rows_labelled >= 0.9 * len(other)
+
+
+def rows_overlap(item, peer) -> bool:
+    """Whether two items share a row: the overlap is over half the height of `item`."""
+    return min(item.bottom, peer.bottom) - max(item.top, peer.top) > 0.5 * (item.bottom - item.top)
+
+
+class Row:
+    """The lines of one side of a gap that share a row, summed up for the gutter test."""
+
+    __slots__ = ("left", "top", "right", "bottom", "size", "wraps", "first_width", "prose", "continued")
+
+    def __init__(self, lines: list):
+        lines.sort(key=LEFT)
+        first = lines[0]
+        self.left, self.right = first.left, max(line.right for line in lines)
+        self.top, self.bottom = min(line.top for line in lines), max(line.bottom for line in lines)
+        self.size = max(line.size for line in lines)
+        words = [word for line in lines for word in line.words]
+        # A row can have been wrapped only if it has two words or more, or ends with a hyphen.
+        self.wraps = len(words) > 1 or words[-1].text.endswith("-")
+        self.first_width = first.words[0].right - first.words[0].left
+        self.prose = any(is_prose(line) for line in lines)
+        self.continued = False  # the row carries on the text of the row above (a wrapped line)
+
+
+def is_prose(line) -> bool:
+    """Whether a fragment reads like a line of running text: six words or more of three letters or more."""
+    return sum(1 for word in line.words if sum(char.isalpha() for char in word.text) >= 3) >= 6
+
+
+def side_rows(items: list) -> list[Row]:
+    """The rows of one side of a gap, top down, each marked when it wraps the row above."""
+    rows: list[list] = []
+    top = bottom = 0.0
+    for line in sorted(items, key=TOP):
+        if rows and min(line.bottom, bottom) - max(line.top, top) > 0.5 * min(line.bottom - line.top, bottom - top):
+            rows[-1].append(line)
+            top, bottom = min(top, line.top), max(bottom, line.bottom)
+        else:
+            rows.append([line])
+            top, bottom = line.top, line.bottom
+    summed = [Row(row) for row in rows]
+    edge = max(row.right for row in summed)
+    for above, row in zip(summed, summed[1:]):
+        # A wrapped line: close below a row that starts where it does and that its first word
+        # would not have fitted on (the row reaches the side's right edge).
+        row.continued = (above.wraps and row.top - above.bottom <= 0.7 * (row.bottom - row.top)
+                         and abs(row.left - above.left) <= 0.8 * row.size
+                         and above.right + 0.3 * row.size + row.first_width > edge - 0.3 * row.size)
+    return summed
+
+
+def is_gutter(left: list, right: list) -> bool:
+    """Whether the vertical gap between two neighbouring groups separates columns, read one
+    after the other, rather than the cells of a table's rows, read across."""
+    if len(left) < 2 or len(right) < 2 or any(getattr(item, "size", None) is None for item in left + right):
+        return True  # a region (a table, a picture) or a lone line beside the rest
+    left_rows, right_rows = side_rows(left), side_rows(right)
+    if len(left_rows) < 2 or len(right_rows) < 2:
+        return True
+    pairs: list[tuple[Row, Row]] = []
+    partial = 0
+    start = 0
+    for row in left_rows:
+        while start < len(right_rows) and right_rows[start].bottom <= row.top:
+            start += 1
+        touching = aligned = False
+        position = start
+        while position < len(right_rows) and right_rows[position].top < row.bottom:
+            peer = right_rows[position]
+            overlap = min(row.bottom, peer.bottom) - max(row.top, peer.top)
+            if overlap > 0.5 * min(row.bottom - row.top, peer.bottom - peer.top):
+                pairs.append((row, peer))
+                aligned = True
+            elif overlap > 0:
+                touching = True
+            position += 1
+        partial += touching and not aligned
+    fewer = min(len(left_rows), len(right_rows))
+    # Baselines on two grids: two columns set each to its own spacing.
+    if partial >= 2 and partial >= 0.15 * fewer:
+        return True
+    # A heading beside a line of text.
+    if any(max(a.size, b.size) >= HEADING_RATIO * min(a.size, b.size) for a, b in pairs):
+        return True
+    # Running text on both sides.
+    both_prose = sum(1 for a, b in pairs if a.prose and b.prose)
+    if both_prose >= 2 and both_prose >= 0.25 * len(pairs):
+        return True
+    if (sum(row.prose for row in left_rows) >= 0.5 * len(left_rows)
+            and sum(row.prose for row in right_rows) >= 0.5 * len(right_rows)):
+        return True
+    # One side wraps a line of text while the other starts a new entry: two columns of entries
+    # (a reference card's), not a row of cells, which all start together.
+    mixed = sum(1 for a, b in pairs if a.continued != b.continued)
+    if mixed >= 2 and mixed >= 0.1 * len(pairs):
+        return True
+    # One side going on well beyond the other's first and last rows (a column that runs on
+    # below its shorter neighbour).
+    for rows, others in ((left_rows, right_rows), (right_rows, left_rows)):
+        top, bottom = others[0].top, others[-1].bottom
+        beyond = sum(1 for row in rows if (row.top >= bottom or row.bottom <= top) and not row.continued)
+        if beyond >= 2 and beyond >= 0.25 * len(rows):
+            return True
+    return False

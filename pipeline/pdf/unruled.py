@@ -1,0 +1,176 @@
+"""Unruled tables: runs of rows whose fragments line up in columns, looked for inside one column
+of the page at a time (page.py cuts the page into columns first).
+
+A row is a visual row of fragments. A row that only carries on the text of cells above it (a
+description wrapping onto a second line) joins their row instead of ending the table. The table's
+columns come from its body rows, so a header cell centred over two columns spans them instead of
+making a column of its own, and a last row that runs across every column (a footnote just below)
+is left out of the table.
+"""
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+
+from pipeline.pdf.columns import is_prose, split_on_gaps
+from pipeline.pdf.layout import Line, Region, visual_rows
+from pipeline.pdf.tables import Cell, Table, header_rows, lines_text
+
+Rule = tuple[float, float, float]  # a horizontal rule: (y, x0, x1)
+
+
+def unruled_tables(lines: list[Line], page_width: float, body: float, rules: list[Rule] = ()) -> list[Region]:
+    """Runs of three or more rows whose fragments line up in columns, as table regions."""
+    regions: list[Region] = []
+    run: list[list[Line]] = []
+    wrapped: list[bool] = []  # for each row of the run: whether it carries on the cells of the row above
+    for row in visual_rows(lines) + [[]]:
+        if run and row and row_gap(run[-1], row) <= 1.6 * row_height(row):
+            carries = wraps_cells(run, row)
+            if carries or len(row) >= 2:
+                run.append(row)
+                wrapped.append(carries)
+                continue
+        if len(run) - sum(wrapped) >= 3:
+            region = aligned_region(run, wrapped, page_width, body, rules)
+            if region is not None:
+                regions.append(region)
+        run, wrapped = ([row], [False]) if len(row) >= 2 else ([], [])
+    return regions
+
+
+def row_gap(upper: list[Line], lower: list[Line]) -> float:
+    """Vertical space between two rows."""
+    return min(line.top for line in lower) - max(line.bottom for line in upper)
+
+
+def row_height(row: list[Line]) -> float:
+    """Height of a row."""
+    return max(line.bottom for line in row) - min(line.top for line in row)
+
+
+def wraps_cells(run: list[list[Line]], row: list[Line]) -> bool:
+    """Whether each fragment of `row` is the next line of a cell of the row above: it starts where
+    that cell's line starts, follows it closely, and its first word would not have fitted on it."""
+    above = run[-1]
+    for line in row:
+        size = line.size or 1.0
+        peer = next((other for other in above if abs(other.left - line.left) <= 0.8 * size), None)
+        if peer is None or line.top - peer.bottom > 0.7 * (line.bottom - line.top):
+            return False
+        if len(peer.words) < 2 and not peer.words[-1].text.endswith("-"):
+            return False  # one word is never wrapped
+        following = [other.left for other in above if other.left > peer.right]
+        if following:
+            edge = min(following) - size
+        else:
+            edge = max(other.right for upper in run for other in upper if abs(other.left - peer.left) <= 0.8 * size)
+        first = line.words[0]
+        if peer.right + 0.3 * size + (first.right - first.left) < edge - 0.3 * size:
+            return False  # the word would have fitted: a line of its own
+    return True
+
+
+def column_spans(fragments: list[Line], min_gap: float) -> list[tuple[float, float]]:
+    """The x extents of the columns the fragments line up in."""
+    return [(min(line.left for line in group), max(line.right for line in group))
+            for group in split_on_gaps(fragments, True, min_gap)]
+
+
+def aligned_region(run: list[list[Line]], wrapped: list[bool], page_width: float, body: float,
+                   rules: list[Rule] = ()) -> Region | None:
+    """A table from a run of rows, or None when they read like prose columns."""
+    rows: list[list[list[Line]]] = []  # the table's rows, each one or more visual rows
+    for visual, carries in zip(run, wrapped):
+        if carries and rows:
+            rows[-1].append(visual)
+        else:
+            rows.append([visual])
+    # Columns from the body: the first rows may be a header whose cells span columns, and the
+    # last a line running across them all (a footnote close below), left out of the table.
+    head, gap = min(2, len(rows) - 2), max(0.8 * body, 3.0)
+    best: tuple[int, list] | None = None
+    for tail in (0, 1, 2):
+        if len(rows) - tail < 3:
+            break
+        spans = column_spans([line for table_row in rows[head:len(rows) - tail] for visual in table_row
+                              for line in visual], gap)
+        if best is None or len(spans) > len(best[1]):
+            best = (tail, spans)
+    if best is None or len(best[1]) < 2:
+        return None
+    tail, spans = best
+    rows = rows[:len(rows) - tail]
+    fragments = [line for table_row in rows for visual in table_row for line in visual]
+    widths = sorted(line.right - line.left for line in fragments)
+    words_per_cell = sum(len(line.words) for line in fragments) / len(fragments)
+    if widths[len(widths) // 2] > 0.3 * page_width or words_per_cell > 6:
+        return None
+    # Two or more runs of prose side by side (small pages printed two to a row, narrow columns
+    # in small type) line up as well as a table's cells do: rows with prose in two of their
+    # fragments are not a table's, which holds sentences in one column at most.
+    if sum(1 for table_row in rows if any(sum(1 for line in visual if is_prose(line)) >= 2
+                                          for visual in table_row)) >= 0.25 * len(rows):
+        return None
+    table_rows = [row_cells(table_row, spans) for table_row in rows]
+    if sum(1 for cells in table_rows if sum(1 for cell in cells if cell.text) >= 2) < 0.75 * len(table_rows):
+        return None
+    region = Region(
+        "Table", min(line.left for line in fragments), min(line.top for line in fragments),
+        max(line.right for line in fragments), max(line.bottom for line in fragments),
+    )
+    region.words = [word for line in fragments for word in line.words]
+    region.payload = Table(table_rows, header_rows(table_rows, ruled_under_first(rows, region, rules)))
+    return region
+
+
+def row_cells(table_row: list[list[Line]], spans: list[tuple[float, float]]) -> list[Cell]:
+    """The cells of one table row: each fragment in the column it lies in, or spanning the
+    columns it reaches across (a fragment in the gap between two spans both)."""
+    count = len(spans)
+    lefts, rights = [span[0] for span in spans], [span[1] for span in spans]
+    parts: list[list[Line]] = [[] for _ in spans]
+    reach = list(range(count))
+    for visual in table_row:
+        for line in visual:
+            first = min(bisect_left(rights, line.left), count - 1)
+            last = max(bisect_right(lefts, line.right) - 1, 0)
+            if first > last:
+                first, last = last, first
+            parts[first].append(line)
+            reach[first] = max(reach[first], last)
+    cells, column = [], 0
+    while column < count:
+        end = reach[column]
+        scan = column
+        while scan < end:
+            scan += 1
+            end = max(end, reach[scan])
+        lines = [line for index in range(column, end + 1) for line in parts[index]]
+        if end > column:
+            lines.sort(key=lambda line: (line.top, line.left))
+        cells.append(Cell(lines_text(lines) if lines else "", end - column + 1,
+                          bool(lines) and all(line.bold for line in lines)))
+        column = end + 1
+    return cells
+
+
+def ruled_under_first(rows: list[list[list[Line]]], region: Region, rules: list[Rule]) -> bool:
+    """Whether a rule drawn across the table separates its first row from the rest, and no
+    such rule runs between most of the other rows (a header rule, not a ruled body)."""
+    if not rules or len(rows) < 2:
+        return False
+    width = region.right - region.left
+    across = sorted(y for y, x0, x1 in rules if min(x1, region.right) - max(x0, region.left) >= 0.6 * width
+                    and region.top <= y <= region.bottom)
+    if not across:
+        return False
+    bounds = [(max(line.bottom for visual in row for line in visual), min(line.top for line in row[0]))
+              for row in rows]
+
+    def ruled(upper: int) -> bool:
+        low, high = bounds[upper][0] - 2, bounds[upper + 1][1] + 2
+        index = bisect_left(across, low)
+        return index < len(across) and across[index] <= high
+
+    others = sum(1 for upper in range(1, len(rows) - 1) if ruled(upper))
+    return ruled(0) and others < 0.5 * max(len(rows) - 2, 1)

@@ -1,0 +1,270 @@
+"""PDFs with columns and tables the column and table tests make with reportlab."""
+from __future__ import annotations
+
+import io
+
+from reportlab.lib.pagesizes import letter
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfgen import canvas
+
+PAGE_WIDTH, PAGE_HEIGHT = letter  # 612 x 792 points
+
+WORDS = ("move the cursor to the next word of the current line and keep the selection open while "
+         "the buffer scrolls down one screen so that the last line shown stays visible above").split()
+
+
+def wrap(text: str, width: float, font: str = "Helvetica", size: float = 10) -> list[str]:
+    """Lines of at most `width` points."""
+    lines, current = [], ""
+    for word in text.split():
+        candidate = f"{current} {word}".strip()
+        if current and stringWidth(candidate, font, size) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = candidate
+    return lines + ([current] if current else [])
+
+
+def new_canvas(pagesize=letter) -> tuple[io.BytesIO, canvas.Canvas]:
+    buffer = io.BytesIO()
+    return buffer, canvas.Canvas(buffer, pagesize=pagesize, invariant=1)
+
+
+# A reference card: three columns of key/description pairs under section headings.
+CARD_LEFTS = (36, 232, 428)  # each column 168 points wide, gutters of 28 points
+CARD_WIDTH = 168
+CARD_KEY_WIDTH = 44
+CARD_SIZE = 8
+CARD_LEADING = 10
+
+
+def card_entries() -> list[list[tuple[str, list[tuple[str, str]]]]]:
+    """For each column, its sections: (heading, [(key, description)]). Keys K01, K02... in reading order."""
+    columns, number = [], 0
+    for column in range(3):
+        sections = []
+        for section in range(3):
+            entries = []
+            for entry in range(5 + (column + section) % 3):
+                number += 1
+                length = 3 + (number * 7) % 13  # some fit on a line, some wrap onto two or three
+                start = (number * 5) % (len(WORDS) - length)
+                entries.append((f"K{number:02d}", " ".join(WORDS[start:start + length])))
+            sections.append((f"Section {column + 1}.{section + 1}", entries))
+        columns.append(sections)
+    return columns
+
+
+def reference_card_pdf() -> bytes:
+    """One page: a title across the top, then three columns of key/description entries."""
+    buffer, pdf = new_canvas()
+    pdf.setFont("Helvetica-Bold", 16)
+    pdf.drawString(36, 750, "Editor Reference Card")
+    for left, sections in zip(CARD_LEFTS, card_entries()):
+        y = 715
+        for heading, entries in sections:
+            pdf.setFont("Helvetica-Bold", 10)
+            pdf.drawString(left, y, heading)
+            y -= 13
+            for key, description in entries:
+                pdf.setFont("Courier-Bold", CARD_SIZE)
+                pdf.drawString(left, y, key)
+                pdf.setFont("Helvetica", CARD_SIZE)
+                for line in wrap(description, CARD_WIDTH - CARD_KEY_WIDTH, size=CARD_SIZE):
+                    pdf.drawString(left + CARD_KEY_WIDTH, y, line)
+                    y -= CARD_LEADING
+            y -= 9
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+# A two-column article, with a small table in its left column beside the right column's prose.
+ARTICLE_LEFTS = (72, 318)
+ARTICLE_WIDTH = 222
+LEFT_PARAGRAPHS = [
+    "Harbours along the western coast receive ships every morning before the market opens, and the "
+    "cargo is sorted by the dock workers who have done this work for many years without a break.",
+    "Lighthouses guide the boats at night and the keepers write down every passing vessel in a book "
+    "that is sent to the harbour office at the end of each month for the records.",
+]
+RIGHT_PARAGRAPHS = [
+    "Mountains rise behind the valley where rivers run through forests of pine and birch, and the "
+    "northern slopes keep their snow until the early days of summer in most years.",
+    "Glaciers feed the lakes below and the farmers draw water from them for their fields during the "
+    "dry months, when the rain stays away for weeks and the ground cracks in the sun.",
+    "Villages in the valley hold a fair each autumn where the harvest is sold and the herders bring "
+    "their animals down from the high pastures before the first snow of the winter falls.",
+]
+ARTICLE_TABLE = [["Port", "Ships", "Tons"], ["Bergen", "120", "3400"], ["Oslo", "95", "2100"], ["Tromsø", "40", "800"]]
+
+
+def article_pdf() -> bytes:
+    """A title across the page, two columns of indented paragraphs on one baseline grid, and a
+    three-column table of short cells in the left column, level with the right column's prose."""
+    buffer, pdf = new_canvas()
+    pdf.setFont("Helvetica-Bold", 18)
+    pdf.drawString(72, 720, "Coast and Mountains")
+    columns = [(ARTICLE_LEFTS[0], LEFT_PARAGRAPHS, True), (ARTICLE_LEFTS[1], RIGHT_PARAGRAPHS, False)]
+    for left, paragraphs, with_table in columns:
+        y = 680
+        for index, text in enumerate(paragraphs):
+            pdf.setFont("Helvetica", 10)
+            # The first line indented: wrapped a little narrower, the rest to the column's width.
+            first, *rest = wrap(text, ARTICLE_WIDTH - 12)
+            for number, line in enumerate([first] + wrap(" ".join(rest), ARTICLE_WIDTH)):
+                pdf.drawString(left + (12 if number == 0 else 0), y, line)
+                y -= 13
+            if with_table and index == 0:
+                y -= 13
+                for row_index, row in enumerate(ARTICLE_TABLE):
+                    pdf.setFont("Helvetica-Bold" if row_index == 0 else "Helvetica", 10)
+                    for column, text_cell in enumerate(row):
+                        pdf.drawString(left + 74 * column, y, text_cell)
+                    y -= 13
+                y -= 13
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+# Tables: each case with the grid it must come back as (None marks a header row).
+FILES_TABLE = [
+    ["File", "Lines", "Description"],
+    ["page.py", "198", "One page into segments"],
+    ["reading_order.py", "126", "The order in which a page's lines and regions are read, column after column"],
+    ["tables.py", "", "Ruled and unruled tables"],
+    ["layout.py", "300", "Words into lines and lines into blocks, cut at changes of style and spacing"],
+]
+
+
+def unruled_files_table(pdf: canvas.Canvas, top: float) -> float:
+    """The files table without rules: a bold header row, descriptions wrapping in their column,
+    an empty cell. Returns the baseline below it."""
+    xs, width, leading = (72, 190, 240), 180, 12
+    y = top
+    for index, row in enumerate(FILES_TABLE):
+        pdf.setFont("Helvetica-Bold" if index == 0 else "Helvetica", 10)
+        pdf.drawString(xs[0], y, row[0])
+        pdf.drawString(xs[1], y, row[1])
+        lines = wrap(row[2], width)
+        for line in lines:
+            pdf.drawString(xs[2], y, line)
+            y -= leading
+        y -= 4
+    return y
+
+
+SALES_TABLE = [["Region", "Sales", None, "Notes"], ["", "2023", "2024", ""], ["North", "1200", "1350", "new depot"],
+               ["South", "950", "", "closed in May"], ["East", "1430", "1500", ""]]
+
+
+def unruled_sales_table(pdf: canvas.Canvas, top: float) -> float:
+    """A table with two header rows: `Sales` centred over the 2023 and 2024 columns."""
+    xs, leading = (72, 180, 250, 330), 14
+    y = top
+    pdf.setFont("Helvetica-Bold", 10)
+    pdf.drawString(xs[0], y, "Region")
+    pdf.drawCentredString((xs[1] + xs[2] + stringWidth("2024", "Helvetica-Bold", 10)) / 2, y, "Sales")
+    pdf.drawString(xs[3], y, "Notes")
+    y -= leading
+    pdf.drawString(xs[1], y, "2023")
+    pdf.drawString(xs[2], y, "2024")
+    y -= leading
+    pdf.setFont("Helvetica", 10)
+    for row in SALES_TABLE[2:]:
+        for x, text in zip(xs, row):
+            pdf.drawString(x, y, text)
+        y -= leading
+    return y
+
+
+PARTS_TABLE = [["Part", "Size", None, "Use"], ["", "Width", "Height", ""],
+               ["Bolt", "12", "40", "Holds the frame to the wall bracket in every model we sell"],
+               ["Nut", "12", "", "Locks the bolt"], ["Washer", "", "", ""]]
+
+
+def ruled_parts_table(pdf: canvas.Canvas, top: float) -> float:
+    """A ruled grid: `Size` spans the Width and Height columns of the second header row, the Use
+    column wraps inside its cell, some cells are empty. Returns its bottom."""
+    xs = [72, 150, 210, 270, 470]
+    heights = [18, 18, 40, 18, 18]
+    ys = [top]
+    for height in heights:
+        ys.append(ys[-1] - height)
+    pdf.setLineWidth(0.8)
+    for index, y in enumerate(ys):
+        if index == 1:  # under the first header row: no rule under Part and Use, which span both rows
+            pdf.line(xs[1], y, xs[3], y)
+        else:
+            pdf.line(xs[0], y, xs[-1], y)
+    for index, x in enumerate(xs):
+        if index == 2:  # between Width and Height: not through the spanning `Size`
+            pdf.line(x, ys[1], x, ys[-1])
+        else:
+            pdf.line(x, ys[0], x, ys[-1])
+    pdf.setFont("Helvetica-Bold", 10)
+    pdf.drawString(xs[0] + 4, ys[0] - 13, "Part")
+    pdf.drawCentredString((xs[1] + xs[3]) / 2, ys[0] - 13, "Size")
+    pdf.drawString(xs[3] + 4, ys[0] - 13, "Use")
+    pdf.drawString(xs[1] + 4, ys[1] - 13, "Width")
+    pdf.drawString(xs[2] + 4, ys[1] - 13, "Height")
+    pdf.setFont("Helvetica", 10)
+    for row_index, row in enumerate(PARTS_TABLE[2:], start=2):
+        for column, text in enumerate(row):
+            for number, line in enumerate(wrap(text, xs[column + 1] - xs[column] - 8)):
+                pdf.drawString(xs[column] + 4, ys[row_index] - 13 - 12 * number, line)
+    return ys[-1]
+
+
+def tables_pdf() -> bytes:
+    """One page per table, each between two paragraphs."""
+    buffer, pdf = new_canvas()
+    for draw in (unruled_files_table, unruled_sales_table, ruled_parts_table):
+        pdf.setFont("Helvetica", 10)
+        pdf.drawString(72, 720, "The table below lists what the test expects to find in it, cell by cell.")
+        bottom = draw(pdf, 690)
+        pdf.setFont("Helvetica", 10)
+        pdf.drawString(72, bottom - 30, "The paragraph after the table is read after it, as its own segment.")
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+LONG_HEADER = ["Code", "Name", "Meaning"]
+
+
+def long_table_rows() -> list[list[str]]:
+    return [[str(100 + number), f"ITEM{number:02d}", f"meaning of item {number}"] for number in range(62)]
+
+
+def long_table_pdf(repeat_header: bool) -> bytes:
+    """A table of 62 rows that runs from page one onto page two, with or without its header row
+    printed again at the top of page two."""
+    buffer, pdf = new_canvas()
+    rows = long_table_rows()
+    xs = (72, 160, 280)
+    pdf.setFont("Helvetica", 10)
+    pdf.drawString(72, 730, "The codes and their meanings are listed in the table below.")
+    y, page = 700, 1
+    header_due = True
+    for row in rows:
+        if y < 72:
+            pdf.showPage()
+            page += 1
+            y, header_due = 740, repeat_header
+        if header_due:
+            pdf.setFont("Helvetica-Bold", 10)
+            for x, text in zip(xs, LONG_HEADER):
+                pdf.drawString(x, y, text)
+            y -= 14
+            header_due = False
+        pdf.setFont("Helvetica", 10)
+        for x, text in zip(xs, row):
+            pdf.drawString(x, y, text)
+        y -= 14
+    pdf.drawString(72, y - 20, "The table ends here and the text goes on below it.")
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
