@@ -181,7 +181,7 @@ def score(reading: Reading, tests: Checks) -> Score:
 
 def losses(service: Reading, rival: Reading, tests: Checks) -> list[tuple[int | None, str]]:
     """(page, what) for each test the rival passes and the service fails, in source order: missing sentences, pairs
-    out of order, running heads left in the body."""
+    out of order; then the running heads the service leaves in the body (page None)."""
     lost = []
     for index, k in enumerate(tests.keys):
         if present(rival, k) and not present(service, k):
@@ -193,7 +193,7 @@ def losses(service: Reading, rival: Reading, tests: Checks) -> list[tuple[int | 
                                                f" {tests.sentences[a]} || {tests.sentences[b]}"))
     lost.sort(key=lambda item: item[0])
     for head in tests.heads:
-        if absent_count(service, head) < absent_count(rival, head):
+        if absent_count(service, head) < len(head.pages):  # listed whatever the rival does: only the service can mark heads
             lost.append((len(tests.keys), None, f"running head in the body {len(head.pages) - absent_count(service, head)} times"
                                                 f" (its text on pages {service.pages_of(head.key)}): {head.line}"))
     return [(page, what) for _, page, what in lost]
@@ -216,9 +216,9 @@ def fmt(value: float | None) -> str:
 def table(title: str, rows: list[tuple[str, dict[str, Score]]], metric: int) -> list[str]:
     lines = [f"| {title} | " + " | ".join(CANDIDATES) + " |", "|---|" + "---:|" * len(CANDIDATES)]
     for name, scores in rows:
-        values = [scores[candidate].shares()[metric] for candidate in CANDIDATES]
-        best = max((value for value in values if value is not None), default=None)
-        cells = [f"**{fmt(value)}**" if value is not None and value == best else fmt(value) for value in values]
+        values = [fmt(scores[candidate].shares()[metric]) for candidate in CANDIDATES]
+        best = max((value for value in values if value != "-"), default=None)
+        cells = [f"**{value}**" if value == best else value for value in values]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
 
