@@ -269,8 +269,10 @@ def main() -> None:
         rival = arguments.against or max(rivals, key=lambda name: (scores[name].present, scores[name].ordered))
         lost = losses(readings[SERVICE], readings[rival], tests)
         shares = " ".join(fmt(value) for value in scores[SERVICE].shares())
+        heads_left = sum(1 for page, _ in lost if page is None)
         print(f"## {document.name}: {pages} pages, {time.perf_counter() - started:.1f} s; service present/in order/absent {shares}; "
-              f"{len(lost)} tests passed by {rival} and failed by the service", flush=True)
+              f"{len(lost) - heads_left} tests passed by {rival} and failed by the service; {heads_left} running heads left in"
+              " the body", flush=True)
         pages_lost = Counter(page for page, _ in lost if page is not None)
         if pages_lost:
             print("   pages (tests lost): " + ", ".join(f"{page} ({count})" for page, count in sorted(pages_lost.most_common(12))))
