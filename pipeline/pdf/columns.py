@@ -53,11 +53,12 @@ def gutter_columns(items: list, min_gap: float, one_row: bool = False) -> list[l
     while index < len(groups):
         group = groups[index]
         following = groups[index + 1] if index + 1 < len(groups) else None
-        if following is not None and len(group) == 1 and heads(group[0], last, following) and not is_gutter(last, following):
+        if (following is not None and len(group) == 1 and heads(group[0], last, following)
+                and not is_gutter(last, following, columns[-1])):
             columns[-1] = columns[-1] + group + following  # a header cell centred over two columns
             last, index = following, index + 2
             continue
-        if is_gutter(last, group):
+        if is_gutter(last, group, columns[-1]):
             columns.append(group)
         else:
             columns[-1] = columns[-1] + group
@@ -146,17 +147,40 @@ def side_rows(items: list) -> list[Row]:
         row.continued = (above.wraps and row.top - above.bottom <= 0.7 * (row.bottom - row.top)
                          and abs(row.left - above.left) <= 0.8 * row.size
                          and above.right + 0.3 * row.size + row.first_width > edge - 0.3 * row.size)
+    if len(summed) >= 4 and sum(row.continued for row in summed) >= 0.85 * (len(summed) - 1):
+        for row in summed:  # lines all of one width: a list of like entries as much as a paragraph
+            row.continued = False
     return summed
 
 
-def is_gutter(left: list, right: list) -> bool:
+def unlabelled(rows: list[Row], side: list, context: list) -> None:
+    """Keep a row's wrap only where nothing of its column further left shares the row: a line
+    beside the next entry's label starts that entry, however full the line above it was."""
+    own = {id(item) for item in side}
+    others = sorted((item for item in context if id(item) not in own), key=TOP)
+    start = 0
+    for row in rows:
+        while start < len(others) and others[start].bottom <= row.top:
+            start += 1
+        position = start
+        while row.continued and position < len(others) and others[position].top < row.bottom:
+            other = others[position]
+            if min(row.bottom, other.bottom) - max(row.top, other.top) > 0.5 * (row.bottom - row.top):
+                row.continued = False
+            position += 1
+
+
+def is_gutter(left: list, right: list, context: list | None = None) -> bool:
     """Whether the vertical gap between two neighbouring groups separates columns, read one
-    after the other, rather than the cells of a table's rows, read across."""
+    after the other, rather than the cells of a table's rows, read across. `context` is the
+    column `left` belongs to so far (its groups further left included)."""
     if len(left) < 2 or len(right) < 2 or any(getattr(item, "size", None) is None for item in left + right):
         return True  # a region (a table, a picture) or a lone line beside the rest
     left_rows, right_rows = side_rows(left), side_rows(right)
     if len(left_rows) < 2 or len(right_rows) < 2:
         return True
+    if context is not None and len(context) > len(left):
+        unlabelled(left_rows, left, context)
     pairs: list[tuple[Row, Row]] = []
     partial = 0
     start = 0
@@ -189,9 +213,11 @@ def is_gutter(left: list, right: list) -> bool:
     if (sum(row.prose for row in left_rows) >= 0.5 * len(left_rows)
             and sum(row.prose for row in right_rows) >= 0.5 * len(right_rows)):
         return True
-    # One side wraps a line of text while the other starts a new entry: two columns of entries
-    # (a reference card's), not a row of cells, which all start together.
-    mixed = sum(1 for a, b in pairs if a.continued != b.continued)
+    # The left side wraps a line of text while the right starts a new entry: two columns of
+    # entries (a reference card's), not a row of cells, which all start together. (A wrap on
+    # the right beside a new entry on the left is what a table's cells that happen to fill
+    # their column look like too.)
+    mixed = sum(1 for a, b in pairs if a.continued and not b.continued)
     if mixed >= 2 and mixed >= 0.1 * len(pairs):
         return True
     # One side going on well beyond the other's first and last rows (a column that runs on

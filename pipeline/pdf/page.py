@@ -7,14 +7,14 @@ from statistics import median
 
 from PIL import Image
 
-from pipeline.pdf.classify import BodySize, classify_blocks
+from pipeline.pdf.classify import MARGIN_SHARE, BodySize, classify_blocks
 from pipeline.pdf.layout import Block, Line, Region, free_lines, group_lines, inside, layout_page
 from pipeline.pdf.objects import PageGraphics
 from pipeline.pdf.ocr import ocr_words
 from pipeline.pdf.reading_order import column_areas
 from pipeline.pdf.render import BackgroundEncoder, crop_box, encode_image
 from pipeline.pdf.segments import block_segment, ocr_entries, page_segment, same_box
-from pipeline.pdf.tables import ruled_tables
+from pipeline.pdf.tables import Cell, Table, ruled_tables
 from pipeline.pdf.text import Word
 from pipeline.pdf.unruled import unruled_tables
 
@@ -31,6 +31,7 @@ class DocumentState:
     body: BodySize = field(default_factory=BodySize)
     pages_with_text: int = 0
     title_given: bool = False
+    open_table: tuple[int, Table] | None = None  # the table that ended the last page typed, and its page
 
     @property
     def ocr_all(self) -> bool:
@@ -151,6 +152,7 @@ def analyse_page(page: PageInput, state: DocumentState, read: PageLines | None =
         state.pages_with_text += 1
     title_allowed = not state.title_given and state.pages_with_text <= 2
     state.title_given |= classify_blocks(blocks, height, body, title_allowed)
+    continue_table(blocks, state, page.info["page_number"], height)
     # Turned text is read after the page's own, in the order the PDF gives it (never a heading
     # for its size): one block for each angle, so that a watermark and a margin stamp stay apart.
     by_angle: dict[int, list[Word]] = {}
@@ -184,6 +186,37 @@ def column_tables(lines: list[Line], regions: list[Region], width: float, body: 
         if len(area_lines) >= 3:
             found += unruled_tables(area_lines, width, body, rules)
     return found
+
+
+def continue_table(blocks: list[Block], state: DocumentState, number: int, height: float) -> None:
+    """A table that opens a page after one that ended the page before, with as many columns,
+    is that table continued: it gets the header rows it repeats marked as such, or, when it
+    does not repeat them, a copy of them, so that each page's part has its header."""
+    body = [block for block in blocks if block.kind not in ("PageHeader", "PageFooter", "Footnote")
+            and block.box[3] > height * MARGIN_SHARE and block.box[1] < height * (1 - MARGIN_SHARE)]
+    previous, state.open_table = state.open_table, None
+    if not body:
+        return
+    first, last = body[0], body[-1]
+    if previous is not None and previous[0] == number - 1 and first.kind == "Table" and first.region is not None:
+        carry_header(previous[1], first.region.payload)
+    if last.kind == "Table" and last.region is not None:
+        state.open_table = (number, last.region.payload)
+
+
+def carry_header(previous: Table, table: Table) -> None:
+    """Give the continuation of a table the header rows of its first part."""
+    count = previous.header_rows
+    if not count or previous.width() != table.width():
+        return
+    def texts(rows: list[list[Cell]]) -> list[list[str]]:
+        return [[" ".join(cell.text.split()).casefold() for cell in row] for row in rows]
+    head = previous.rows[:count]
+    if texts(table.rows[:count]) == texts(head):
+        table.header_rows = max(table.header_rows, count)  # printed again: its own header rows
+    elif not table.header_rows:
+        table.rows = [[Cell(cell.text, cell.colspan, cell.bold) for cell in row] for row in head] + table.rows
+        table.header_rows = count
 
 
 def add_crop(segment: dict, box: tuple, page: PageInput, state: DocumentState) -> None:
