@@ -195,8 +195,19 @@ def losses(service: Reading, rival: Reading, tests: Checks) -> list[tuple[int | 
     for head in tests.heads:
         if absent_count(service, head) < len(head.pages):  # listed whatever the rival does: only the service can mark heads
             lost.append((len(tests.keys), None, f"running head in the body {len(head.pages) - absent_count(service, head)} times"
-                                                f" (its text on pages {service.pages_of(head.key)}): {head.line}"))
+                                                f" (its text on pages {spans(service.pages_of(head.key))}): {head.line}"))
     return [(page, what) for _, page, what in lost]
+
+
+def spans(pages: list[int | None]) -> str:
+    """Page numbers as runs: 1-4, 7."""
+    runs: list[list[int]] = []
+    for page in sorted({page for page in pages if page is not None}):
+        if runs and page == runs[-1][1] + 1:
+            runs[-1][1] = page
+        else:
+            runs.append([page, page])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
 def measure(document: sources.Document, max_pages: int) -> tuple[int, Checks, dict[str, Score], dict[str, Reading]]:

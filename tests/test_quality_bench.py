@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from bench.quality import (
+    Checks,
     Head,
     Reading,
     Score,
-    Checks,
     absent_count,
     in_order,
     key,
@@ -14,6 +14,7 @@ from bench.quality import (
     present,
     running_heads,
     score,
+    spans,
 )
 from bench.quality_sources import html_blocks, source_sentences, split_sentences
 from bench.table_cells import grid_from_html, grid_from_rows, matched_cells, score_tables
@@ -101,7 +102,7 @@ def test_losses_name_the_page_and_the_sentence():
     service = reading(SOURCE[0] + " A Manual 4", SOURCE[2], SOURCE[1] + " A Manual")
     lost = losses(service, rival, tests)
     assert lost[0] == (2, f"out of order (service p.3 then p.2): {SOURCE[1]} || {SOURCE[2]}")
-    assert lost[1][0] is None and "running head in the body 2 times (its text on pages [1, 3])" in lost[1][1]
+    assert lost[1][0] is None and "running head in the body 2 times (its text on pages 1, 3)" in lost[1][1]
 
 
 def test_source_blocks_and_sentences():
@@ -158,3 +159,7 @@ def test_score_tables_f1_and_repeated_header():
     assert (half.found, half.output_cells) == (4, 4)
     assert abs(half.f1() - 2 * 1.0 * 0.5 / 1.5) < 1e-9
     assert score_tables(truth, []).f1() == 0.0
+
+
+def test_spans():
+    assert spans([3, 1, 2, 7, None, 9, 8]) == "1-3, 7-9"
