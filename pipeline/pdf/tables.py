@@ -14,11 +14,12 @@ NUMBER = re.compile(r"^[-+\u2212(]?[$\u20ac\u00a3]?\d[\d.,:/\u2009 ]*[%)]?$")
 
 @dataclass
 class Cell:
-    """One table cell: its text, how many grid columns it spans, whether it is set in bold."""
+    """One table cell: its text, how many grid columns and rows it spans, whether it is bold."""
 
     text: str
     colspan: int = 1
     bold: bool = False
+    rowspan: int = 1
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Table:
             parts.append("<tr>")
             for cell in row:
                 span = f' colspan="{cell.colspan}"' if cell.colspan > 1 else ""
+                span += f' rowspan="{cell.rowspan}"' if cell.rowspan > 1 else ""
                 parts.append(f"<{tag}{span}>{html.escape(cell.text)}</{tag}>")
             parts.append("</tr>")
         parts.append("</table>")
@@ -47,32 +49,43 @@ class Table:
 
     def width(self) -> int:
         """The number of grid columns."""
-        return max(sum(cell.colspan for cell in row) for row in self.rows)
+        return max((column + cell.colspan for row in positions(self.rows) for column, cell in row), default=0)
 
     def markdown(self) -> str:
         """A pipe table: the first header row as its header (an empty one when the table has
-        none); spanned columns are left empty."""
+        none); positions a spanning cell covers are left empty."""
         width = self.width()
         lines = []
-        rows = self.rows if self.header_rows else [[Cell("")] * width] + self.rows
-        for index, row in enumerate(rows):
-            cells = []
-            for cell in row:
-                cells.append(markdown_cell(cell.text))
-                cells.extend([""] * (cell.colspan - 1))
-            cells.extend([""] * (width - len(cells)))
+        placed = positions(self.rows)
+        if not self.header_rows:
+            placed = [[]] + placed
+        for index, row in enumerate(placed):
+            cells = [""] * width
+            for column, cell in row:
+                cells[column] = markdown_cell(cell.text)
             lines.append("| " + " | ".join(cells) + " |")
             if index == 0:
                 lines.append("|" + "|".join(["---"] * width) + "|")
         return "\n".join(lines)
 
 
-def grid(row: list[Cell]) -> list[tuple[int, Cell]]:
-    """The cells of a row with the grid column each starts at."""
-    placed, column = [], 0
-    for cell in row:
-        placed.append((column, cell))
-        column += cell.colspan
+def positions(rows: list[list[Cell]]) -> list[list[tuple[int, Cell]]]:
+    """The cells of each row with the grid column each starts at, as HTML lays them out: a cell
+    takes the first column of its row that no cell spanning rows from above covers."""
+    covered: dict[int, int] = {}  # column -> rows it is still covered for
+    placed = []
+    for row in rows:
+        column, out = 0, []
+        for cell in row:
+            while covered.get(column, 0) > 0:
+                column += 1
+            out.append((column, cell))
+            for spanned in range(column, column + cell.colspan):
+                if cell.rowspan > 1:
+                    covered[spanned] = cell.rowspan
+            column += cell.colspan
+        placed.append(out)
+        covered = {column: rows_left - 1 for column, rows_left in covered.items() if rows_left > 1}
     return placed
 
 
@@ -87,35 +100,38 @@ def header_rows(rows: list[list[Cell]], ruled_under_first: bool = False) -> int:
     have none, or a rule drawn under the first row alone."""
     if len(rows) < 2:
         return 0
+    placed = positions(rows)
     count = 0
-    while count < min(2, len(rows) - 1) and is_header(rows[count], rows[count + 1:], count == 0 and ruled_under_first):
+    while count < min(2, len(rows) - 1) and is_header(placed[count], placed[count + 1:], count == 0 and ruled_under_first):
         count += 1
         if not any(cell.colspan > 1 for cell in rows[count - 1]):
             break  # a second header row only under a first one whose cells span its columns
+    if count:  # a header cell spanning rows takes them into the header
+        count = max(count, min(max(cell.rowspan for cell in rows[0]), 2, len(rows) - 1))
     return count
 
 
-def is_header(row: list[Cell], body: list[list[Cell]], ruled_under: bool) -> bool:
-    """Whether one row reads as the header of the rows below it."""
-    filled = [cell for cell in row if cell.text]
+def is_header(row: list[tuple[int, Cell]], body: list[list[tuple[int, Cell]]], ruled_under: bool) -> bool:
+    """Whether one row (its cells by start column) reads as the header of the rows below it."""
+    filled = [cell for _, cell in row if cell.text]
     if not filled:
         return False
     if ruled_under:
         return True
-    spanning = sum(1 for other in body if any(cell.colspan > 1 for cell in other))
-    if any(cell.colspan > 1 for cell in row) and spanning <= 0.2 * len(body):
+    spanning = sum(1 for other in body if any(cell.colspan > 1 for _, cell in other))
+    if any(cell.colspan > 1 for cell in filled) and spanning <= 0.2 * len(body):
         return True
     if all(cell.bold for cell in filled) and sum(1 for other in body if all(
-            cell.bold for cell in other if cell.text)) < 0.5 * len(body):
+            cell.bold for _, cell in other if cell.text)) < 0.5 * len(body):
         return True
     columns: dict[int, list[str]] = {}
     for other in body:
-        for column, cell in grid(other):
+        for column, cell in other:
             if cell.text:
                 columns.setdefault(column, []).append(cell.text)
     labels = all(len(cell.text.split()) <= 3 and cell.text[0].isupper() and not any(char.isdigit() for char in cell.text)
                  for cell in filled) and len(filled) >= 2
-    for column, cell in grid(row):
+    for column, cell in row:
         below = columns.get(column, [])
         if not cell.text or not below or not any(char.isalpha() for char in cell.text) or is_number(cell.text):
             continue
@@ -194,10 +210,10 @@ def grid_region(h_rules: list[tuple], v_rules: list[tuple], words: list) -> Regi
         return None
     region = Region("Table", xs[0], ys[0], xs[-1], ys[-1])
     region.words = [word for word in words if inside(word, region)]
-    rows = []
+    rows: list[tuple[float, list[tuple[int, Cell]]]] = []  # each row's top and its cells by start column
     for top, bottom in zip(ys, ys[1:]):
         middle = (top + bottom) / 2
-        row: list[Cell] = []
+        row: list[tuple[int, Cell]] = []
         for column, (left, right) in enumerate(zip(xs, xs[1:])):
             words = [w for w in region.words if left <= (w.left + w.right) / 2 < right
                      and top <= (w.top + w.bottom) / 2 < bottom]
@@ -206,15 +222,40 @@ def grid_region(h_rules: list[tuple], v_rules: list[tuple], words: list) -> Regi
                 abs(x - left) <= TOLERANCE and y0 - TOLERANCE <= middle <= y1 + TOLERANCE for x, y0, y1 in v_rules
             )
             if row and not ruled_left:
-                row[-1].colspan += 1
-                row[-1].text = " ".join(part for part in (row[-1].text, text) if part)
-                row[-1].bold = row[-1].bold and (bold or not text)
+                cell = row[-1][1]
+                cell.colspan += 1
+                cell.text = " ".join(part for part in (cell.text, text) if part)
+                cell.bold = cell.bold and (bold or not text)
             else:
-                row.append(Cell(text, bold=bold))
-        rows.append(row)
-    rows = [row for row in rows if any(cell.text for cell in row)] or rows
-    region.payload = Table(rows, header_rows(rows))
+                row.append((column, Cell(text, bold=bold)))
+        rows.append((top, row))
+    rows = [row for row in rows if any(cell.text for _, cell in row[1])] or rows
+    table_rows = row_spans(rows, xs, h_rules)
+    region.payload = Table(table_rows, header_rows(table_rows))
     return region
+
+
+def row_spans(rows: list[tuple[float, list[tuple[int, Cell]]]], xs: list[float], h_rules: list[tuple]) -> list[list[Cell]]:
+    """The grid's rows, a cell whose top edge is not ruled joined to the cell above it (a cell
+    spanning rows)."""
+    above: dict[int, Cell] = {}  # the cell above each start column
+    table_rows = []
+    for index, (top, row) in enumerate(rows):
+        kept = []
+        for column, cell in row:
+            upper = above.get(column)
+            middle = (xs[column] + xs[column + cell.colspan]) / 2
+            if index and upper is not None and upper.colspan == cell.colspan and not any(
+                    abs(y - top) <= TOLERANCE and x0 - TOLERANCE <= middle <= x1 + TOLERANCE for y, x0, x1 in h_rules):
+                upper.rowspan += 1
+                upper.text = " ".join(part for part in (upper.text, cell.text) if part)
+                continue
+            kept.append(cell)
+            above[column] = cell
+            for covered in range(column + 1, column + cell.colspan):
+                above.pop(covered, None)
+        table_rows.append(kept)
+    return table_rows
 
 
 def cell_text(words: list) -> str:
