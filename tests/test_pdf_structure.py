@@ -230,6 +230,24 @@ def test_code_html_is_escaped():
     assert finish_segment(code, {"format": "Html"})["content"].count("<script>") == 0
 
 
+def test_comments_set_in_a_column_of_their_own_stay_on_their_code_lines():
+    lines = ['plot "foo", "bar"              # two files, two line types',
+             "plot sin(x) linetype 4",
+             "plot cos(x) linetype 5         # colour 5"]
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=letter, invariant=1)
+    y = paragraph(pdf, BEFORE, MARGIN, 700, PAGE_WIDTH - 2 * MARGIN) - 4
+    pdf.setFont("Courier", CODE_SIZE)
+    for line in lines:
+        pdf.drawString(MARGIN + 24, y, line)
+        y -= CODE_SIZE * 1.25
+    paragraph(pdf, AFTER, MARGIN, y - 6, PAGE_WIDTH - 2 * MARGIN)
+    pdf.showPage()
+    pdf.save()
+    segments = parse(buffer.getvalue())
+    assert [segment["text"] for segment in segments] == [BEFORE, "\n".join(lines), AFTER]
+
+
 def test_one_monospace_word_in_a_prose_line_is_no_code(code_segments):
     inline = code_segments[3]
     assert inline["text"] == " ".join(INLINE)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import html
 import re
+from bisect import bisect_left
 from statistics import median
 
-MONO_BODY_SHARE = 0.6  # a document (or page) this much in a monospace font is typed in it: no code
+MONO_BODY_SHARE = 0.9  # a document (or page) this much in a monospace font is typed in it: no code
 CODE_SIZE = 1.15  # a monospace line larger than this many body sizes is a heading, not code
 CODE_GAP = 2.6  # code lines further apart than this many sizes (two blank lines) are two blocks
 MAX_BLANK_LINES = 2
@@ -66,21 +67,36 @@ def is_code_table(region) -> bool:
 
 
 def merge_code_blocks(blocks: list, join) -> list:
-    """Code blocks next in reading order joined (`join(lines, "code")` makes the block) when they
-    overlap across and are at most two blank lines apart: the reading order cuts code at its blank
-    lines and between its aligned columns."""
+    """Code blocks next in reading order joined (`join(lines, "code")` makes the block) when one
+    follows the other down, overlapping across, at most two blank lines below it, or stands beside
+    it on the same rows: the reading order cuts code at its blank lines and between its aligned
+    columns."""
     merged: list = []
     for block in blocks:
-        if block.role == "code" and merged and merged[-1].role == "code":
-            upper = merged[-1]
-            (left, _, right, bottom), (b_left, b_top, b_right, _) = upper.box, block.box
-            ratio = block.size / upper.size if upper.size else 1.0
-            if b_left < right and left < b_right and b_top - bottom <= CODE_GAP * max(upper.size, block.size) \
-                    and 0.87 <= ratio <= 1.15:
-                merged[-1] = join(upper.lines + block.lines, "code")
-                continue
-        merged.append(block)
+        if block.role == "code" and merged and merged[-1].role == "code" and continues_code(merged[-1], block):
+            merged[-1] = join(merged[-1].lines + block.lines, "code")
+        else:
+            merged.append(block)
     return merged
+
+
+def continues_code(upper, block) -> bool:
+    """Whether a code block carries on the one before it: below it, or beside it with each of the
+    shorter one's lines on a line of the other (comments set at a column of their own)."""
+    left, _, right, bottom = upper.box
+    b_left, b_top, b_right, _ = block.box
+    size = max(upper.size, block.size)
+    if not 0.87 <= (block.size / upper.size if upper.size else 1.0) <= 1.15:
+        return False
+    if b_left < right and left < b_right:
+        return b_top - bottom <= CODE_GAP * size
+    shorter, longer = (upper, block) if len(upper.lines) <= len(block.lines) else (block, upper)
+    tops = sorted(line.top for line in longer.lines)
+    for line in shorter.lines:
+        index = bisect_left(tops, line.top - 0.3 * size)
+        if index == len(tops) or tops[index] > line.top + 0.3 * size:
+            return False
+    return True
 
 
 def char_width(lines: list) -> float:
