@@ -34,7 +34,7 @@ def new_canvas(pagesize=letter) -> tuple[io.BytesIO, canvas.Canvas]:
 # A reference card: three columns of key/description pairs under section headings.
 CARD_LEFTS = (36, 232, 428)  # each column 168 points wide, gutters of 28 points
 CARD_WIDTH = 168
-CARD_KEY_WIDTH = 44
+CARD_KEY_WIDTH = 64
 CARD_SIZE = 8
 CARD_LEADING = 10
 

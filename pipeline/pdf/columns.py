@@ -107,7 +107,7 @@ def rows_overlap(item, peer) -> bool:
 class Row:
     """The lines of one side of a gap that share a row, summed up for the gutter test."""
 
-    __slots__ = ("left", "top", "right", "bottom", "size", "wraps", "first_width", "prose", "continued")
+    __slots__ = ("left", "top", "right", "bottom", "size", "bold", "wraps", "first_width", "prose", "continued")
 
     def __init__(self, lines: list):
         lines.sort(key=LEFT)
@@ -115,6 +115,7 @@ class Row:
         self.left, self.right = first.left, max(line.right for line in lines)
         self.top, self.bottom = min(line.top for line in lines), max(line.bottom for line in lines)
         self.size = max(line.size for line in lines)
+        self.bold = all(line.bold for line in lines)
         words = [word for line in lines for word in line.words]
         # A row can have been wrapped only if it has two words or more, or ends with a hyphen.
         self.wraps = len(words) > 1 or words[-1].text.endswith("-")
@@ -142,9 +143,10 @@ def side_rows(items: list) -> list[Row]:
     summed = [Row(row) for row in rows]
     edge = max(row.right for row in summed)
     for above, row in zip(summed, summed[1:]):
-        # A wrapped line: close below a row that starts where it does and that its first word
-        # would not have fitted on (the row reaches the side's right edge).
-        row.continued = (above.wraps and row.top - above.bottom <= 0.7 * (row.bottom - row.top)
+        # A wrapped line: close below a row in the same type that starts where it does and that
+        # its first word would not have fitted on (the row reaches the side's right edge).
+        row.continued = (above.wraps and above.bold == row.bold and 0.87 <= row.size / (above.size or 1.0) <= 1.15
+                         and row.top - above.bottom <= 0.7 * (row.bottom - row.top)
                          and abs(row.left - above.left) <= 0.8 * row.size
                          and above.right + 0.3 * row.size + row.first_width > edge - 0.3 * row.size)
     if len(summed) >= 4 and sum(row.continued for row in summed) >= 0.85 * (len(summed) - 1):
