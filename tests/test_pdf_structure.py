@@ -143,6 +143,46 @@ def test_prose_lines_ending_with_numbers_are_no_contents(contents_segments):
     assert page[1]["text"] == " ".join(NUMBERED_PROSE)
 
 
+def two_column_rows_pdf(heading: str, rows: list[tuple[str, str]]) -> bytes:
+    """A heading, then rows of a text set left and a number set flush right, nothing between."""
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=letter, invariant=1)
+    pdf.setFont("Helvetica-Bold", 18)
+    pdf.drawString(MARGIN, 700, heading)
+    y = 660
+    for title, number in rows:
+        pdf.setFont("Helvetica", 11)
+        pdf.drawString(MARGIN, y, title)
+        pdf.drawRightString(RIGHT, y, number)
+        y -= 20
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def test_a_contents_page_without_leaders_is_a_listing_not_a_table():
+    rows = [("Introduction", "1"), ("Background and related work", "5"), ("Method", "12"), ("Results", "20"),
+            ("Discussion", "31"), ("References", "45")]
+    segments = parse(two_column_rows_pdf("Table of Contents", rows))
+    assert [segment["segment_type"] for segment in segments[1:]] == ["ListItem"] * len(rows)
+    assert [segment["text"] for segment in segments[1:]] == [f"{title} {page}" for title, page in rows]
+
+
+def test_numbers_under_a_header_row_are_a_table_not_a_listing():
+    rows = [("Quarter", "Units"), ("First quarter", "120"), ("Second quarter", "135"), ("Third quarter", "150"),
+            ("Fourth quarter", "170")]
+    segments = parse(two_column_rows_pdf("Sales", rows))
+    assert "ListItem" not in [segment["segment_type"] for segment in segments]
+    assert "First quarter" in " ".join(segment["text"] for segment in segments)
+
+
+def test_a_page_label_over_the_numbers_is_no_table_header():
+    rows = [("Chapter", "Page"), ("Getting started", "1"), ("Working with data", "7"), ("Drawing graphs", "19")]
+    segments = parse(two_column_rows_pdf("Contents", rows))
+    items = [segment["text"] for segment in segments if segment["segment_type"] == "ListItem"]
+    assert items == [f"{title} {page}" for title, page in rows[1:]]
+
+
 # Code
 
 BEFORE = ("The parser reads a module of type definitions. Each definition names a type and says how "

@@ -9,9 +9,10 @@ also go up. The listing's lines are taken out of their blocks, one block per ent
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
-from pipeline.pdf.layout import Block, Line
+from pipeline.pdf.layout import Block, Line, group_lines, row_as_line, visual_rows
 
 LEADERS = ".\u2024\u2025\u2026\u00b7\u2219\u22c5"
 LEADER_WEIGHT = {"\u2025": 2, "\u2026": 3}  # two-dot and three-dot leaders count for their dots
@@ -19,6 +20,7 @@ ROMAN = r"(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,
 PAGE_NUMBER = re.compile(rf"^(?:(\d{{1,4}})|[A-Z][-.\u2013]\d{{1,4}}|{ROMAN})$", re.IGNORECASE)
 ABBREVIATIONS = frozenset({"etc", "al", "vs", "cf", "inc", "ltd", "co", "jr", "sr", "st", "no", "vol", "ed", "eds",
                            "fig", "figs", "approx", "dept", "misc", "corp", "resp"})
+PAGE_LABELS = frozenset({"page", "pages", "pg", "p", "pp", "seite", "página", "pagina"})
 WIDE_GAP = 2.0  # sizes of empty space before a page number without leaders
 ALIGNED = 1.5  # sizes within which the page numbers of one listing end
 MAX_WRAPPED = 2  # lines of a title above the line with its page number
@@ -31,6 +33,7 @@ class Row:
     parts: list[tuple[Line, Block]]
     line: Line
     number: int | None = None  # the arabic page number an entry ends with
+    page_left: float = 0.0  # where its page number starts
     page_right: float = 0.0  # where its page number ends
     leaders: bool = False
     entry: bool = False
@@ -72,29 +75,76 @@ def read_row(row: Row) -> None:
         row.leaders = True
     elif last.left - title_end.right < WIDE_GAP * size:
         return
-    row.entry, row.page_right = True, last.right
+    row.entry, row.page_left, row.page_right = True, last.left, last.right
     row.number = int(match.group(1)) if match.group(1) else None
 
 
 def page_rows(blocks: list[Block], top: float, bottom: float) -> list[Row | None]:
     """The rows of the page's prose blocks in reading order, between `top` and `bottom` (where
     running headers and footers are); None where a table, picture, code block or margin block
-    comes between them. A line that sits on the row of the one before it, to its right (a page
-    number the reading order put in a column of its own) joins that row."""
-    rows: list[Row | None] = []
+    comes between them. A page number the reading order put in a column of its own joins the
+    line on its row to its left, and a line on the row of the one before it, to its right, joins
+    that row."""
+    sequence: list[tuple[Line, Block] | None] = []
     for block in blocks:
         if block.region is not None or block.role or block.box[3] <= top or block.box[1] >= bottom:
+            if sequence and sequence[-1] is not None:
+                sequence.append(None)
+            continue
+        sequence += [(line, block) for line in block.lines]
+    joined = attach_numbers([item for item in sequence if item is not None])
+    taken = {id(line) for parts in joined.values() for line, _ in parts}
+    rows: list[Row | None] = []
+    for item in sequence:
+        if item is None:
             if rows and rows[-1] is not None:
                 rows.append(None)
             continue
-        for line in block.lines:
-            last = rows[-1] if rows else None
-            if last is not None and line.left >= last.line.right and same_row(last.line, line):
-                last.parts.append((line, block))
-                last.line = Line(last.line.words + line.words)
-            else:
-                rows.append(Row([(line, block)], line))
+        line = item[0]
+        if id(line) in taken:
+            continue  # in the row of the line it was attached to
+        parts = [item] + joined.get(id(line), [])
+        last = rows[-1] if rows else None
+        if last is not None and line.left >= last.line.right and same_row(last.line, line):
+            last.parts += parts
+            last.line = Line([word for part, _ in last.parts for word in part.words])
+        else:
+            rows.append(Row(parts, line if len(parts) == 1 else Line([w for part, _ in parts for w in part.words])))
     return rows
+
+
+def attach_numbers(items: list[tuple[Line, Block]]) -> dict[int, list[tuple[Line, Block]]]:
+    """Lines that are a page number alone (leaders before it allowed) attached to the nearest line
+    to their left on their row: {id(that line): [(number line, its block), ...] left to right}."""
+    alone = [page_number_alone(line) for line, _ in items]
+    if not any(alone):
+        return {}
+    targets = sorted((item for item, number in zip(items, alone) if not number), key=lambda item: item[0].top)
+    tops = [line.top for line, _ in targets]
+    joined: dict[int, list[tuple[Line, Block]]] = {}
+    for item, number in zip(items, alone):
+        if not number:
+            continue
+        line = item[0]
+        best = None
+        for index in range(bisect_left(tops, line.top - 2 * (line.bottom - line.top)), len(targets)):
+            candidate = targets[index][0]
+            if candidate.top > line.bottom:
+                break
+            if candidate.right <= line.left and same_row(candidate, line) and (best is None or candidate.right > best.right):
+                best = candidate
+        if best is not None:
+            joined.setdefault(id(best), []).append(item)
+    for parts in joined.values():
+        parts.sort(key=lambda part: part[0].left)
+    return joined
+
+
+def page_number_alone(line: Line) -> bool:
+    """Whether a line is a page number, leaders before it allowed."""
+    words = line.words
+    return (PAGE_NUMBER.match(words[-1].text.lstrip(LEADERS)) is not None
+            and all(not word.text.strip(LEADERS) for word in words[:-1]))
 
 
 def same_row(upper: Line, line: Line) -> bool:
@@ -106,13 +156,13 @@ def same_row(upper: Line, line: Line) -> bool:
 def wraps_into(first: Row, following: Row, entry: Row) -> bool:
     """Whether `first` (then `following`, down to `entry`) is the start of the entry's title: the
     same size, close above it, not right of its left, and running most of the way to its number
-    (boldness is no guide: the leaders of a bold title are often set plain)."""
+    but stopping short of it (boldness is no guide: the leaders of a bold title are often set plain)."""
     line, below, target = first.line, following.line, entry.line
     size = target.size or 1.0
     return (0.9 <= line.size / size <= 1.1
             and below.top - line.bottom <= 0.8 * size
             and line.left <= target.left + 0.5 * size
-            and line.right >= line.left + 0.6 * (entry.page_right - line.left))
+            and line.left + 0.6 * (entry.page_right - line.left) <= line.right < entry.page_left)
 
 
 def listings(rows: list[Row | None]) -> list[list[Entry]]:
@@ -141,22 +191,50 @@ def listings(rows: list[Row | None]) -> list[list[Entry]]:
         run.append(Entry(pending + [row]))
         pending = []
     runs.append(run)
-    return [run for run in runs if run and accepted(run)]
+    labels = Labels([part for row in rows if row is not None for part, _ in row.parts])
+    return [run for run in runs if run and accepted(run, labels)]
 
 
-def accepted(run: list[Entry]) -> bool:
-    """Whether a run of entries is a listing: two with leaders, or three whose numbers go up."""
+def accepted(run: list[Entry], labels: Labels) -> bool:
+    """Whether a run of entries is a listing: two with leaders, or three whose numbers go up and
+    that are no table's rows under a header row (a label over the numbers that is not "Page")."""
     ends = [entry.rows[-1] for entry in run]
     if sum(1 for row in ends if row.leaders) >= 2:
         return True
     numbers = [row.number for row in ends if row.number is not None]
-    return len(run) >= 3 and len(numbers) >= 3 and all(a <= b for a, b in zip(numbers, numbers[1:]))
+    if len(run) < 3 or len(numbers) < 3 or any(a > b for a, b in zip(numbers, numbers[1:])):
+        return False
+    return not labels.over(ends[0], run[0].rows[0].line.top)
+
+
+class Labels:
+    """The page's lines by their bottom edge, to find a column label over a listing's numbers."""
+
+    def __init__(self, lines: list[Line]):
+        self.lines = sorted(lines, key=lambda line: line.bottom)
+        self.bottoms = [line.bottom for line in self.lines]
+
+    def over(self, entry: Row, top: float) -> bool:
+        """Whether a line just above `top` ends over the entry's page number with a word that
+        is neither a page number nor names pages (a table's header row)."""
+        size = entry.line.size or 1.0
+        middle = (entry.line.left + entry.page_right) / 2
+        for index in range(bisect_left(self.bottoms, top - 1.5 * size), len(self.lines)):
+            line = self.lines[index]
+            if line.bottom > top:
+                break
+            last = line.words[-1]
+            if (abs(last.right - entry.page_right) <= ALIGNED * size and last.left > middle
+                    and not PAGE_NUMBER.match(last.text) and last.text.strip(".:").lower() not in PAGE_LABELS):
+                return True
+        return False
 
 
 def split_contents(blocks: list[Block], top: float, bottom: float) -> list[Block]:
     """The page's blocks with each listing entry a `ListItem` block of its own (role "contents"),
     in the place of its first line; the lines left in a block stay together. Blocks above `top`
     or below `bottom` (the page's margins) are no entries."""
+    blocks = [block for table in blocks for block in listing_table(table)]
     found = listings(page_rows(blocks, top, bottom))
     if not found:
         return blocks
@@ -182,6 +260,26 @@ def split_contents(blocks: list[Block], top: float, bottom: float) -> list[Block
         if kept:
             result.append(rest_of(block, kept))
     return result
+
+
+def listing_table(block: Block) -> list[Block]:
+    """A table that is a listing without leaders (each row a title and, after a wide gap, a page
+    number that goes up, as a table finder reads aligned columns; a "Page" label over them
+    allowed) as a block of its lines; any other block as it is."""
+    if block.region is None or block.kind != "Table" or not block.words:
+        return [block]
+    lines = [row_as_line(row) for row in visual_rows(group_lines(block.words))]
+    rows = [Row([], line) for line in lines]
+    for row in rows:
+        read_row(row)
+    labelled = not rows[0].entry and rows[0].line.words[-1].text.strip(".:").lower() in PAGE_LABELS
+    entries = rows[1:] if labelled else rows
+    if len(entries) < 3 or not all(row.entry for row in entries):
+        return [block]
+    runs = listings(rows)
+    if len(runs) != 1 or len(runs[0]) != len(entries):
+        return [block]
+    return [Block(lines)]
 
 
 def rest_of(block: Block, lines: list[Line]) -> Block:
