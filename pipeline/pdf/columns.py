@@ -67,7 +67,10 @@ def gutter_columns(items: list, min_gap: float, one_row: bool = False) -> list[l
 
 
 def heads(item, left: list, right: list) -> bool:
-    """Whether a lone item sits in the first row of the groups on either side of it, or above them."""
+    """Whether a lone item sits in the first row of the groups on either side of it, or above
+    them, and each of them has two rows more below it (a header cell over a table's columns)."""
+    if len(left) < 3 or len(right) < 3:
+        return False
     return getattr(item, "size", None) is not None and item.top <= min(
         min(other.top for other in left), min(other.top for other in right)) + 0.5 * (item.bottom - item.top)
 

@@ -7,8 +7,8 @@ __all__ = ["column_areas", "split_on_gaps", "xy_cut"]
 
 
 def column_gutters(items: list, min_gap: float) -> list[tuple[float, float]]:
-    """The empty vertical strips (x ranges at least min_gap wide) between items."""
-    groups = split_on_gaps(items, True, min_gap)
+    """The gutters between the items' columns (x ranges at least min_gap wide)."""
+    groups = columns_of(items, min_gap)
     return [
         (max(item.right for item in left), min(item.left for item in right))
         for left, right in zip(groups, groups[1:])
@@ -36,7 +36,7 @@ def continues_columns(upper: list, lower: list, gap_x: float, gap_y: float) -> b
         for a_start, a_end in upper_gutters for b_start, b_end in lower_gutters
     )
     close = min(item.top for item in lower) - max(item.bottom for item in upper) <= 2 * gap_y
-    if shares and (len(upper) > 2 and len(lower) > 2 or close):
+    if shares and (not one_row(upper) and not one_row(lower) or close):
         return True  # the same gutter, or a row of column heads just above (or below) the columns
     if not upper_gutters or lower_gutters:
         return False
@@ -51,10 +51,15 @@ def continues_columns(upper: list, lower: list, gap_x: float, gap_y: float) -> b
     return False
 
 
+def one_row(items: list) -> bool:
+    """Whether the items all share one row."""
+    return max(item.top for item in items) < min(item.bottom for item in items)
+
+
 def columns_of(items: list, gap_x: float) -> list[list]:
     """The columns of a set of items (one row of fragments far apart: each its own column)."""
-    one_row = max(item.top for item in items) < min(item.bottom for item in items)
-    return gutter_columns(items, gap_x * 3 if one_row else gap_x, one_row)
+    single = one_row(items)
+    return gutter_columns(items, gap_x * 3 if single else gap_x, single)
 
 
 def xy_cut(items: list, gap_x: float, gap_y: float, depth: int = 0) -> list[list]:
