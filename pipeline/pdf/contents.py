@@ -37,6 +37,7 @@ class Row:
     page_right: float = 0.0  # where its page number ends
     leaders: bool = False
     entry: bool = False
+    margin: bool = False  # in the top or bottom margin, where running headers and footers are
 
 
 @dataclass
@@ -80,14 +81,13 @@ def read_row(row: Row) -> None:
 
 
 def page_rows(blocks: list[Block], top: float, bottom: float) -> list[Row | None]:
-    """The rows of the page's prose blocks in reading order, between `top` and `bottom` (where
-    running headers and footers are); None where a table, picture, code block or margin block
-    comes between them. A page number the reading order put in a column of its own joins the
-    line on its row to its left, and a line on the row of the one before it, to its right, joins
-    that row."""
+    """The rows of the page's prose blocks in reading order, those above `top` or below `bottom`
+    marked as in a margin; None where a table, picture or code block comes between them. A page
+    number the reading order put in a column of its own joins the line on its row to its left,
+    and a line on the row of the one before it, to its right, joins that row."""
     sequence: list[tuple[Line, Block] | None] = []
     for block in blocks:
-        if block.region is not None or block.role or block.box[3] <= top or block.box[1] >= bottom:
+        if block.region is not None or block.role:
             if sequence and sequence[-1] is not None:
                 sequence.append(None)
             continue
@@ -110,6 +110,9 @@ def page_rows(blocks: list[Block], top: float, bottom: float) -> list[Row | None
             last.line = Line([word for part, _ in last.parts for word in part.words])
         else:
             rows.append(Row(parts, line if len(parts) == 1 else Line([w for part, _ in parts for w in part.words])))
+    for row in rows:
+        if row is not None:
+            row.margin = row.line.bottom <= top or row.line.top >= bottom
     return rows
 
 
@@ -185,7 +188,7 @@ def listings(rows: list[Row | None]) -> list[list[Entry]]:
         while pending and not all(wraps_into(upper, lower, row) for upper, lower in zip(pending, pending[1:] + [row])):
             runs.append(run)  # a line that is not this title's comes between: the run ends there
             run, pending = [], pending[1:]
-        if run and abs(run[-1].rows[-1].page_right - row.page_right) > ALIGNED * (row.line.size or 1.0):
+        if run and not follows(run[-1].rows[-1], row):
             runs.append(run)
             run = []
         run.append(Entry(pending + [row]))
@@ -193,6 +196,15 @@ def listings(rows: list[Row | None]) -> list[list[Entry]]:
     runs.append(run)
     labels = Labels([part for row in rows if row is not None for part, _ in row.parts])
     return [run for run in runs if run and accepted(run, labels)]
+
+
+def follows(previous: Row, row: Row) -> bool:
+    """Whether an entry line carries on the run of the one before it: their page numbers line up,
+    and one in a page margin (a running header or footer set like an entry) is close to it."""
+    size = row.line.size or 1.0
+    if abs(previous.page_right - row.page_right) > ALIGNED * size:
+        return False
+    return not (previous.margin or row.margin) or 0 <= row.line.top - previous.line.bottom <= 1.5 * size
 
 
 def accepted(run: list[Entry], labels: Labels) -> bool:
@@ -232,8 +244,8 @@ class Labels:
 
 def split_contents(blocks: list[Block], top: float, bottom: float) -> list[Block]:
     """The page's blocks with each listing entry a `ListItem` block of its own (role "contents"),
-    in the place of its first line; the lines left in a block stay together. Blocks above `top`
-    or below `bottom` (the page's margins) are no entries."""
+    in the place of its first line; the lines left in a block stay together. A line above `top`
+    or below `bottom` (the page's margins) is an entry only close to another."""
     blocks = [block for table in blocks for block in listing_table(table)]
     found = listings(page_rows(blocks, top, bottom))
     if not found:
