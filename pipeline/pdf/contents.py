@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pipeline.pdf.layout import Block, Line, group_lines, row_as_line, visual_rows
 
 LEADERS = ".\u2024\u2025\u2026\u00b7\u2219\u22c5"
-LEADER_WEIGHT = {"\u2025": 2, "\u2026": 3}  # two-dot and three-dot leaders count for their dots
 ROMAN = r"(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"
 PAGE_NUMBER = re.compile(rf"^(?:(\d{{1,4}})|[A-Z][-.\u2013]\d{{1,4}}|{ROMAN})$", re.IGNORECASE)
+PAGE_NUMBER_ENDS = frozenset("0123456789ivxlcdmIVXLCDM")
 ABBREVIATIONS = frozenset({"etc", "al", "vs", "cf", "inc", "ltd", "co", "jr", "sr", "st", "no", "vol", "ed", "eds",
                            "fig", "figs", "approx", "dept", "misc", "corp", "resp"})
 PAGE_LABELS = frozenset({"page", "pages", "pg", "p", "pp", "seite", "página", "pagina"})
@@ -48,8 +48,8 @@ class Entry:
 
 
 def leader_count(text: str) -> int:
-    """Dots of leader in a run of leader characters."""
-    return sum(LEADER_WEIGHT.get(char, 1) for char in text)
+    """Dots of leader in a run of leader characters (a two-dot or three-dot leader counts its dots)."""
+    return len(text) + text.count("\u2025") + 2 * text.count("\u2026")
 
 
 def read_row(row: Row) -> None:
@@ -58,6 +58,8 @@ def read_row(row: Row) -> None:
     if len(words) < 2:
         return
     last = words[-1]
+    if last.text[-1] not in PAGE_NUMBER_ENDS:
+        return
     number_text = last.text.lstrip(LEADERS)
     match = PAGE_NUMBER.match(number_text)
     if match is None:
@@ -70,7 +72,7 @@ def read_row(row: Row) -> None:
     if index < 0 or not any(char.isalnum() for char in words[index].text):
         return  # no title
     title_end = words[index]
-    dots += leader_count(title_end.text) - leader_count(title_end.text.rstrip(LEADERS))
+    dots += leader_count(title_end.text[len(title_end.text.rstrip(LEADERS)):])
     size = row.line.size or 1.0
     if dots >= 3 or (dots == 2 and index < len(words) - 2):  # ". ." alone: a long title leaves room for two
         row.leaders = True
@@ -194,7 +196,7 @@ def listings(rows: list[Row | None]) -> list[list[Entry]]:
         run.append(Entry(pending + [row]))
         pending = []
     runs.append(run)
-    labels = Labels([part for row in rows if row is not None for part, _ in row.parts])
+    labels = Labels(rows)
     return [run for run in runs if run and accepted(run, labels)]
 
 
@@ -222,13 +224,18 @@ def accepted(run: list[Entry], labels: Labels) -> bool:
 class Labels:
     """The page's lines by their bottom edge, to find a column label over a listing's numbers."""
 
-    def __init__(self, lines: list[Line]):
-        self.lines = sorted(lines, key=lambda line: line.bottom)
-        self.bottoms = [line.bottom for line in self.lines]
+    def __init__(self, rows: list[Row | None]):
+        self.rows = rows
+        self.lines: list[Line] = []
+        self.bottoms: list[float] = []
 
     def over(self, entry: Row, top: float) -> bool:
         """Whether a line just above `top` ends over the entry's page number with a word that
         is neither a page number nor names pages (a table's header row)."""
+        if not self.lines:  # sorted when first needed: most pages have no listing to check
+            self.lines = sorted((part for row in self.rows if row is not None for part, _ in row.parts),
+                                key=lambda line: line.bottom)
+            self.bottoms = [line.bottom for line in self.lines]
         size = entry.line.size or 1.0
         middle = (entry.line.left + entry.page_right) / 2
         for index in range(bisect_left(self.bottoms, top - 1.5 * size), len(self.lines)):
