@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pipeline.pdf.layout import Block, Line, group_lines, row_as_line, visual_rows
 
@@ -33,20 +33,13 @@ class Row:
     parts: list[tuple[Line, Block]]
     line: Line
     number: int | None = None  # the arabic page number an entry ends with
-    page_left: float = 0.0  # where its page number starts
     page_right: float = 0.0  # where its page number ends
     leaders: bool = False
     entry: bool = False
     margin: bool = False  # in the top or bottom margin, where running headers and footers are
 
 
-@dataclass
-class Entry:
-    """A listing's entry: its rows (wrapped title lines first)."""
-
-    rows: list[Row] = field(default_factory=list)
-
-
+Entry = list[Row]  # a listing's entry: its rows, the lines of a wrapped title first
 def leader_count(text: str) -> int:
     """Dots of leader in a run of leader characters (a two-dot or three-dot leader counts its dots)."""
     return len(text) + text.count("\u2025") + 2 * text.count("\u2026")
@@ -78,7 +71,7 @@ def read_row(row: Row) -> None:
         row.leaders = True
     elif last.left - title_end.right < WIDE_GAP * size:
         return
-    row.entry, row.page_left, row.page_right = True, last.left, last.right
+    row.entry, row.page_right = True, last.right
     row.number = int(match.group(1)) if match.group(1) else None
 
 
@@ -89,11 +82,10 @@ def page_rows(blocks: list[Block], top: float, bottom: float) -> list[Row | None
     and a line on the row of the one before it, to its right, joins that row."""
     sequence: list[tuple[Line, Block] | None] = []
     for block in blocks:
-        if block.region is not None or block.role:
-            if sequence and sequence[-1] is not None:
-                sequence.append(None)
-            continue
-        sequence += [(line, block) for line in block.lines]
+        if block.region is None and not block.role:
+            sequence += [(line, block) for line in block.lines]
+        elif sequence and sequence[-1] is not None:
+            sequence.append(None)
     joined = attach_numbers([item for item in sequence if item is not None])
     taken = {id(line) for parts in joined.values() for line, _ in parts}
     rows: list[Row | None] = []
@@ -112,9 +104,7 @@ def page_rows(blocks: list[Block], top: float, bottom: float) -> list[Row | None
             last.line = Line([word for part, _ in last.parts for word in part.words])
         else:
             rows.append(Row(parts, line if len(parts) == 1 else Line([w for part, _ in parts for w in part.words])))
-    for row in rows:
-        if row is not None:
-            row.margin = row.line.bottom <= top or row.line.top >= bottom
+        rows[-1].margin = rows[-1].line.bottom <= top or rows[-1].line.top >= bottom
     return rows
 
 
@@ -160,14 +150,20 @@ def same_row(upper: Line, line: Line) -> bool:
 
 def wraps_into(first: Row, following: Row, entry: Row) -> bool:
     """Whether `first` (then `following`, down to `entry`) is the start of the entry's title: the
-    same size, close above it, not right of its left, and running most of the way to its number
-    but stopping short of it (boldness is no guide: the leaders of a bold title are often set plain)."""
+    same size, close above it, not right of its left, running most of the way to its number, in
+    one piece (boldness is no guide: the leaders of a bold title are often set plain)."""
     line, below, target = first.line, following.line, entry.line
     size = target.size or 1.0
     return (0.9 <= line.size / size <= 1.1
             and below.top - line.bottom <= 0.8 * size
             and line.left <= target.left + 0.5 * size
-            and line.left + 0.6 * (entry.page_right - line.left) <= line.right < entry.page_left)
+            and line.right >= line.left + 0.6 * (entry.page_right - line.left) and not gapped(line))
+
+
+def gapped(line: Line) -> bool:
+    """Whether a line's last word stands apart after a wide gap (a column label, not a title)."""
+    words = line.words
+    return len(words) > 1 and words[-1].left - words[-2].right >= WIDE_GAP * (line.size or 1.0)
 
 
 def listings(rows: list[Row | None]) -> list[list[Entry]]:
@@ -190,10 +186,10 @@ def listings(rows: list[Row | None]) -> list[list[Entry]]:
         while pending and not all(wraps_into(upper, lower, row) for upper, lower in zip(pending, pending[1:] + [row])):
             runs.append(run)  # a line that is not this title's comes between: the run ends there
             run, pending = [], pending[1:]
-        if run and not follows(run[-1].rows[-1], row):
+        if run and not follows(run[-1][-1], row):
             runs.append(run)
             run = []
-        run.append(Entry(pending + [row]))
+        run.append(pending + [row])
         pending = []
     runs.append(run)
     labels = Labels(rows)
@@ -212,32 +208,29 @@ def follows(previous: Row, row: Row) -> bool:
 def accepted(run: list[Entry], labels: Labels) -> bool:
     """Whether a run of entries is a listing: two with leaders, or three whose numbers go up and
     that are no table's rows under a header row (a label over the numbers that is not "Page")."""
-    ends = [entry.rows[-1] for entry in run]
+    ends = [entry[-1] for entry in run]
     if sum(1 for row in ends if row.leaders) >= 2:
         return True
     numbers = [row.number for row in ends if row.number is not None]
     if len(run) < 3 or len(numbers) < 3 or any(a > b for a, b in zip(numbers, numbers[1:])):
         return False
-    return not labels.over(ends[0], run[0].rows[0].line.top)
+    return not labels.over(ends[0], run[0][0].line.top)
 
 
 class Labels:
-    """The page's lines by their bottom edge, to find a column label over a listing's numbers."""
+    """The page's lines by their bottom edge (sorted when first needed: most pages have no listing
+    to check), to find a column label over a listing's numbers: a line just above `top` that ends
+    over the entry's page number with a word that neither is one nor names pages."""
 
     def __init__(self, rows: list[Row | None]):
-        self.rows = rows
-        self.lines: list[Line] = []
-        self.bottoms: list[float] = []
+        self.rows, self.lines, self.bottoms = rows, [], []
 
     def over(self, entry: Row, top: float) -> bool:
-        """Whether a line just above `top` ends over the entry's page number with a word that
-        is neither a page number nor names pages (a table's header row)."""
-        if not self.lines:  # sorted when first needed: most pages have no listing to check
+        if not self.lines:
             self.lines = sorted((part for row in self.rows if row is not None for part, _ in row.parts),
                                 key=lambda line: line.bottom)
             self.bottoms = [line.bottom for line in self.lines]
-        size = entry.line.size or 1.0
-        middle = (entry.line.left + entry.page_right) / 2
+        size, middle = entry.line.size or 1.0, (entry.line.left + entry.page_right) / 2
         for index in range(bisect_left(self.bottoms, top - 1.5 * size), len(self.lines)):
             line = self.lines[index]
             if line.bottom > top:
@@ -257,7 +250,7 @@ def split_contents(blocks: list[Block], top: float, bottom: float) -> list[Block
     found = listings(page_rows(blocks, top, bottom))
     if not found:
         return blocks
-    entry_of = {id(line): entry for run in found for entry in run for row in entry.rows for line, _ in row.parts}
+    entry_of = {id(line): entry for run in found for entry in run for row in entry for line, _ in row.parts}
     result: list[Block] = []
     given: set[int] = set()
     for block in blocks:
@@ -275,7 +268,7 @@ def split_contents(blocks: list[Block], top: float, bottom: float) -> list[Block
                 kept = []
             if id(entry) not in given:
                 given.add(id(entry))
-                result.append(Block([row.line for row in entry.rows], kind="ListItem", role="contents"))
+                result.append(Block([row.line for row in entry], kind="ListItem", role="contents"))
         if kept:
             result.append(rest_of(block, kept))
     return result
@@ -308,9 +301,7 @@ def rest_of(block: Block, lines: list[Line]) -> Block:
 
 def entry_text(text: str) -> str:
     """An entry's title and page number, without the leaders between them."""
-    words = text.split()
-    if not words:
-        return ""
+    words = text.split() or [""]
     number = words.pop().lstrip(LEADERS)
     while words and not words[-1].strip(LEADERS):
         words.pop()
