@@ -110,14 +110,15 @@ def rows_overlap(item, peer) -> bool:
 class Row:
     """The lines of one side of a gap that share a row, summed up for the gutter test."""
 
-    __slots__ = ("left", "top", "right", "bottom", "size", "bold", "wraps", "first_width", "prose", "continued")
+    __slots__ = ("left", "top", "right", "bottom", "size", "bold", "wraps", "first_width", "prose", "continued",
+                 "follows")
 
     def __init__(self, lines: list):
         lines.sort(key=LEFT)
         first = lines[0]
         self.left, self.right = first.left, max(line.right for line in lines)
         self.top, self.bottom = min(line.top for line in lines), max(line.bottom for line in lines)
-        self.size = max(line.size for line in lines)
+        self.size = max(lines, key=lambda line: len(line.words)).size  # its main text's: not a big math sign's
         self.bold = all(line.bold for line in lines)
         words = [word for line in lines for word in line.words]
         # A row can have been wrapped only if it has two words or more, or ends with a hyphen.
@@ -125,6 +126,7 @@ class Row:
         self.first_width = first.words[0].right - first.words[0].left
         self.prose = any(is_prose(line) for line in lines)
         self.continued = False  # the row carries on the text of the row above (a wrapped line)
+        self.follows = False  # the row may carry on that text: it is set like it, close below it
 
 
 def is_prose(line) -> bool:
@@ -148,10 +150,10 @@ def side_rows(items: list) -> list[Row]:
     for above, row in zip(summed, summed[1:]):
         # A wrapped line: close below a row in the same type that starts where it does and that
         # its first word would not have fitted on (the row reaches the side's right edge).
-        row.continued = (above.wraps and above.bold == row.bold and 0.87 <= row.size / (above.size or 1.0) <= 1.15
-                         and row.top - above.bottom <= 0.7 * (row.bottom - row.top)
-                         and abs(row.left - above.left) <= 0.8 * row.size
-                         and above.right + 0.3 * row.size + row.first_width > edge - 0.3 * row.size)
+        row.follows = (above.wraps and above.bold == row.bold and 0.87 <= row.size / (above.size or 1.0) <= 1.15
+                       and row.top - above.bottom <= 0.7 * (row.bottom - row.top)
+                       and abs(row.left - above.left) <= 0.8 * row.size)
+        row.continued = row.follows and above.right + 0.3 * row.size + row.first_width > edge - 0.3 * row.size
     if len(summed) >= 4 and sum(row.continued for row in summed) >= 0.85 * (len(summed) - 1):
         for row in summed:  # lines all of one width: a list of like entries as much as a paragraph
             row.continued = False
@@ -175,35 +177,74 @@ def unlabelled(rows: list[Row], side: list, context: list) -> None:
             position += 1
 
 
+def touching(rows: list[Row], others: list[Row]):
+    """For each row, the rows of `others` it overlaps vertically (both lists top down)."""
+    start = 0
+    for row in rows:
+        while start < len(others) and others[start].bottom <= row.top:
+            start += 1
+        position, touched = start, []
+        while position < len(others) and others[position].top < row.bottom:
+            touched.append(position)
+            position += 1
+        yield row, touched
+
+
+def shares_row(row: Row, peer: Row) -> bool:
+    """Whether two rows overlap by over half the shorter's height."""
+    overlap = min(row.bottom, peer.bottom) - max(row.top, peer.top)
+    return overlap > 0.5 * min(row.bottom - row.top, peer.bottom - peer.top)
+
+
+def aligned_pairs(rows: list[Row], others: list[Row]) -> list[tuple[Row, Row]]:
+    """The rows of two sides that share a row."""
+    return [(row, others[index]) for row, touched in touching(rows, others) for index in touched
+            if shares_row(row, others[index])]
+
+
+def misaligned(rows: list[Row], others: list[Row]) -> int:
+    """How many rows of either side overlap rows of the other without sharing a row with any:
+    baselines on two grids. A row set level with the middle of a cell wrapped onto two lines
+    (a cell centred vertically beside it), and the lines of that cell, are not counted."""
+    centred, loose = set(), []
+    for side, other_side in ((rows, others), (others, rows)):
+        for row, touched in touching(side, other_side):
+            if not touched or any(shares_row(row, other_side[index]) for index in touched):
+                continue
+            if len(touched) >= 2 and centred_beside(row, [other_side[index] for index in touched]):
+                centred.add(id(row))
+            else:
+                loose.append([id(other_side[index]) for index in touched])
+    return sum(1 for touched in loose if not all(index in centred for index in touched))
+
+
+def centred_beside(row: Row, lines: list[Row]) -> bool:
+    """Whether a row sits level with the middle of lines set close together (a cell centred
+    vertically beside a cell of several lines)."""
+    height = row.bottom - row.top
+    close = all(lower.top - upper.bottom <= 0.7 * height for upper, lower in zip(lines, lines[1:]))
+    middle = (lines[0].top + lines[-1].bottom) / 2
+    return close and abs((row.top + row.bottom) / 2 - middle) <= 0.35 * height
+
+
 def is_gutter(left: list, right: list, context: list | None = None) -> bool:
     """Whether the vertical gap between two neighbouring groups separates columns, read one
     after the other, rather than the cells of a table's rows, read across. `context` is the
     column `left` belongs to so far (its groups further left included)."""
-    if len(left) < 2 or len(right) < 2 or any(getattr(item, "size", None) is None for item in left + right):
-        return True  # a region (a table, a picture) or a lone line beside the rest
+    if any(getattr(item, "size", None) is None for item in left + right):
+        return True  # a region (a table, a picture)
     left_rows, right_rows = side_rows(left), side_rows(right)
     if len(left_rows) < 2 or len(right_rows) < 2:
-        return True
+        # A lone line beside the rest: a label level with its first line (a table's row whose
+        # cell wraps), read along that row; anywhere else (a note in the margin), apart.
+        lone, others = (left_rows, right_rows) if len(left_rows) < 2 else (right_rows, left_rows)
+        first = others[0]
+        return len(others) < 2 or not shares_row(lone[0], first) or not (
+            1 / HEADING_RATIO < lone[0].size / (first.size or 1.0) < HEADING_RATIO)
     if context is not None and len(context) > len(left):
         unlabelled(left_rows, left, context)
-    pairs: list[tuple[Row, Row]] = []
-    partial = 0
-    start = 0
-    for row in left_rows:
-        while start < len(right_rows) and right_rows[start].bottom <= row.top:
-            start += 1
-        touching = aligned = False
-        position = start
-        while position < len(right_rows) and right_rows[position].top < row.bottom:
-            peer = right_rows[position]
-            overlap = min(row.bottom, peer.bottom) - max(row.top, peer.top)
-            if overlap > 0.5 * min(row.bottom - row.top, peer.bottom - peer.top):
-                pairs.append((row, peer))
-                aligned = True
-            elif overlap > 0:
-                touching = True
-            position += 1
-        partial += touching and not aligned
+    pairs = aligned_pairs(left_rows, right_rows)
+    partial = misaligned(left_rows, right_rows)
     fewer = min(len(left_rows), len(right_rows))
     # Baselines on two grids: two columns set each to its own spacing.
     if partial >= 2 and partial >= 0.15 * fewer:
@@ -229,7 +270,11 @@ def is_gutter(left: list, right: list, context: list | None = None) -> bool:
     # below its shorter neighbour).
     for rows, others in ((left_rows, right_rows), (right_rows, left_rows)):
         top, bottom = others[0].top, others[-1].bottom
-        beyond = sum(1 for row in rows if (row.top >= bottom or row.bottom <= top) and not row.continued)
+        above = sum(1 for row in rows if row.bottom <= top and not row.continued)
+        below = [row for row in rows if row.top >= bottom]
+        # The last lines of the cell level with the other side's last row do not count.
+        ending = next((index for index, row in enumerate(below) if index >= 4 or not row.follows), len(below))
+        beyond = above + sum(1 for row in below[ending:] if not row.continued)
         if beyond >= 2 and beyond >= 0.25 * len(rows):
             return True
     return False

@@ -93,7 +93,9 @@ def column_areas(items: list, gap_x: float, gap_y: float, depth: int = 0) -> lis
     areas: list[list] = []
     plain: list = []  # consecutive bands without columns, one area
     for band in merge_column_bands(bands, gap_x, gap_y):
-        inner = column_areas(band, gap_x, gap_y, depth + 1) if len(band) < len(items) else [band]
+        # A band of one row (a table's row, spaced apart from the next) is no columns of its own.
+        single = len(band) == len(items) or one_row(band)
+        inner = [band] if single else column_areas(band, gap_x, gap_y, depth + 1)
         if len(inner) == 1:
             plain += band
             continue

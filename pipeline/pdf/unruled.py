@@ -52,6 +52,8 @@ def wraps_cells(run: list[list[Line]], row: list[Line]) -> bool:
     """Whether each fragment of `row` is the next line of a cell of the row above: it starts where
     that cell's line starts, follows it closely, and its first word would not have fitted on it."""
     above = run[-1]
+    if len(row) > 1 and row[0].left - min(line.left for line in run[0]) <= 0.8 * (row[0].size or 1.0):
+        return False  # the first column and more: a new row (a label that wraps comes alone)
     for line in row:
         size = line.size or 1.0
         peer = next((other for other in above if abs(other.left - line.left) <= 0.8 * size), None)
@@ -112,7 +114,12 @@ def aligned_region(run: list[list[Line]], wrapped: list[bool], page_width: float
                                           for visual in table_row)) >= 0.25 * len(rows):
         return None
     table_rows = [row_cells(table_row, spans) for table_row in rows]
-    if sum(1 for cells in table_rows if sum(1 for cell in cells if cell.text) >= 2) < 0.75 * len(table_rows):
+    filled = [sum(1 for cell in cells if cell.text) for cells in table_rows]
+    if sum(1 for count in filled if count >= 2) < 0.75 * len(table_rows):
+        return None
+    # A table's rows fill much the same columns; lines of justified text, broken at their wide
+    # spaces, each fill others.
+    if len(spans) > 3 and max(filled.count(count) for count in set(filled)) < 0.4 * len(filled):
         return None
     region = Region(
         "Table", min(line.left for line in fragments), min(line.top for line in fragments),
