@@ -218,10 +218,30 @@ def ruled_parts_table(pdf: canvas.Canvas, top: float) -> float:
     return ys[-1]
 
 
+ROUTES_TABLE = [["Route", "Depart", "Arrive", "Note"], ["Oslo-Bergen", "07:25", "14:10", ""],
+                ["Bergen-Voss", "", "10:55", "Bus"], ["Voss-Flam", "11:40", "", ""],
+                ["Flam-Myrdal", "13:05", "14:00", "Scenic railway up the valley, with a stop at the falls"]]
+
+
+def unruled_routes_table(pdf: canvas.Canvas, top: float) -> float:
+    """Rows set far apart (each its own band of lines), empty cells, and a last cell whose note
+    wraps onto more lines beside its row's single-line cells."""
+    xs, pitch = (72, 170, 230, 290), 24
+    y = top
+    for index, row in enumerate(ROUTES_TABLE):
+        pdf.setFont("Helvetica-Bold" if index == 0 else "Helvetica", 10)
+        for x, text in zip(xs[:3], row):
+            pdf.drawString(x, y, text)
+        for number, line in enumerate(wrap(row[3], 120)):
+            pdf.drawString(xs[3], y - 12 * number, line)
+        y -= pitch
+    return y - 24
+
+
 def tables_pdf() -> bytes:
     """One page per table, each between two paragraphs."""
     buffer, pdf = new_canvas()
-    for draw in (unruled_files_table, unruled_sales_table, ruled_parts_table):
+    for draw in (unruled_files_table, unruled_sales_table, ruled_parts_table, unruled_routes_table):
         pdf.setFont("Helvetica", 10)
         pdf.drawString(72, 720, "The table below lists what the test expects to find in it, cell by cell.")
         bottom = draw(pdf, 690)

@@ -16,6 +16,7 @@ from column_fixtures import (
     LEFT_PARAGRAPHS,
     LONG_HEADER,
     RIGHT_PARAGRAPHS,
+    ROUTES_TABLE,
     article_pdf,
     card_entries,
     long_table_pdf,
@@ -143,6 +144,12 @@ def test_a_ruled_table_with_cells_spanning_columns_and_rows_a_wrapped_cell_and_e
         [("td", "Washer"), ("td", ""), ("td", ""), ("td", "")],
     ]
     assert table["markdown"].splitlines()[:3] == ["| Part | Size |  | Use |", "|---|---|---|---|", "|  | Width | Height |  |"]
+
+
+def test_an_unruled_table_with_rows_set_far_apart_empty_cells_and_a_wrapped_last_cell(tables):
+    page = [segment for segment in tables if segment["page_number"] == 4]
+    assert [segment["segment_type"] for segment in page] == ["Text", "Table", "Text"]
+    assert grid(page[1]) == header_and_body(ROUTES_TABLE)
 
 
 @pytest.mark.parametrize("repeat_header", [True, False])

@@ -239,7 +239,7 @@ def is_gutter(left: list, right: list, context: list | None = None) -> bool:
         # cell wraps), read along that row; anywhere else (a note in the margin), apart.
         lone, others = (left_rows, right_rows) if len(left_rows) < 2 else (right_rows, left_rows)
         first = others[0]
-        return len(others) < 2 or not shares_row(lone[0], first) or not (
+        return not shares_row(lone[0], first) or not (
             1 / HEADING_RATIO < lone[0].size / (first.size or 1.0) < HEADING_RATIO)
     if context is not None and len(context) > len(left):
         unlabelled(left_rows, left, context)
