@@ -299,6 +299,22 @@ def test_one_monospace_word_in_a_prose_line_is_no_code(code_segments):
     assert inline["markdown"] == " ".join(INLINE).replace("_", "\\_")
 
 
+def test_a_paragraph_whose_last_line_is_one_monospace_word_keeps_it():
+    first = "Some functions need a buffer for the error description of at least"
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=letter, invariant=1)
+    y = paragraph(pdf, BEFORE, MARGIN, 700, PAGE_WIDTH - 2 * MARGIN) - 8
+    pdf.setFont("Helvetica", BODY)
+    pdf.drawString(MARGIN, y, first)
+    pdf.setFont("Courier", BODY)
+    pdf.drawString(MARGIN, y - BODY * 1.3, "ASN1_MAX_ERROR_DESCRIPTION_SIZE.")
+    pdf.showPage()
+    pdf.save()
+    segments = parse(buffer.getvalue())
+    assert [segment["text"] for segment in segments] == [BEFORE, first + " ASN1_MAX_ERROR_DESCRIPTION_SIZE."]
+    assert segments[1]["html"].startswith("<p>")
+
+
 def test_a_document_typed_in_a_monospace_font_is_prose():
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer, pagesize=letter, invariant=1)

@@ -54,9 +54,9 @@ def code_flags(rows: list, limit: float) -> list[bool]:
     return flags
 
 
-def code_continues(previous, line) -> bool:
-    """Whether a code line starts a new block after the code line above it (named for what it
-    means in layout.split_blocks: a new block): a change of size, or more than two blank lines."""
+def code_breaks(previous, line) -> bool:
+    """Whether a code line starts a new block after the code line above it: a change of size, or
+    more than two blank lines between them."""
     ratio = line.size / previous.size if previous.size else 1.0
     return ratio > 1.15 or ratio < 0.87 or line.top - previous.bottom > CODE_GAP * max(line.size, previous.size)
 

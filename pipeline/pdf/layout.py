@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from statistics import median
 
-from pipeline.pdf.code import code_continues, code_flags, code_size_limit, is_code_table, merge_code_blocks
+from pipeline.pdf.code import code_breaks, code_flags, code_size_limit, is_code_table, merge_code_blocks
 from pipeline.pdf.reading_order import xy_cut
 from pipeline.pdf.text import Word
 
@@ -238,7 +238,7 @@ def split_blocks(lines: list[Line], code_limit: float = 0.0) -> list[Block]:
     previous: Line | None = None
     for line, code in zip(rows, code_flags(rows, code_limit)):
         if previous is None or code != (blocks[-1].role == "code") or (
-                code_continues(previous, line) if code else starts_new_block(previous, line, blocks[-1])):
+                code_breaks(previous, line) if code else starts_new_block(previous, line, blocks[-1])):
             blocks.append(Block([line], role="code" if code else ""))
         else:
             blocks[-1].lines.append(line)
