@@ -121,8 +121,10 @@ class Row:
         self.size = max(lines, key=lambda line: len(line.words)).size  # its main text's: not a big math sign's
         self.bold = all(line.bold for line in lines)
         words = [word for line in lines for word in line.words]
-        # A row can have been wrapped only if it has two words or more, or ends with a hyphen.
-        self.wraps = len(words) > 1 or words[-1].text.endswith("-")
+        # A row can have been wrapped only if it is one run of text (not cells) of two words or
+        # more (not figures), or ends with a hyphen.
+        self.wraps = len(lines) == 1 and (sum(1 for word in words if any(map(str.isalpha, word.text))) > 1
+                                          or words[-1].text.endswith("-"))
         self.first_width = first.words[0].right - first.words[0].left
         self.prose = any(is_prose(line) for line in lines)
         self.continued = False  # the row carries on the text of the row above (a wrapped line)
