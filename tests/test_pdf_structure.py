@@ -142,6 +142,36 @@ def test_a_wrapped_contents_title_stays_one_entry(contents_segments, lines, page
     assert not any(segment["text"].startswith(lines[1]) for segment in contents_segments)
 
 
+def test_an_index_in_two_columns_lists_each_entry_with_all_its_pages():
+    left = [("abline", "72"), ("apply", "8, 11, 27, 30"), ("array", "20-22"), ("attach", "31")]
+    right = [("bitwAnd", "12"), ("boxplot", "38, 69"), ("break", "43"), ("browser", "57")]
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=letter, invariant=1)
+    pdf.setFont("Helvetica-Bold", 15)
+    pdf.drawString(MARGIN, 700, "Index")
+    column = (PAGE_WIDTH - 2 * MARGIN - 30) / 2
+    for x, entries in ((MARGIN, left), (MARGIN + column + 30, right)):
+        pdf.setFont("Helvetica-Bold", 12)
+        pdf.drawString(x, 670, entries[0][0][0].upper())
+        y = 650
+        for title, pages in entries:
+            pdf.setFont("Helvetica", BODY)
+            pdf.drawString(x, y, title)
+            pdf.drawRightString(x + column, y, pages)
+            dot = int((x + stringWidth(title, "Helvetica", BODY) + 8) / 6 + 1) * 6
+            while dot < x + column - stringWidth(pages, "Helvetica", BODY) - 6:
+                pdf.drawString(dot, y, ".")
+                dot += 6
+            y -= BODY * 1.3
+    pdf.showPage()
+    pdf.save()
+    items = [segment["text"] for segment in parse(buffer.getvalue()) if segment["segment_type"] == "ListItem"]
+    assert sorted(items) == sorted(f"{title} {pages}" for title, pages in left + right)
+    for column in (left, right):  # each column in its order (whether columns are read down or across)
+        expected = [f"{title} {pages}" for title, pages in column]
+        assert [item for item in items if item in expected] == expected
+
+
 def test_prose_lines_ending_with_numbers_are_no_contents(contents_segments):
     page = on_page(contents_segments, 2)
     assert [segment["segment_type"] for segment in page] == ["SectionHeader", "Text"]

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from pipeline.pdf.layout import Block, Line, group_lines, row_as_line, visual_rows
 
 LEADERS = ".\u2024\u2025\u2026\u00b7\u2219\u22c5"
-ROMAN = r"(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"
-PAGE_NUMBER = re.compile(rf"^(?:(\d{{1,4}})|[A-Z][-.\u2013]\d{{1,4}}|{ROMAN})$", re.IGNORECASE)
-PAGE_NUMBER_ENDS = frozenset("0123456789ivxlcdmIVXLCDM")
+ROMAN = r"(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"  # lower case: "I" is a part
+PAGE = rf"(?:(\d{{1,4}})(?:[-\u2013]\d{{1,4}})?|[A-Z][-.\u2013]\d{{1,4}}|{ROMAN})"  # 12, 12-15, A-3, xiv
+PAGE_NUMBER = re.compile(rf"^{PAGE}$")
+LISTED = re.compile(rf"^{PAGE},$")  # a page number before others: "8, 11, 27"
+PAGE_NUMBER_ENDS = frozenset("0123456789ivxlcdm")
 ABBREVIATIONS = frozenset({"etc", "al", "vs", "cf", "inc", "ltd", "co", "jr", "sr", "st", "no", "vol", "ed", "eds",
                            "fig", "figs", "approx", "dept", "misc", "corp", "resp"})
 PAGE_LABELS = frozenset({"page", "pages", "pg", "p", "pp", "seite", "página", "pagina"})
@@ -46,19 +48,21 @@ def leader_count(text: str) -> int:
 
 
 def read_row(row: Row) -> None:
-    """Whether a row is an entry line, with its page number, where it ends and whether leaders lead to it."""
+    """Whether a row is an entry line, with its page number (or numbers: "8, 11, 27"), where it
+    ends and whether leaders lead to it."""
     words = row.line.words
-    if len(words) < 2:
+    if len(words) < 2 or words[-1].text[-1] not in PAGE_NUMBER_ENDS:
         return
-    last = words[-1]
-    if last.text[-1] not in PAGE_NUMBER_ENDS:
+    first = len(words) - 1
+    while first > 1 and LISTED.match(words[first - 1].text.lstrip(LEADERS)):
+        first -= 1
+    number = words[first]
+    number_text = number.text.lstrip(LEADERS)
+    match = (PAGE_NUMBER if first == len(words) - 1 else LISTED).match(number_text)
+    if match is None or PAGE_NUMBER.match(words[-1].text) is None and first < len(words) - 1:
         return
-    number_text = last.text.lstrip(LEADERS)
-    match = PAGE_NUMBER.match(number_text)
-    if match is None:
-        return
-    dots = leader_count(last.text[:len(last.text) - len(number_text)])
-    index = len(words) - 2
+    dots = leader_count(number.text[:len(number.text) - len(number_text)])
+    index = first - 1
     while index >= 0 and not words[index].text.strip(LEADERS):
         dots += leader_count(words[index].text)
         index -= 1
@@ -66,20 +70,18 @@ def read_row(row: Row) -> None:
         return  # no title
     title_end = words[index]
     dots += leader_count(title_end.text[len(title_end.text.rstrip(LEADERS)):])
-    size = row.line.size or 1.0
-    if dots >= 3 or (dots == 2 and index < len(words) - 2):  # ". ." alone: a long title leaves room for two
+    if dots >= 3 or (dots == 2 and index < first - 1):  # ". ." alone: a long title leaves room for two
         row.leaders = True
-    elif last.left - title_end.right < WIDE_GAP * size:
+    elif number.left - title_end.right < WIDE_GAP * (row.line.size or 1.0):
         return
-    row.entry, row.page_right = True, last.right
+    row.entry, row.page_right = True, words[-1].right
     row.number = int(match.group(1)) if match.group(1) else None
 
 
 def page_rows(blocks: list[Block], top: float, bottom: float) -> list[Row | None]:
     """The rows of the page's prose blocks in reading order, those above `top` or below `bottom`
     marked as in a margin; None where a table, picture or code block comes between them. A page
-    number the reading order put in a column of its own joins the line on its row to its left,
-    and a line on the row of the one before it, to its right, joins that row."""
+    number the reading order put in a column of its own joins the line on its row to its left."""
     sequence: list[tuple[Line, Block] | None] = []
     for block in blocks:
         if block.region is None and not block.role:
@@ -98,19 +100,16 @@ def page_rows(blocks: list[Block], top: float, bottom: float) -> list[Row | None
         if id(line) in taken:
             continue  # in the row of the line it was attached to
         parts = [item] + joined.get(id(line), [])
-        last = rows[-1] if rows else None
-        if last is not None and line.left >= last.line.right and same_row(last.line, line):
-            last.parts += parts
-            last.line = Line([word for part, _ in last.parts for word in part.words])
-        else:
-            rows.append(Row(parts, line if len(parts) == 1 else Line([w for part, _ in parts for w in part.words])))
-        rows[-1].margin = rows[-1].line.bottom <= top or rows[-1].line.top >= bottom
+        row = Row(parts, line if len(parts) == 1 else Line([word for part, _ in parts for word in part.words]))
+        row.margin = row.line.bottom <= top or row.line.top >= bottom
+        rows.append(row)
     return rows
 
 
 def attach_numbers(items: list[tuple[Line, Block]]) -> dict[int, list[tuple[Line, Block]]]:
     """Lines that are a page number alone (leaders before it allowed) attached to the nearest line
-    to their left on their row: {id(that line): [(number line, its block), ...] left to right}."""
+    to their left on their row, unless that line is an entry by itself: {id(that line):
+    [(number line, its block), ...] left to right}."""
     alone = [page_number_alone(line) for line, _ in items]
     if not any(alone):
         return {}
@@ -126,26 +125,30 @@ def attach_numbers(items: list[tuple[Line, Block]]) -> dict[int, list[tuple[Line
             candidate = targets[index][0]
             if candidate.top > line.bottom:
                 break
-            if candidate.right <= line.left and same_row(candidate, line) and (best is None or candidate.right > best.right):
+            overlap = min(candidate.bottom, line.bottom) - max(candidate.top, line.top)  # over half the shorter
+            if (candidate.right <= line.left and (best is None or candidate.right > best.right)
+                    and overlap > 0.5 * min(candidate.bottom - candidate.top, line.bottom - line.top)):
                 best = candidate
-        if best is not None:
-            joined.setdefault(id(best), []).append(item)
+        if best is None or own_number(best):
+            continue  # a line that ends with its own page number is an entry of another column
+        joined.setdefault(id(best), []).append(item)
     for parts in joined.values():
         parts.sort(key=lambda part: part[0].left)
     return joined
+
+
+def own_number(line: Line) -> bool:
+    """Whether a line is an entry line by itself."""
+    row = Row([], line)
+    read_row(row)
+    return row.entry
 
 
 def page_number_alone(line: Line) -> bool:
     """Whether a line is a page number, leaders before it allowed."""
     words = line.words
     return (PAGE_NUMBER.match(words[-1].text.lstrip(LEADERS)) is not None
-            and all(not word.text.strip(LEADERS) for word in words[:-1]))
-
-
-def same_row(upper: Line, line: Line) -> bool:
-    """Whether two lines overlap by over half the shorter one's height."""
-    overlap = min(upper.bottom, line.bottom) - max(upper.top, line.top)
-    return overlap > 0.5 * min(upper.bottom - upper.top, line.bottom - line.top)
+            and all(not word.text.strip(LEADERS) or LISTED.match(word.text.lstrip(LEADERS)) for word in words[:-1]))
 
 
 def wraps_into(first: Row, following: Row, entry: Row) -> bool:
@@ -186,7 +189,7 @@ def listings(rows: list[Row | None]) -> list[list[Entry]]:
         while pending and not all(wraps_into(upper, lower, row) for upper, lower in zip(pending, pending[1:] + [row])):
             runs.append(run)  # a line that is not this title's comes between: the run ends there
             run, pending = [], pending[1:]
-        if run and not follows(run[-1][-1], row):
+        if run and not follows(run, row):
             runs.append(run)
             run = []
         run.append(pending + [row])
@@ -196,13 +199,19 @@ def listings(rows: list[Row | None]) -> list[list[Entry]]:
     return [run for run in runs if run and accepted(run, labels)]
 
 
-def follows(previous: Row, row: Row) -> bool:
-    """Whether an entry line carries on the run of the one before it: their page numbers line up,
-    and one in a page margin (a running header or footer set like an entry) is close to it."""
-    size = row.line.size or 1.0
-    if abs(previous.page_right - row.page_right) > ALIGNED * size:
-        return False
-    return not (previous.margin or row.margin) or 0 <= row.line.top - previous.line.bottom <= 1.5 * size
+def follows(run: list[Entry], row: Row) -> bool:
+    """Whether an entry line carries on a run: its page number lines up with the last entry's, or
+    with the one before when the last stands beside it (columns of an index read across); one in
+    a page margin (a running header or footer set like an entry) only close to the last."""
+    previous, size = run[-1][-1], row.line.size or 1.0
+    if previous.margin or row.margin:
+        return abs(previous.page_right - row.page_right) <= ALIGNED * size and (
+            0 <= row.line.top - previous.line.bottom <= 2.5 * size)
+    if abs(previous.page_right - row.page_right) <= ALIGNED * size:
+        return True
+    beside = min(previous.line.bottom, row.line.bottom) > max(previous.line.top, row.line.top)
+    return (beside and row.line.left > previous.page_right) or (
+        len(run) > 1 and abs(run[-2][-1].page_right - row.page_right) <= ALIGNED * size)
 
 
 def accepted(run: list[Entry], labels: Labels) -> bool:
@@ -246,7 +255,7 @@ def split_contents(blocks: list[Block], top: float, bottom: float) -> list[Block
     """The page's blocks with each listing entry a `ListItem` block of its own (role "contents"),
     in the place of its first line; the lines left in a block stay together. A line above `top`
     or below `bottom` (the page's margins) is an entry only close to another."""
-    blocks = [block for table in blocks for block in listing_table(table)]
+    blocks = [split_across(block) for table in blocks for block in listing_table(table)]
     found = listings(page_rows(blocks, top, bottom))
     if not found:
         return blocks
@@ -294,15 +303,46 @@ def listing_table(block: Block) -> list[Block]:
     return [Block(lines)]
 
 
+def split_across(block: Block) -> Block:
+    """A block whose lines hold several entries side by side (columns of an index read across)
+    with those lines cut after each entry that leaders lead to; any other block as it is."""
+    if block.region is not None or block.role:
+        return block
+    lines = [piece for line in block.lines for piece in entry_pieces(line)]
+    return block if len(lines) == len(block.lines) else Block(lines, kind=block.kind, level=block.level)
+
+
+def entry_pieces(line: Line) -> list[Line]:
+    """A line cut after each page number that leaders lead to and a wide gap follows."""
+    words = line.words
+    if len(words) < 4 or words[-1].text[-1] not in PAGE_NUMBER_ENDS:
+        return [line]
+    pieces: list[Line] = []
+    start, gap = 0, WIDE_GAP * (line.size or 1.0)
+    for index in range(1, len(words) - 2):
+        word = words[index]
+        if (word.text[-1] in PAGE_NUMBER_ENDS and words[index + 1].left - word.right >= gap
+                and PAGE_NUMBER.match(word.text.lstrip(LEADERS))):
+            row = Row([], Line(words[start:index + 1]))
+            read_row(row)
+            if row.entry and row.leaders:
+                pieces.append(row.line)
+                start = index + 1
+    return pieces + [Line(words[start:])] if pieces else [line]
+
+
 def rest_of(block: Block, lines: list[Line]) -> Block:
     """The block itself when it keeps all its lines, else a block of those it keeps."""
     return block if len(lines) == len(block.lines) else Block(lines, kind=block.kind, level=block.level)
 
 
 def entry_text(text: str) -> str:
-    """An entry's title and page number, without the leaders between them."""
+    """An entry's title and page numbers, without the leaders between them."""
     words = text.split() or [""]
-    number = words.pop().lstrip(LEADERS)
+    numbers = [words.pop()]
+    while len(words) > 1 and LISTED.match(words[-1].lstrip(LEADERS)):
+        numbers.insert(0, words.pop())
+    numbers[0] = numbers[0].lstrip(LEADERS)
     while words and not words[-1].strip(LEADERS):
         words.pop()
     if words:
@@ -310,10 +350,10 @@ def entry_text(text: str) -> str:
         stripped = last.rstrip(LEADERS)
         if len(last) - len(stripped) >= 2 or (stripped != last and is_leader_dot(stripped)):
             words[-1] = stripped
-    return " ".join(words + [number])
+    return " ".join(words + numbers)
 
 
 def is_leader_dot(word: str) -> bool:
     """Whether the one dot after a title's last word is a leader set close to it rather than its own
-    (an abbreviation, an initial, a number)."""
-    return len(word) > 1 and "." not in word and word.lower() not in ABBREVIATIONS and not word[-1].isdigit()
+    (an abbreviation or an initial)."""
+    return len(word) > 1 and "." not in word and word.lower() not in ABBREVIATIONS
