@@ -20,8 +20,6 @@ PAGE = rf"(?:(\d{{1,4}})(?:[-\u2013]\d{{1,4}})?|[A-Z][-.\u2013]\d{{1,4}}|{ROMAN}
 PAGE_NUMBER = re.compile(rf"^{PAGE}$")
 LISTED = re.compile(rf"^{PAGE},$")  # a page number before others: "8, 11, 27"
 PAGE_NUMBER_ENDS = frozenset("0123456789ivxlcdm")
-ABBREVIATIONS = frozenset({"etc", "al", "vs", "cf", "inc", "ltd", "co", "jr", "sr", "st", "no", "vol", "ed", "eds",
-                           "fig", "figs", "approx", "dept", "misc", "corp", "resp"})
 PAGE_LABELS = frozenset({"page", "pages", "pg", "p", "pp", "seite", "página", "pagina"})
 WIDE_GAP = 2.0  # sizes of empty space before a page number without leaders
 ALIGNED = 1.5  # sizes within which the page numbers of one listing end
@@ -42,6 +40,8 @@ class Row:
 
 
 Entry = list[Row]  # a listing's entry: its rows, the lines of a wrapped title first
+
+
 def leader_count(text: str) -> int:
     """Dots of leader in a run of leader characters (a two-dot or three-dot leader counts its dots)."""
     return len(text) + text.count("\u2025") + 2 * text.count("\u2026")
@@ -76,6 +76,13 @@ def read_row(row: Row) -> None:
         return
     row.entry, row.page_right = True, words[-1].right
     row.number = int(match.group(1)) if match.group(1) else None
+
+
+def entry_row(line: Line) -> Row:
+    """A row of one line, read."""
+    row = Row([], line)
+    read_row(row)
+    return row
 
 
 def page_rows(blocks: list[Block], top: float, bottom: float) -> list[Row | None]:
@@ -129,19 +136,12 @@ def attach_numbers(items: list[tuple[Line, Block]]) -> dict[int, list[tuple[Line
             if (candidate.right <= line.left and (best is None or candidate.right > best.right)
                     and overlap > 0.5 * min(candidate.bottom - candidate.top, line.bottom - line.top)):
                 best = candidate
-        if best is None or own_number(best):
+        if best is None or entry_row(best).entry:
             continue  # a line that ends with its own page number is an entry of another column
         joined.setdefault(id(best), []).append(item)
     for parts in joined.values():
         parts.sort(key=lambda part: part[0].left)
     return joined
-
-
-def own_number(line: Line) -> bool:
-    """Whether a line is an entry line by itself."""
-    row = Row([], line)
-    read_row(row)
-    return row.entry
 
 
 def page_number_alone(line: Line) -> bool:
@@ -290,9 +290,7 @@ def listing_table(block: Block) -> list[Block]:
     if block.region is None or block.kind != "Table" or not block.words:
         return [block]
     lines = [row_as_line(row) for row in visual_rows(group_lines(block.words))]
-    rows = [Row([], line) for line in lines]
-    for row in rows:
-        read_row(row)
+    rows = [entry_row(line) for line in lines]
     labelled = not rows[0].entry and rows[0].line.words[-1].text.strip(".:").lower() in PAGE_LABELS
     entries = rows[1:] if labelled else rows
     if len(entries) < 3 or not all(row.entry for row in entries):
@@ -323,8 +321,7 @@ def entry_pieces(line: Line) -> list[Line]:
         word = words[index]
         if (word.text[-1] in PAGE_NUMBER_ENDS and words[index + 1].left - word.right >= gap
                 and PAGE_NUMBER.match(word.text.lstrip(LEADERS))):
-            row = Row([], Line(words[start:index + 1]))
-            read_row(row)
+            row = entry_row(Line(words[start:index + 1]))
             if row.entry and row.leaders:
                 pieces.append(row.line)
                 start = index + 1
@@ -334,26 +331,3 @@ def entry_pieces(line: Line) -> list[Line]:
 def rest_of(block: Block, lines: list[Line]) -> Block:
     """The block itself when it keeps all its lines, else a block of those it keeps."""
     return block if len(lines) == len(block.lines) else Block(lines, kind=block.kind, level=block.level)
-
-
-def entry_text(text: str) -> str:
-    """An entry's title and page numbers, without the leaders between them."""
-    words = text.split() or [""]
-    numbers = [words.pop()]
-    while len(words) > 1 and LISTED.match(words[-1].lstrip(LEADERS)):
-        numbers.insert(0, words.pop())
-    numbers[0] = numbers[0].lstrip(LEADERS)
-    while words and not words[-1].strip(LEADERS):
-        words.pop()
-    if words:
-        last = words[-1]
-        stripped = last.rstrip(LEADERS)
-        if len(last) - len(stripped) >= 2 or (stripped != last and is_leader_dot(stripped)):
-            words[-1] = stripped
-    return " ".join(words + numbers)
-
-
-def is_leader_dot(word: str) -> bool:
-    """Whether the one dot after a title's last word is a leader set close to it rather than its own
-    (an abbreviation or an initial)."""
-    return len(word) > 1 and "." not in word and word.lower() not in ABBREVIATIONS
