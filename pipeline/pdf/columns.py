@@ -110,8 +110,8 @@ def rows_overlap(item, peer) -> bool:
 class Row:
     """The lines of one side of a gap that share a row, summed up for the gutter test."""
 
-    __slots__ = ("left", "top", "right", "bottom", "size", "bold", "wraps", "first_width", "prose", "continued",
-                 "follows")
+    __slots__ = ("lines", "left", "top", "right", "bottom", "size", "bold", "wraps", "first_width", "_prose",
+                 "continued", "follows")
 
     def __init__(self, lines: list):
         lines.sort(key=LEFT)
@@ -126,14 +126,23 @@ class Row:
         self.wraps = len(lines) == 1 and (sum(1 for word in words if any(map(str.isalpha, word.text))) > 1
                                           or words[-1].text.endswith("-"))
         self.first_width = first.words[0].right - first.words[0].left
-        self.prose = any(is_prose(line) for line in lines)
+        self.lines, self._prose = lines, None
         self.continued = False  # the row carries on the text of the row above (a wrapped line)
         self.follows = False  # the row may carry on that text: it is set like it, close below it
 
 
+    @property
+    def prose(self) -> bool:
+        """Whether a line of the row reads like running text (worked out when first asked)."""
+        if self._prose is None:
+            self._prose = any(is_prose(line) for line in self.lines)
+        return self._prose
+
+
 def is_prose(line) -> bool:
     """Whether a fragment reads like a line of running text: six words or more of three letters or more."""
-    return sum(1 for word in line.words if sum(char.isalpha() for char in word.text) >= 3) >= 6
+    words = line.words
+    return len(words) >= 6 and sum(1 for word in words if sum(char.isalpha() for char in word.text) >= 3) >= 6
 
 
 def side_rows(items: list) -> list[Row]:

@@ -8,7 +8,7 @@ from statistics import median
 from PIL import Image
 
 from pipeline.pdf.classify import MARGIN_SHARE, BodySize, classify_blocks
-from pipeline.pdf.layout import Block, Line, Region, free_lines, group_lines, inside, layout_page
+from pipeline.pdf.layout import Block, Line, Region, free_lines, group_lines, inside, layout_page, visual_rows
 from pipeline.pdf.objects import PageGraphics
 from pipeline.pdf.ocr import ocr_words
 from pipeline.pdf.reading_order import column_areas
@@ -177,8 +177,8 @@ def analyse_page(page: PageInput, state: DocumentState, read: PageLines | None =
 def column_tables(lines: list[Line], regions: list[Region], width: float, body: float, rules: list) -> list[Region]:
     """Unruled tables, looked for inside each column of the page (an area no gutter runs
     through): never rows that join unrelated entries of several columns."""
-    if not lines:
-        return []
+    if sum(1 for row in visual_rows(lines) if len(row) >= 2) < 3:
+        return []  # a table has three rows of two cells or more: none on this page
     found: list[Region] = []
     items: list = lines + regions
     for area in column_areas(items, gap_x=max(body, 4.0), gap_y=max(0.55 * body, 2.0)):
