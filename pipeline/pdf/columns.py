@@ -260,8 +260,10 @@ def is_gutter(left: list, right: list, context: list | None = None) -> bool:
     # Baselines on two grids: two columns set each to its own spacing.
     if partial >= 2 and partial >= 0.15 * fewer:
         return True
-    # A heading beside a line of text.
-    if any(max(a.size, b.size) >= HEADING_RATIO * min(a.size, b.size) for a, b in pairs):
+    # Headings beside lines of text (one line of mixed heights is no sign: OCR sizes a line by
+    # its letters, descenders and capitals included).
+    ratios = [max(a.size, b.size) / (min(a.size, b.size) or 1.0) for a, b in pairs]
+    if sum(1 for ratio in ratios if ratio >= HEADING_RATIO) >= 2 or any(ratio >= 1.6 for ratio in ratios):
         return True
     # Running text on both sides.
     both_prose = sum(1 for a, b in pairs if a.prose and b.prose)
