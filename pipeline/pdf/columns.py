@@ -111,7 +111,7 @@ class Row:
     """The lines of one side of a gap that share a row, summed up for the gutter test."""
 
     __slots__ = ("lines", "left", "top", "right", "bottom", "size", "bold", "wraps", "first_width", "_prose",
-                 "continued", "follows")
+                 "continued", "follows", "ocr")
 
     def __init__(self, lines: list):
         lines.sort(key=LEFT)
@@ -127,6 +127,7 @@ class Row:
                                           or words[-1].text.endswith("-"))
         self.first_width = first.words[0].right - first.words[0].left
         self.lines, self._prose = lines, None
+        self.ocr = first.words[0].confidence is not None  # read by OCR: sized by its letters' boxes
         self.continued = False  # the row carries on the text of the row above (a wrapped line)
         self.follows = False  # the row may carry on that text: it is set like it, close below it
 
@@ -222,6 +223,11 @@ def misaligned(rows: list[Row], others: list[Row]) -> int:
         for row, touched in touching(side, other_side):
             if not touched or any(shares_row(row, other_side[index]) for index in touched):
                 continue
+            height = row.bottom - row.top
+            touched = [index for index in touched if min(row.bottom, other_side[index].bottom)
+                       - max(row.top, other_side[index].top) > 0.2 * min(height, other_side[index].bottom - other_side[index].top)]
+            if not touched:
+                continue  # grazing the next line's box (OCR pads its lines) is no overlap
             if len(touched) >= 2 and centred_beside(row, [other_side[index] for index in touched]):
                 centred.add(id(row))
             else:
@@ -260,9 +266,9 @@ def is_gutter(left: list, right: list, context: list | None = None) -> bool:
     # Baselines on two grids: two columns set each to its own spacing.
     if partial >= 2 and partial >= 0.15 * fewer:
         return True
-    # Headings beside lines of text (one line of mixed heights is no sign: OCR sizes a line by
-    # its letters, descenders and capitals included).
-    ratios = [max(a.size, b.size) / (min(a.size, b.size) or 1.0) for a, b in pairs]
+    # Headings beside lines of text (one line of mixed heights is no sign; OCR sizes a line by
+    # its letters, descenders and capitals included, so its sizes differ more).
+    ratios = [max(a.size, b.size) / (min(a.size, b.size) or 1.0) / (1.3 if a.ocr or b.ocr else 1.0) for a, b in pairs]
     if sum(1 for ratio in ratios if ratio >= HEADING_RATIO) >= 2 or any(ratio >= 1.6 for ratio in ratios):
         return True
     # Running text on both sides.
