@@ -93,6 +93,24 @@ def test_a_reference_card_reads_column_after_column_each_key_with_its_descriptio
             assert len(row) == 2 and re.fullmatch(r"K\d\d", row[0][1])
 
 
+def test_a_scanned_reference_card_reads_column_after_column_too():
+    """The same card as an image, read by OCR, whose line boxes and sizes are rougher."""
+    from pdf_fixtures import page_png
+
+    configuration = {"high_resolution": True, "ocr_strategy": "Auto", "segmentation_strategy": "LayoutAnalysis",
+                     "error_handling": "Fail", "segment_processing": {}}
+    segments = pdf_pipeline.parse_image(page_png(reference_card_pdf(), 0, dpi=150), "image/png", configuration,
+                                        lambda message: None).segments
+    keys = re.findall(r"K\d\d", " ".join(segment["text"] for segment in segments))
+    assert keys == [f"K{number:02d}" for number in range(1, 55)]
+    scale = segments[0]["page_width"] / 612
+    for segment in segments:
+        if segment["segment_type"] != "Title":
+            box = segment["bbox"]
+            column = [left for left in CARD_LEFTS if left * scale - 3 * TOLERANCE <= box["left"]][-1]
+            assert box["left"] + box["width"] <= (column + CARD_WIDTH) * scale + 3 * TOLERANCE, segment["text"][:60]
+
+
 def test_a_two_column_article_reads_the_left_column_first_and_its_table_stays_in_it():
     segments = parse(article_pdf())
     left_edge, right_edge = ARTICLE_LEFTS[0] * SCALE, (ARTICLE_LEFTS[0] + ARTICLE_WIDTH) * SCALE
