@@ -98,3 +98,34 @@ def test_lines_over_a_table_box_that_the_table_did_not_take_are_kept():
     assert [[word.text for word in line.words] for line in free] == [["note"], ["By", "default"]]
     picture = Region("Picture", 0, 0, 300, 300)
     assert free_lines([Line(below)], [picture]) == []
+
+
+def test_header_rows_are_told_from_data_rows():
+    from pipeline.pdf.tables import Cell, Table, header_rows
+
+    def rows(*texts, bold_first=False):
+        return [[Cell(text, bold=bold_first and index == 0) for text in row] for index, row in enumerate(texts)]
+
+    assert header_rows(rows(("City", "Population"), ("Oslo", "709000"), ("Bergen", "286000"))) == 1  # labels over numbers
+    assert header_rows(rows(("Oslo", "709000"), ("Bergen", "286000"), ("Tromso", "77000"))) == 0  # data from the start
+    assert header_rows(rows(("Option", "Meaning"), ("-v", "print every file name as it is copied"),
+                            ("-q", "say nothing unless something has gone wrong"))) == 1  # labels over longer text
+    assert header_rows(rows(("alpha", "beta"), ("gamma", "delta"), ("eta", "theta"), bold_first=True)) == 1  # bold
+    assert header_rows(rows(("alpha", "beta"), ("gamma", "delta"), ("eta", "theta"))) == 0
+    table = Table(rows(("Oslo", "709000"), ("Bergen", "286000")))
+    assert "<th>" not in table.html()
+    assert table.markdown().splitlines() == ["|  |  |", "|---|---|", "| Oslo | 709000 |", "| Bergen | 286000 |"]
+
+
+def test_a_line_running_across_an_unruled_tables_columns_just_below_it_is_left_out():
+    rows = [("no", "SEXPTYPE", "Description"), ("0", "NILSXP", "NULL"), ("1", "SYMSXP", "symbols"),
+            ("2", "LISTSXP", "pairlists")]
+    words = [word(text, 50 + 100 * column, 100 + 14 * index) for index, row in enumerate(rows)
+             for column, text in enumerate(row)]
+    note, left = [], 40  # a footnote close below, one line from the first column to the last
+    for part in "1 strictly, a node of its own kind here, as the manual says".split():
+        note.append(word(part, left, 156))
+        left += 6 * len(part) + 4
+    [region] = unruled_tables(group_lines(words + note), page_width=600, body=10)
+    assert [[cell.text for cell in row] for row in region.payload.rows] == [list(row) for row in rows]
+    assert region.payload.header_rows == 1 and all(w.text not in ("strictly,", "kind") for w in region.words)
