@@ -50,12 +50,12 @@ def require_api_key():
     authenticate()
 
 
-def task_response(task, include_chunks: bool = True, base64_urls: bool = False) -> dict:
+def task_response(task, include_chunks: bool = True, base64_urls: bool = False, links: FileLinks | None = None) -> dict:
     """The TaskResponse of SPEC.md §7 for one task.
 
     Built directly rather than dumped through a marshmallow schema: every field is the server's
     own, so there is nothing to validate, and a GET is mostly this function."""
-    links = FileLinks(base64_urls)
+    links = links or FileLinks(base64_urls)
     task_id = task.task_id
     configuration = dict(task.configuration)
     configuration["input_file_url"] = (
@@ -232,18 +232,19 @@ def get_task(task_id: str):
             response.set_etag(tag, weak=True)
             return response
     task = lifecycle.get_task(task_id, g.owner)
-    response = jsonify(task_response(task, query["include_chunks"], query["base64_urls"]))
-    response.set_etag(entity_tag(task, query), weak=True)
+    links = FileLinks(query["base64_urls"])
+    response = jsonify(task_response(task, query["include_chunks"], links=links))
+    response.set_etag(entity_tag(task, query, links.root), weak=True)
     return response
 
 
-def entity_tag(state, query: dict) -> str:
+def entity_tag(state, query: dict, root: str | None = None) -> str:
     """A task response's ETag (weak: the signed URLs in two equal responses differ in their bytes).
     It changes with the task, with what was asked, with the address URLs are made for, and every
     FILE_URL_SECONDS / 2, so that a client kept on 304s holds URLs valid for half their time."""
     window = int(time.time() // max(current_app.config["FILE_URL_SECONDS"] // 2, 1))
     parts = (state.task_id, state.version, state.status, state.message, query["include_chunks"],
-             query["base64_urls"], service_root(), window)
+             query["base64_urls"], root or service_root(), window)
     return hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
 
 

@@ -1,6 +1,7 @@
 """The API side of the task lifecycle: create and read tasks, and one guarded write per transition."""
 from __future__ import annotations
 
+import re
 import uuid
 from collections import namedtuple
 from datetime import datetime
@@ -33,10 +34,11 @@ def _visible(task_id: str, owner: str, now: datetime):
 
 
 def _looks_like_task_id(task_id: str) -> bool:
-    try:
-        return len(task_id) == 36 and str(uuid.UUID(task_id)) == task_id.lower()
-    except ValueError:
-        return False
+    """A UUID in its canonical 8-4-4-4-12 hex form, as task ids are made (either case)."""
+    return _TASK_ID.fullmatch(task_id) is not None
+
+
+_TASK_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE | re.ASCII)
 
 
 # Prepared once: GET is the hottest path, and SQLAlchemy's per-call machinery costs more than the query.

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import secrets
 import time
@@ -67,8 +68,16 @@ def render_unavailable(error) -> Response:
 
 
 def _signature(key: bytes, task_id: str, name: str, expires: int) -> str:
-    message = f"{task_id}/{name}/{expires}".encode()
-    return hmac.digest(key, message, "sha256").hex()  # one-shot: every GET signs the input's URL
+    signer = _SIGNERS.get(key)
+    if signer is None:
+        signer = _SIGNERS[key] = hmac.new(key, digestmod=hashlib.sha256)
+    # A copy of a keyed HMAC: the digest is not looked up again on each of a GET's URLs.
+    signing = signer.copy()
+    signing.update(f"{task_id}/{name}/{expires}".encode())
+    return signing.hexdigest()
+
+
+_SIGNERS: dict[bytes, hmac.HMAC] = {}  # by URL_SIGNING_KEY: one per process in practice
 
 
 def signature_is_valid(task_id: str, name: str, expires: int, signature: str) -> bool:
