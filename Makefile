@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint bench hostile clean
+.PHONY: help install run test lint bench quality hostile clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -33,6 +33,10 @@ test: lint ## lint, then pytest on SQLite and PostgreSQL (PYTEST_ARGS=... passes
 bench: $(STAMP) ## Pipeline speed, then HTTP throughput (needs wrk and PostgreSQL; see docs/benchmarks.md)
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.api
+
+quality: $(STAMP) ## Reading quality against manuals' source text, and table cells (needs Debian's doc packages; see docs/quality.md)
+	$(BIN)/python -m bench.quality
+	$(BIN)/python -m bench.table_cells
 
 hostile: $(STAMP) ## Make every hostile input of docs/security.md and report its time and peak memory
 	$(BIN)/python -m bench.hostile
