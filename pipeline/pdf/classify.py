@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass
 
 from pipeline.pdf.contents import split_contents
 from pipeline.pdf.layout import CAPTION_START, Block, starts_list_item
@@ -148,28 +149,44 @@ def near(block: Block, region: Block, body: float) -> bool:
 
 
 def mark_running_headers(pages_segments: list[list[dict]]) -> list[dict]:
-    """Retype text repeated in the top or bottom margin of several pages; return those retyped."""
+    """Retype text repeated in the top or bottom margin of several pages; return those retyped.
+
+    A margin's text is cut into rows (the pieces side by side on one line: a footer with a name at
+    the left, a date in the middle and the page number at the right). A piece is a running head
+    when its text, or its row's, repeats on another page once page numbers, other digits, spacing
+    and punctuation are set aside; then so is the rest of its row. A line that repeats on no other
+    page (a chapter's name in the head of a chapter one page long) is one when it sits where the
+    other pages' heads sit: the same height, at the same place, flush with one of them."""
+    pages = [margin_rows(segments) for segments in pages_segments]
     seen: Counter[tuple[str, str]] = Counter()
-    candidates = []
-    for segments in pages_segments:
-        keys = set()
-        for segment in segments:
-            key = margin_key(segment)
-            if key is not None:
-                keys.add(key)
-                candidates.append((key, segment))
-        seen.update(keys)
+    for rows in pages:
+        seen.update({(row.zone, key) for row in rows for key in (row.key, *(piece.key for piece in row.pieces))})
+    heads: list[tuple[int, Piece]] = []
+    for index, rows in enumerate(pages):
+        for row in rows:
+            found = [piece for piece in row.pieces if repeated(piece, row, seen)]
+            if any(piece.key == "" or any(map(str.isalpha, piece.key)) for piece in found):
+                found += [piece for piece in row.pieces if piece not in found and one_line_beside(piece, found)]
+            for piece in found:
+                piece.head = True
+                heads.append((index, piece))
     retyped = []
-    for key, segment in candidates:
-        new_type = "PageHeader" if key[0] == "top" else "PageFooter"
-        if seen[key] >= 2 and segment["segment_type"] != new_type:
-            segment["segment_type"] = new_type
-            retyped.append(segment)
+    places = HeadPlaces(heads)
+    for index, rows in enumerate(pages):
+        for row in rows:
+            for piece in row.pieces:
+                if not piece.head and not places.holds(index, piece):
+                    continue
+                new_type = "PageHeader" if row.zone == "top" else "PageFooter"
+                if piece.segment["segment_type"] != new_type:
+                    piece.segment["segment_type"] = new_type
+                    retyped.append(piece.segment)
     return retyped
 
 
 def margin_key(segment: dict) -> tuple[str, str] | None:
-    """(zone, text with digits masked) of a short segment in a page margin, else None."""
+    """(zone, text with page numbers, digits, spacing and punctuation set aside) of a short
+    segment in a page margin, else None."""
     if segment["segment_type"] in ("Table", "Picture", "Title", "Page"):
         return None
     text = segment["text"].strip()
@@ -182,4 +199,153 @@ def margin_key(segment: dict) -> tuple[str, str] | None:
         zone = "bottom"
     else:
         return None
-    return zone, re.sub(r"\d+", "#", text.lower())
+    return zone, head_key(text)
+
+
+HEAD_REACH = 0.13  # how far into the page its first and last rows may be running heads
+HEAD_KINDS = ("PageHeader", "PageFooter")  # what a page number alone in a margin was typed already
+ROMAN = r"(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"
+FOLIO = rf"(?:page\s*)?[-\u2013(\[]?\s*(?:\d{{1,5}}|{ROMAN}|{ROMAN.upper()})\s*[-\u2013)\]]?(?:\s*(?:of|/)\s*\d{{1,5}})?"
+EDGE_FOLIO = re.compile(rf"^{FOLIO}\s+|\s+{FOLIO}$")  # a page number at the start or the end of a head
+NOT_KEY = re.compile(r"[^\w#]+|_")
+
+
+def head_key(text: str) -> str:
+    """A margin line's text as running heads repeat it: without a page number at its start or end,
+    its other digits masked, lower case, without spacing or punctuation ("" for a page number)."""
+    text = " ".join(text.split())
+    if PAGE_NUMBER.match(text):
+        return ""
+    text = re.sub(r"\d+", "#", EDGE_FOLIO.sub("", EDGE_FOLIO.sub("", text, count=1), count=1).lower())
+    return NOT_KEY.sub("", text) or text.replace(" ", "")  # punctuation alone ("}" of code) stays itself
+
+
+@dataclass(eq=False)
+class Piece:
+    """One segment in a page margin: its place as shares of the page, its key and first type."""
+
+    segment: dict
+    key: str
+    top: float
+    bottom: float
+    left: float
+    right: float
+    kind: str
+    head: bool = False
+    reach: bool = False  # past MARGIN_SHARE, its page's first or last row
+
+
+@dataclass
+class MarginRow:
+    """Pieces of one page margin side by side on one line, left to right, and the key of their text."""
+
+    zone: str
+    pieces: list[Piece]
+    key: str = ""
+
+
+def margin_rows(segments: list[dict]) -> list[MarginRow]:
+    """The rows of a page's top and bottom margins: pieces whose lines overlap by half the shorter.
+    The page's first and last rows count as in its margins further in (HEAD_REACH): a head set
+    for another paper size (a Letter page printed on A4) sits lower or higher than most."""
+    rows: list[MarginRow] = []
+    for segment in segments:
+        zone_key = margin_key(segment)
+        reach = zone_key is None and segment["segment_type"] not in ("Table", "Picture", "Title", "Page")
+        if reach:
+            zone_key = outermost_key(segment, segments)
+        if zone_key is None:
+            continue
+        piece = new_piece(segment, zone_key[1])
+        piece.reach = reach
+        for row in rows:
+            if row.zone == zone_key[0] and any(overlaps(piece, other) for other in row.pieces):
+                row.pieces.append(piece)
+                break
+        else:
+            rows.append(MarginRow(zone_key[0], [piece]))
+    for row in rows:
+        row.pieces.sort(key=lambda piece: piece.left)
+        row.key = head_key(" ".join(piece.segment["text"] for piece in row.pieces))
+    return rows
+
+
+def new_piece(segment: dict, key: str) -> Piece:
+    """A segment's piece: its box as shares of its page."""
+    box, width, height = segment["bbox"], segment["page_width"] or 1, segment["page_height"] or 1
+    return Piece(segment, key, box["top"] / height, (box["top"] + box["height"]) / height,
+                 box["left"] / width, (box["left"] + box["width"]) / width, segment["segment_type"])
+
+
+def outermost_key(segment: dict, segments: list[dict]) -> tuple[str, str] | None:
+    """(zone, key) of a short segment within HEAD_REACH of the page's top or bottom with nothing
+    above it (or below it) but what shares its line, else None."""
+    text = segment["text"].strip()
+    if not text or len(text) > 200:
+        return None
+    box, height = segment["bbox"], segment["page_height"] or 1
+    top, bottom = box["top"], box["top"] + box["height"]
+    if bottom <= height * HEAD_REACH:
+        zone = "top"
+    elif top >= height * (1 - HEAD_REACH):
+        zone = "bottom"
+    else:
+        return None
+    middle, piece = (top + bottom) / 2, new_piece(segment, "")
+    for other in segments:
+        if other is segment or other["segment_type"] == "Page":
+            continue
+        other_box = other["bbox"]
+        other_top, other_bottom = other_box["top"], other_box["top"] + other_box["height"]
+        beyond = other_bottom < middle if zone == "top" else other_top > middle
+        if beyond and not overlaps(piece, new_piece(other, "")):
+            return None
+    return zone, head_key(text)
+
+
+def repeated(piece: Piece, row: MarginRow, seen: Counter[tuple[str, str]]) -> bool:
+    """Whether a piece is a running head by itself: a page number typed as one, or its text or its
+    row's on two pages or more; past MARGIN_SHARE only text with a few letters."""
+    if piece.reach:
+        return any(seen[row.zone, key] >= 2 and sum(map(str.isalpha, key)) >= 3 for key in (piece.key, row.key))
+    return piece.kind in HEAD_KINDS or seen[row.zone, piece.key] >= 2 or seen[row.zone, row.key] >= 2
+
+
+def overlaps(piece: Piece, other: Piece) -> bool:
+    """Whether two pieces share a line: they overlap by over half the shorter's height."""
+    shared = min(piece.bottom, other.bottom) - max(piece.top, other.top)
+    return shared > 0.5 * min(piece.bottom - piece.top, other.bottom - other.top)
+
+
+def one_line_beside(piece: Piece, heads: list[Piece]) -> bool:
+    """Whether a piece on a running head's row is one line like it (not a paragraph reaching into the margin)."""
+    return any(piece.bottom - piece.top <= 1.6 * (head.bottom - head.top) for head in heads)
+
+
+class HeadPlaces:
+    """Where a document's running heads sit, to tell a head that repeats nowhere (a chapter's
+    name on its only page) from text that happens to be in a margin: one line of the same height
+    as heads of two other pages, at their place (top and bottom within a third of its height),
+    flush left or right with them, and no heading unless those heads were headings too."""
+
+    def __init__(self, heads: list[tuple[int, Piece]]):
+        self.heads = [(index, piece) for index, piece in heads if piece.key]
+
+    def holds(self, index: int, piece: Piece) -> bool:
+        if not piece.key or piece.kind not in BODY_KINDS:
+            return False
+        height = piece.bottom - piece.top
+        pages = {other_index for other_index, head in self.heads
+                 if other_index != index and self.matches(piece, head, height)}
+        return len(pages) >= 2
+
+    @staticmethod
+    def matches(piece: Piece, head: Piece, height: float) -> bool:
+        if piece.kind in ("SectionHeader", "Title") and head.kind != piece.kind:
+            return False
+        tolerance, flush = height / 3, 0.015
+        return (abs(piece.top - head.top) <= tolerance and abs(piece.bottom - head.bottom) <= tolerance
+                and (abs(piece.left - head.left) <= flush or abs(piece.right - head.right) <= flush))
+
+
+BODY_KINDS = ("Text", "SectionHeader", "ListItem", "Footnote", "Caption", "Formula")
