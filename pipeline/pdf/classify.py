@@ -242,6 +242,7 @@ class MarginRow:
     zone: str
     pieces: list[Piece]
     key: str = ""
+    outermost: bool = True  # no other row of its margin nearer the page's edge
 
 
 def margin_rows(segments: list[dict]) -> list[MarginRow]:
@@ -267,7 +268,15 @@ def margin_rows(segments: list[dict]) -> list[MarginRow]:
     for row in rows:
         row.pieces.sort(key=lambda piece: piece.left)
         row.key = head_key(" ".join(piece.segment["text"] for piece in row.pieces))
+        row.outermost = not any(other.zone == row.zone and beyond(other, row) for other in rows)
     return rows
+
+
+def beyond(row: MarginRow, other: MarginRow) -> bool:
+    """Whether a row lies wholly nearer its page's edge than another."""
+    if row.zone == "top":
+        return max(piece.bottom for piece in row.pieces) <= min(piece.top for piece in other.pieces)
+    return min(piece.top for piece in row.pieces) >= max(piece.bottom for piece in other.pieces)
 
 
 def new_piece(segment: dict, key: str) -> Piece:
@@ -305,7 +314,10 @@ def outermost_key(segment: dict, segments: list[dict]) -> tuple[str, str] | None
 
 def repeated(piece: Piece, row: MarginRow, seen: Counter[tuple[str, str]]) -> bool:
     """Whether a piece is a running head by itself: a page number typed as one, or its text or its
-    row's on two pages or more; past MARGIN_SHARE only text with a few letters."""
+    row's on two pages or more; past MARGIN_SHARE only text with a few letters; a list item only
+    on its margin's outermost row."""
+    if piece.kind == "ListItem" and not row.outermost:
+        return False  # a listing's entry under the head of a contents page ("1.2 Methods 9" and "8.2 Maps 58")
     if piece.reach:
         return any(seen[row.zone, key] >= 2 and sum(map(str.isalpha, key)) >= 3 for key in (piece.key, row.key))
     return piece.kind in HEAD_KINDS or seen[row.zone, piece.key] >= 2 or seen[row.zone, row.key] >= 2

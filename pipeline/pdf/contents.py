@@ -13,6 +13,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 
 from pipeline.pdf.layout import Block, Line, group_lines, row_as_line, visual_rows
+from pipeline.pdf.text import Word
 
 LEADERS = ".\u2024\u2025\u2026\u00b7\u2219\u22c5"
 ROMAN = r"(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"  # lower case: "I" is a part
@@ -68,6 +69,8 @@ def read_row(row: Row) -> None:
         index -= 1
     if index < 0 or not any(char.isalnum() for char in words[index].text):
         return  # no title
+    if row.margin and in_pieces(words[:index + 1], row.line.size or 1.0):
+        return  # pieces set apart on a margin's row: a running head ("CONTENTS   gnuplot 5.4   iii"), no entry
     title_end = words[index]
     dots += leader_count(title_end.text[len(title_end.text.rstrip(LEADERS)):])
     if dots >= 3 or (dots == 2 and index < first - 1):  # ". ." alone: a long title leaves room for two
@@ -154,19 +157,26 @@ def page_number_alone(line: Line) -> bool:
 def wraps_into(first: Row, following: Row, entry: Row) -> bool:
     """Whether `first` (then `following`, down to `entry`) is the start of the entry's title: the
     same size, close above it, not right of its left, running most of the way to its number, in
-    one piece (boldness is no guide: the leaders of a bold title are often set plain)."""
+    one piece (boldness is no guide: the leaders of a bold title are often set plain); in a page
+    margin, without a wide gap anywhere (a running head's pieces: "CONTENTS   gnuplot 5.4")."""
     line, below, target = first.line, following.line, entry.line
     size = target.size or 1.0
     return (0.9 <= line.size / size <= 1.1
             and below.top - line.bottom <= 0.8 * size
             and line.left <= target.left + 0.5 * size
-            and line.right >= line.left + 0.6 * (entry.page_right - line.left) and not gapped(line))
+            and line.right >= line.left + 0.6 * (entry.page_right - line.left) and not gapped(line)
+            and not (first.margin and in_pieces(line.words, size)))  # a running head's pieces
 
 
 def gapped(line: Line) -> bool:
     """Whether a line's last word stands apart after a wide gap (a column label, not a title)."""
     words = line.words
     return len(words) > 1 and words[-1].left - words[-2].right >= WIDE_GAP * (line.size or 1.0)
+
+
+def in_pieces(words: list[Word], size: float) -> bool:
+    """Whether words stand apart after a wide gap anywhere (a running head's pieces, not a title)."""
+    return any(right.left - left.right >= WIDE_GAP * size for left, right in zip(words, words[1:]))
 
 
 def listings(rows: list[Row | None]) -> list[list[Entry]]:
