@@ -288,3 +288,64 @@ def long_table_pdf(repeat_header: bool) -> bytes:
     pdf.showPage()
     pdf.save()
     return buffer.getvalue()
+
+
+# An unruled table of commands whose descriptions wrap, each command centred vertically beside its
+# description (as DocBook's dblatex sets a package or command list).
+COMMANDS_TABLE = [
+    ["command", "description"],
+    ["pwd", "display the name of the current working directory"],
+    ["id", "display the user and group identity of the current user"],  # fills its line
+    ["man -a name", "display every manual page named name, one after the other (Unix style)"],
+    ["info name", "display the rather long explanation of the command name as a hypertext (GNU style)"],
+    ["ls -A", "list the contents of the directory, almost all of its files and directories, the hidden ones "
+              "with them, by name"],  # its last line full too
+    ["mv foo bar/baz", "move an existing file foo to a new location with a new name bar/baz (the directory "
+                       "bar must exist but the directory bar/baz must not exist)"],
+    ["cd", "change the directory to the home directory of the current user"],
+    ["top", "display process information on the full screen"],
+]
+COMMANDS_WIDTH = 250  # the description column's width
+
+
+def centred_commands_pdf() -> bytes:
+    """A paragraph, the commands table (the command in Courier, set level with the middle of its
+    description's lines, which wrap onto one to three lines), and a paragraph after it."""
+    buffer, pdf = new_canvas()
+    pdf.setFont("Helvetica", 10)
+    pdf.drawString(72, 720, "The commands below are the ones a new user of the shell meets first.")
+    y, leading = 690, 12
+    for index, (command, description) in enumerate(COMMANDS_TABLE):
+        lines = wrap(description, COMMANDS_WIDTH)
+        pdf.setFont("Courier", 10)
+        pdf.drawString(80, y - leading * (len(lines) - 1) / 2, command)
+        pdf.setFont("Helvetica", 10)
+        for line in lines:
+            pdf.drawString(260, y, line)
+            y -= leading
+    pdf.drawString(72, y - 24, "The paragraph after the table is read after it, as its own segment.")
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+CODE_ROW = ('[1] ".GlobalEnv"', '"Autoloads"', '"package:base"')
+
+
+def spaced_code_row_pdf() -> bytes:
+    """A paragraph, a code line whose values are set far apart, the last of them beyond the end of
+    the short lines of text that follow it closely, and a paragraph after them."""
+    buffer, pdf = new_canvas()
+    pdf.setFont("Helvetica", 10)
+    pdf.drawString(72, 720, "The function search shows the current search path of the session.")
+    pdf.setFont("Courier", 10)
+    pdf.drawString(90, 696, "> search()")
+    for x, text in zip((90, 210, 300), CODE_ROW):
+        pdf.drawString(x, 686, text)
+    pdf.setFont("Helvetica", 10)
+    pdf.drawString(72, 674, "where .GlobalEnv is the workspace of the user.")
+    pdf.drawString(72, 662, "After lentils is attached we have")
+    pdf.drawString(72, 630, "The paragraph after the code is read after it, as its own segment.")
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()

@@ -12,6 +12,8 @@ from column_fixtures import (
     ARTICLE_WIDTH,
     CARD_LEFTS,
     CARD_WIDTH,
+    CODE_ROW,
+    COMMANDS_TABLE,
     FILES_TABLE,
     LEFT_PARAGRAPHS,
     LONG_HEADER,
@@ -19,9 +21,11 @@ from column_fixtures import (
     ROUTES_TABLE,
     article_pdf,
     card_entries,
+    centred_commands_pdf,
     long_table_pdf,
     long_table_rows,
     reference_card_pdf,
+    spaced_code_row_pdf,
     tables_pdf,
 )
 
@@ -204,3 +208,22 @@ def test_a_gap_between_a_tables_cells_is_no_gutter_but_one_beside_a_heading_is()
     assert not is_gutter(keys, values)
     heading = [Word("Summary", 120, 98, 190, 114, 16.0)] + [w for line in values[1:] for w in line.words]
     assert is_gutter(keys, group_lines(heading))
+
+
+def test_an_unruled_table_whose_commands_sit_centred_beside_their_wrapped_descriptions():
+    """Each command set level with the middle of its description's two or three lines, some just
+    below a description whose last line is full (which the next line could have carried on): one
+    table, one row per command with its whole description, nothing read across the rows."""
+    segments = parse(centred_commands_pdf())
+    assert [segment["segment_type"] for segment in segments] == ["Text", "Table", "Text"]
+    rows = [[cell[1] for cell in row] for row in grid(segments[1])]
+    assert rows == COMMANDS_TABLE
+    assert segments[2]["text"] == "The paragraph after the table is read after it, as its own segment."
+
+
+def test_a_last_value_set_apart_on_a_row_of_several_is_read_along_that_row():
+    """A code line's values set far apart, the last beyond the short lines of text close below:
+    the lone value is one more fragment of its row, not a column read after the text."""
+    segments = parse(spaced_code_row_pdf())
+    text = " ".join(" ".join(segment["text"].split()) for segment in segments)
+    assert " ".join(CODE_ROW) + " where .GlobalEnv is the workspace" in text

@@ -217,20 +217,18 @@ def aligned_pairs(rows: list[Row], others: list[Row]) -> list[tuple[Row, Row]]:
 def misaligned(rows: list[Row], others: list[Row]) -> int:
     """How many rows of either side overlap rows of the other without sharing a row with any:
     baselines on two grids. A row set level with the middle of a cell wrapped onto two lines
-    (a cell centred vertically beside it), and the lines of that cell, are not counted."""
+    (a cell centred vertically beside it, even one whose box reaches over half of the lower
+    line's), and the lines of that cell, are not counted."""
     centred, loose = set(), []
     for side, other_side in ((rows, others), (others, rows)):
         for row, touched in touching(side, other_side):
-            if not touched or any(shares_row(row, other_side[index]) for index in touched):
-                continue
             height = row.bottom - row.top
             touched = [index for index in touched if min(row.bottom, other_side[index].bottom)
                        - max(row.top, other_side[index].top) > 0.2 * min(height, other_side[index].bottom - other_side[index].top)]
-            if not touched:
-                continue  # grazing the next line's box (OCR pads its lines) is no overlap
+            # Grazing the next line's box (OCR pads its lines) is no overlap.
             if len(touched) >= 2 and centred_beside(row, [other_side[index] for index in touched]):
                 centred.add(id(row))
-            else:
+            elif touched and not any(shares_row(row, other_side[index]) for index in touched):
                 loose.append([id(other_side[index]) for index in touched])
     return sum(1 for touched in loose if not all(index in centred for index in touched))
 
@@ -253,11 +251,13 @@ def is_gutter(left: list, right: list, context: list | None = None) -> bool:
     left_rows, right_rows = side_rows(left), side_rows(right)
     if len(left_rows) < 2 or len(right_rows) < 2:
         # A lone line beside the rest: a label level with its first line (a table's row whose
-        # cell wraps), read along that row; anywhere else (a note in the margin), apart.
+        # cell wraps), or one more fragment of a row of several set level with it (the last cell
+        # of a row, a spaced-out code line), read along that row; anywhere else (a note in the
+        # margin, beside lines of running text), apart.
         lone, others = (left_rows, right_rows) if len(left_rows) < 2 else (right_rows, left_rows)
-        first = others[0]
-        return not shares_row(lone[0], first) or not (
-            1 / HEADING_RATIO < lone[0].size / (first.size or 1.0) < HEADING_RATIO)
+        level = next((row for row in others if shares_row(lone[0], row)), None)
+        return level is None or not (level is others[0] or len(level.lines) >= 2) or not (
+            1 / HEADING_RATIO < lone[0].size / (level.size or 1.0) < HEADING_RATIO)
     if context is not None and len(context) > len(left):
         unlabelled(left_rows, left, context)
     pairs = aligned_pairs(left_rows, right_rows)

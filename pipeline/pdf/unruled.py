@@ -23,19 +23,88 @@ def unruled_tables(lines: list[Line], page_width: float, body: float, rules: lis
     regions: list[Region] = []
     run: list[list[Line]] = []
     wrapped: list[bool] = []  # for each row of the run: whether it carries on the cells of the row above
-    for row in visual_rows(lines) + [[]]:
-        if run and row and row_gap(run[-1], row) <= 1.6 * row_height(row):
-            carries = wraps_cells(run, row)
-            if carries or len(row) >= 2:
-                run.append(row)
-                wrapped.append(carries)
-                continue
+    rows = visual_rows(lines)
+    index = 0
+    centred: bool | None = None  # whether the run's last wrapped cell had its row centred beside it
+    while index <= len(rows):
+        row = rows[index] if index < len(rows) else []
+        close = bool(run) and bool(row) and row_gap(run[-1], row) <= 1.6 * row_height(row)
+        carries = close and wraps_cells(run, row)
+        # A lone line that opens a cell wrapped onto several lines, with the row's other cells
+        # set level with its middle (centred vertically), takes those lines into one row. A line
+        # that may also carry on the cell above is read as the table's rows before it were set.
+        count = 0
+        if len(row) == 1 and not (carries and centred is False):
+            count = centred_row(rows, index, run, carries and centred is None)
+        if close and count:
+            run += rows[index:index + count]
+            wrapped += [False] + [True] * (count - 1)
+            index, centred = index + count, True
+            continue
+        if close and (carries or len(row) >= 2):
+            run.append(row)
+            wrapped.append(carries)
+            index, centred = index + 1, False if carries else centred
+            continue
         if len(run) - sum(wrapped) >= 3:
             region = aligned_region(run, wrapped, page_width, body, rules)
             if region is not None:
                 regions.append(region)
-        run, wrapped = ([row], [False]) if len(row) >= 2 else ([], [])
+        if count:
+            run, wrapped = rows[index:index + count], [False] + [True] * (count - 1)
+            index, centred = index + count, True
+        else:
+            run, wrapped = ([row], [False]) if len(row) >= 2 else ([], [])
+            index, centred = index + 1, None
     return regions
+
+
+def centred_row(rows: list[list[Line]], start: int, run: list[list[Line]], carries: bool = False) -> int:
+    """How many visual rows from `start` make one table row whose cells sit level with the middle
+    of a cell wrapped onto several lines (0 when they do not): the lone line of `start` opens the
+    wrapped cell, each of its next lines starts where it does, close below a line its first word
+    would not have fitted on; every other line of those rows lies beside the cell, its centre
+    level with the cell's middle. The fewest lines that do so make the cell. With `carries` (the
+    line of `start` may also carry on a cell of the row above, and no row of the table so far
+    tells how its rows are set), it opens a centred row only if the cells beside it sit between
+    two of its lines, level with none: a row set top-aligned below a wrapped line has its cells
+    level with its first line, which would be the middle one."""
+    stack = [rows[start][0]]
+    size = stack[0].size or 1.0
+    window = rows[start:start + 8]
+    edge = None  # the right edge of the cell's column, over the rows near it
+    others: list[Line] = []  # the lines beside the cell, down to its last line so far
+    for offset, row in enumerate(window[1:], start + 1):
+        last = stack[-1]
+        below = [line for line in row if abs(line.left - last.left) <= 0.8 * size]
+        others += [line for line in row if not below or line is not below[0]]
+        if not below:
+            if min(line.top for line in row) - last.bottom > 0.7 * size:
+                return 0
+            continue
+        line, first = below[0], below[0].words[0]
+        if edge is None:
+            edge = max(other.right for visual in run[-8:] + window for other in visual
+                       if abs(other.left - stack[0].left) <= 0.8 * size)
+        if (len(below) > 1 or line.top - last.bottom > 0.7 * (line.bottom - line.top)
+                or len(last.words) < 2 and not last.words[-1].text.endswith("-")
+                or last.right + 0.3 * size + (first.right - first.left) < edge - 0.3 * size):
+            return 0
+        stack.append(line)
+        if others and centred_beside(stack, others) and not (carries and any(
+                abs(line.top + line.bottom - other.top - other.bottom) <= 0.5 * (line.bottom - line.top)
+                for line in stack for other in others)):
+            return offset - start + 1
+    return 0
+
+
+def centred_beside(stack: list[Line], others: list[Line]) -> bool:
+    """Whether every line of `others` lies beside the lines of `stack` (a cell's), its centre
+    level with their middle."""
+    middle = (stack[0].top + stack[-1].bottom) / 2
+    left, right = min(line.left for line in stack), max(line.right for line in stack)
+    return all((line.right <= left or line.left >= right)
+               and abs((line.top + line.bottom) / 2 - middle) <= 0.35 * (line.bottom - line.top) for line in others)
 
 
 def row_gap(upper: list[Line], lower: list[Line]) -> float:
@@ -153,7 +222,7 @@ def row_cells(table_row: list[list[Line]], spans: list[tuple[float, float]]) -> 
             scan += 1
             end = max(end, reach[scan])
         lines = [line for index in range(column, end + 1) for line in parts[index]]
-        if end > column:
+        if len(lines) > 1:  # top down: a cell's lines may come from a row centred beside them
             lines.sort(key=lambda line: (line.top, line.left))
         cells.append(Cell(lines_text(lines) if lines else "", end - column + 1,
                           bool(lines) and all(line.bold for line in lines)))
