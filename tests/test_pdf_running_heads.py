@@ -252,3 +252,25 @@ def test_a_contents_page_head_stays_out_of_its_listing(roman_in_head):
         heads = " ".join(s["text"] for s in page if s["segment_type"] == "PageHeader")
         assert "CONTENTS" in heads and "Widget 5.4" in heads
         assert not [s["text"] for s in page if "CONTENTS" in s["text"] and s["segment_type"] != "PageHeader"]
+
+
+def test_a_heading_beside_the_page_number_stays_a_heading():
+    """Slides or reports with each page's own title at the top left and its number at the top
+    right, on one row in the margin: the number is a head, the title is not."""
+    width, height = letter
+    titles = ["Quarterly results", "Regional sales", "Factory output", "Next year's plan"]
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=letter, invariant=1)
+    for page, title in enumerate(titles, 1):
+        pdf.setFont("Helvetica-Bold", 14)
+        pdf.drawString(72, height - 45, title)
+        pdf.setFont("Helvetica", 10)
+        pdf.drawRightString(width - 72, height - 45, str(page))
+        body(pdf, page, height - 90, 72, 72, width - 72)
+        pdf.showPage()
+    pdf.save()
+    segments = parse(buffer.getvalue())
+    for page, title in enumerate(titles, 1):
+        kinds = {s["text"]: s["segment_type"] for s in on_page(segments, page)}
+        assert kinds[title] in ("SectionHeader", "Title")
+        assert kinds[str(page)] == "PageHeader"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
 
@@ -330,8 +331,10 @@ def overlaps(piece: Piece, other: Piece) -> bool:
 
 
 def one_line_beside(piece: Piece, heads: list[Piece]) -> bool:
-    """Whether a piece on a running head's row is one line like it (not a paragraph reaching into the margin)."""
-    return any(piece.bottom - piece.top <= 1.6 * (head.bottom - head.top) for head in heads)
+    """Whether a piece on a running head's row goes with it: one line like it (not a paragraph
+    reaching into the margin), no heading (a slide's title beside its number)."""
+    return piece.kind not in ("SectionHeader", "Title") and any(
+        piece.bottom - piece.top <= 1.6 * (head.bottom - head.top) for head in heads)
 
 
 class HeadPlaces:
@@ -341,22 +344,30 @@ class HeadPlaces:
     flush left or right with them, and no heading unless those heads were headings too."""
 
     def __init__(self, heads: list[tuple[int, Piece]]):
-        self.heads = [(index, piece) for index, piece in heads if piece.key]
+        self.heads = sorted(((piece.top, index, piece) for index, piece in heads if piece.key), key=lambda head: head[0])
+        self.tops = [top for top, _, _ in self.heads]
 
     def holds(self, index: int, piece: Piece) -> bool:
         if not piece.key or piece.kind not in BODY_KINDS:
             return False
-        height = piece.bottom - piece.top
-        pages = {other_index for other_index, head in self.heads
-                 if other_index != index and self.matches(piece, head, height)}
-        return len(pages) >= 2
+        tolerance = (piece.bottom - piece.top) / 3
+        pages: set[int] = set()
+        for position in range(bisect_left(self.tops, piece.top - tolerance), len(self.heads)):
+            top, other_index, head = self.heads[position]
+            if top > piece.top + tolerance:
+                break
+            if other_index != index and self.matches(piece, head, tolerance):
+                pages.add(other_index)
+                if len(pages) >= 2:
+                    return True
+        return False
 
     @staticmethod
-    def matches(piece: Piece, head: Piece, height: float) -> bool:
+    def matches(piece: Piece, head: Piece, tolerance: float) -> bool:
         if piece.kind in ("SectionHeader", "Title") and head.kind != piece.kind:
             return False
-        tolerance, flush = height / 3, 0.015
-        return (abs(piece.top - head.top) <= tolerance and abs(piece.bottom - head.bottom) <= tolerance
+        flush = 0.015  # of the page's width
+        return (abs(piece.bottom - head.bottom) <= tolerance
                 and (abs(piece.left - head.left) <= flush or abs(piece.right - head.right) <= flush))
 
 
