@@ -413,3 +413,32 @@ def test_boxes_stay_on_the_page_when_text_runs_off_it(rotation, strategy):
             assert inside(entry["bbox"], width, height), (entry["text"], entry["bbox"])
             words += 1
     assert words > 20
+
+
+def off_page_grid_pdf() -> bytes:
+    """A paragraph, and a ruled grid of three rows and columns with text in it, drawn wholly
+    beyond the page's right edge."""
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=letter, invariant=1)
+    paragraph(pdf, BEFORE, MARGIN, 700, PAGE_WIDTH - 2 * MARGIN)
+    xs, ys = [PAGE_WIDTH + 20 + 60 * index for index in range(4)], [600 - 20 * index for index in range(4)]
+    for x in xs:
+        pdf.line(x, ys[0], x, ys[-1])
+    for y in ys:
+        pdf.line(xs[0], y, xs[-1], y)
+    pdf.setFont("Helvetica", BODY)
+    for top in ys[:-1]:
+        for left in xs[:-1]:
+            pdf.drawString(left + 4, top - 14, "cell")
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("strategy", ["LayoutAnalysis", "Page"])
+def test_a_ruled_grid_wholly_off_the_pages_right_edge_is_no_segment(strategy):
+    segments = parse(off_page_grid_pdf(), segmentation_strategy=strategy)
+    assert [segment["segment_type"] for segment in segments] == ["Page" if strategy == "Page" else "Text"]
+    for segment in segments:
+        assert inside(segment["bbox"], segment["page_width"], segment["page_height"]), segment["bbox"]
+        assert "cell" not in segment["text"]

@@ -6,7 +6,15 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from statistics import median
 
-from pipeline.pdf.code import code_breaks, code_flags, code_size_limit, is_code_table, merge_code_blocks
+from pipeline.pdf.code import (
+    CODE_SIZE,
+    MONO_BODY_SHARE,
+    code_breaks,
+    code_flags,
+    code_size_limit,
+    is_code_table,
+    merge_code_blocks,
+)
 from pipeline.pdf.reading_order import xy_cut
 from pipeline.pdf.text import Word
 
@@ -264,9 +272,15 @@ def starts_new_block(previous: Line, line: Line, block: Block) -> bool:
     return indented and not in_list and len(block.lines) > 1 and line.size > 0
 
 
-def layout_page(lines: list[Line], regions: list[Region], body_size: float) -> list[Block]:
-    """The page's blocks in reading order; regions (tables, pictures) stay whole."""
-    code_limit = code_size_limit(lines, body_size)
+def layout_page(lines: list[Line], regions: list[Region], body_size: float,
+                mono_share: float | None = None) -> list[Block]:
+    """The page's blocks in reading order; regions (tables, pictures) stay whole. `mono_share` is
+    the document's share of text in a monospace font; without it, the share `body_size` carries
+    (classify.Body) or else the page's own decides whether monospace lines are code."""
+    if mono_share is None:
+        code_limit = code_size_limit(lines, body_size)
+    else:
+        code_limit = 0.0 if mono_share >= MONO_BODY_SHARE else CODE_SIZE * body_size
     if code_limit:  # aligned monospace lines are code, not a table
         regions = [region for region in regions if not is_code_table(region)]
     items: list = free_lines(lines, regions) + list(regions)

@@ -143,11 +143,15 @@ def analyse_page(page: PageInput, state: DocumentState, read: PageLines | None =
     width, height = page.size()
     page_words, lines, turned, regions = read.words, read.lines, read.turned, list(read.regions)
     body = state.body.value(default=12.0) if state.body.counts else median(line.size for line in lines) if lines else 12.0
+    # The document's share of monospace text (no share before its sizes are counted: the page's own).
+    mono_share = (state.body.mono_chars / state.body.chars if state.body.chars else 0.0) if state.body.counts else None
     if page.graphics is not None:
         regions += picture_regions(page.graphics, width, height, regions)
     rules = page.graphics.horizontal if page.graphics is not None else []
     regions += column_tables(free_lines(lines, regions), regions, width, body, rules)
-    blocks = layout_page(lines, regions, body)
+    # A block wholly off the page (a ruled grid drawn beyond its right edge) has no box on it.
+    blocks = [block for block in layout_page(lines, regions, body, mono_share=mono_share)
+              if block.box[0] < width and block.box[2] > 0 and block.box[1] < height and block.box[3] > 0]
     if lines:
         state.pages_with_text += 1
     title_allowed = not state.title_given and state.pages_with_text <= 2
