@@ -239,11 +239,14 @@ def unruled_routes_table(pdf: canvas.Canvas, top: float) -> float:
 
 
 def tables_pdf() -> bytes:
-    """One page per table, each between two paragraphs."""
+    """One page per table, each between two paragraphs (the first one's words differ from page to
+    page: a line repeated at the top of every page is a running head)."""
     buffer, pdf = new_canvas()
-    for draw in (unruled_files_table, unruled_sales_table, ruled_parts_table, unruled_routes_table):
+    tables = ((unruled_files_table, "files"), (unruled_sales_table, "sales"), (ruled_parts_table, "parts"),
+              (unruled_routes_table, "routes"))
+    for draw, name in tables:
         pdf.setFont("Helvetica", 10)
-        pdf.drawString(72, 720, "The table below lists what the test expects to find in it, cell by cell.")
+        pdf.drawString(72, 720, f"The {name} table below lists what the test expects to find in it, cell by cell.")
         bottom = draw(pdf, 690)
         pdf.setFont("Helvetica", 10)
         pdf.drawString(72, bottom - 30, "The paragraph after the table is read after it, as its own segment.")
