@@ -274,3 +274,35 @@ def test_a_heading_beside_the_page_number_stays_a_heading():
         kinds = {s["text"]: s["segment_type"] for s in on_page(segments, page)}
         assert kinds[title] in ("SectionHeader", "Title")
         assert kinds[str(page)] == "PageHeader"
+
+
+def test_a_label_over_each_chapter_title_below_the_heads_stays_body():
+    """Chapter pages without a head open with a "CHAPTER" label a little lower than the other
+    pages' heads (past the usual margin, yet the page's first row): the body's, not a head."""
+    width, height = letter
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=letter, invariant=1)
+    page = 0
+    for chapter in ("ONE", "TWO", "THREE"):
+        for index in range(3):
+            page += 1
+            pdf.setFont("Helvetica", 10)
+            pdf.drawCentredString(width / 2, 40, str(page))
+            if index == 0:
+                pdf.setFont("Helvetica", 12)
+                pdf.drawRightString(width - 72, height - 95, "CHAPTER")
+                pdf.setFont("Helvetica-Bold", 16)
+                pdf.drawRightString(width - 72, height - 118, chapter)
+                top = height - 160
+            else:
+                pdf.setFont("Helvetica", 9)
+                pdf.drawRightString(width - 72, height - 40, "Widget Guide, Release 1.0")
+                top = height - 80
+            body(pdf, page, top, 72, 72, width - 72)
+            pdf.showPage()
+    pdf.save()
+    segments = parse(buffer.getvalue())
+    labels = [s for s in segments if s["text"] == "CHAPTER"]
+    assert len(labels) == 3 and all(s["segment_type"] not in ("PageHeader", "PageFooter") for s in labels)
+    assert [s["page_number"] for s in segments if s["text"] == "Widget Guide, Release 1.0"
+            and s["segment_type"] == "PageHeader"] == [2, 3, 5, 6, 8, 9]

@@ -157,15 +157,20 @@ def mark_running_headers(pages_segments: list[list[dict]]) -> list[dict]:
     when its text, or its row's, repeats on another page once page numbers, other digits, spacing
     and punctuation are set aside; then so is the rest of its row. A line that repeats on no other
     page (a chapter's name in the head of a chapter one page long) is one when it sits where the
-    other pages' heads sit: the same height, at the same place, flush with one of them."""
+    other pages' heads sit: the same height, at the same place, flush with one of them. A page's
+    first or last row past MARGIN_SHARE counts only where no heads sit nearer the edge on other
+    pages (Sphinx's "CHAPTER" label over each chapter's title is the body's)."""
     pages = [margin_rows(segments) for segments in pages_segments]
     seen: Counter[tuple[str, str]] = Counter()
     for rows in pages:
         seen.update({(row.zone, key) for row in rows for key in (row.key, *(piece.key for piece in row.pieces))})
+    near_edge = Counter(zone for zone, _ in {(row.zone, index) for index, rows in enumerate(pages) for row in rows
+                                             for piece in row.pieces if not piece.reach and repeated(piece, row, seen)})
     heads: list[tuple[int, Piece]] = []
     for index, rows in enumerate(pages):
         for row in rows:
-            found = [piece for piece in row.pieces if repeated(piece, row, seen)]
+            found = [piece for piece in row.pieces if repeated(piece, row, seen)
+                     and not (piece.reach and near_edge[row.zone] >= 2)]  # heads sit nearer the edge: body
             if any(piece.key == "" or any(map(str.isalpha, piece.key)) for piece in found):
                 found += [piece for piece in row.pieces if piece not in found and one_line_beside(piece, found)]
             for piece in found:
