@@ -211,8 +211,9 @@ def margin_key(segment: dict) -> tuple[str, str] | None:
 HEAD_REACH = 0.13  # how far into the page its first and last rows may be running heads
 HEAD_KINDS = ("PageHeader", "PageFooter")  # what a page number alone in a margin was typed already
 ROMAN = r"(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"
-FOLIO = rf"(?:page\s*)?[-\u2013(\[]?\s*(?:\d{{1,5}}|{ROMAN}|{ROMAN.upper()})\s*[-\u2013)\]]?(?:\s*(?:of|/)\s*\d{{1,5}})?"
+FOLIO = rf"(?:(?i:page)\s*)?[-\u2013(\[]?\s*(?:\d{{1,5}}|{ROMAN}|{ROMAN.upper()})\s*[-\u2013)\]]?(?:\s*(?:(?i:of)|/)\s*\d{{1,5}})?"
 EDGE_FOLIO = re.compile(rf"^{FOLIO}\s+|\s+{FOLIO}$")  # a page number at the start or the end of a head
+FOLIO_ALONE = re.compile(rf"^{FOLIO}$")
 NOT_KEY = re.compile(r"[^\w#]+|_")
 
 
@@ -220,7 +221,7 @@ def head_key(text: str) -> str:
     """A margin line's text as running heads repeat it: without a page number at its start or end,
     its other digits masked, lower case, without spacing or punctuation ("" for a page number)."""
     text = " ".join(text.split())
-    if PAGE_NUMBER.match(text):
+    if FOLIO_ALONE.match(text):
         return ""
     text = re.sub(r"\d+", "#", EDGE_FOLIO.sub("", EDGE_FOLIO.sub("", text, count=1), count=1).lower())
     return NOT_KEY.sub("", text) or text.replace(" ", "")  # punctuation alone ("}" of code) stays itself
