@@ -352,3 +352,30 @@ def spaced_code_row_pdf() -> bytes:
     pdf.showPage()
     pdf.save()
     return buffer.getvalue()
+
+
+SHELLS_TABLE = [["package", "popcon", "size", "description"], ["bash", "V:821", "7163", "the GNU Bourne Again SHell"],
+                ["dash", "V:894", "191", "the Debian Almquist Shell"], ["zsh", "V:37", "2436", "the Z shell"],
+                ["mksh", "V:6", "1459", "a version of the Korn shell"]]
+
+
+def inner_rules_table_pdf() -> bytes:
+    """A paragraph, a table ruled between its columns only (no frame at its sides), each row rule
+    running across the whole table, and a paragraph after it."""
+    buffer, pdf = new_canvas()
+    pdf.setFont("Helvetica", 10)
+    pdf.drawString(72, 720, "The shells below are the ones packaged for the system.")
+    xs, top, pitch = (72, 160, 230, 300, 520), 700, 16
+    ys = [top - pitch * index for index in range(len(SHELLS_TABLE) + 1)]
+    pdf.setLineWidth(0.5)
+    for y in ys:
+        pdf.line(xs[0], y, xs[-1], y)
+    for x in xs[1:-1]:
+        pdf.line(x, ys[0], x, ys[-1])
+    for row, y in zip(SHELLS_TABLE, ys):
+        for x, text in zip(xs, row):
+            pdf.drawString(x + 4, y - 12, text)
+    pdf.drawString(72, ys[-1] - 30, "The paragraph after the table is read after it, as its own segment.")
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()

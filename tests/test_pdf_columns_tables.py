@@ -19,9 +19,11 @@ from column_fixtures import (
     LONG_HEADER,
     RIGHT_PARAGRAPHS,
     ROUTES_TABLE,
+    SHELLS_TABLE,
     article_pdf,
     card_entries,
     centred_commands_pdf,
+    inner_rules_table_pdf,
     long_table_pdf,
     long_table_rows,
     reference_card_pdf,
@@ -227,3 +229,11 @@ def test_a_last_value_set_apart_on_a_row_of_several_is_read_along_that_row():
     segments = parse(spaced_code_row_pdf())
     text = " ".join(" ".join(segment["text"].split()) for segment in segments)
     assert " ".join(CODE_ROW) + " where .GlobalEnv is the workspace" in text
+
+
+def test_a_table_ruled_between_its_columns_only_keeps_its_first_and_last_columns():
+    """No vertical rule at the table's sides, its row rules running on to them: the columns
+    outside the outermost column rules are the table's too."""
+    segments = parse(inner_rules_table_pdf())
+    assert [segment["segment_type"] for segment in segments] == ["Text", "Table", "Text"]
+    assert [[cell[1] for cell in row] for row in grid(segments[1])] == SHELLS_TABLE

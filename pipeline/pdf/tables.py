@@ -208,6 +208,13 @@ def grid_region(h_rules: list[tuple], v_rules: list[tuple], words: list) -> Regi
     xs = cluster_positions([rule[0] for rule in v_rules])
     if len(ys) < 3 or len(xs) < 3:
         return None
+    # Rules between the columns only, none framing the table: its row rules run on to its edges,
+    # and the first and last columns lie between those ends and the outer column rules.
+    starts, ends = sorted(rule[1] for rule in h_rules), sorted(rule[2] for rule in h_rules)
+    if starts[len(starts) // 2] < xs[0] - 2 * TOLERANCE:
+        xs.insert(0, starts[len(starts) // 2])
+    if ends[len(ends) // 2] > xs[-1] + 2 * TOLERANCE:
+        xs.append(ends[len(ends) // 2])
     region = Region("Table", xs[0], ys[0], xs[-1], ys[-1])
     region.words = [word for word in words if inside(word, region)]
     rows: list[tuple[float, list[tuple[int, Cell]]]] = []  # each row's top and its cells by start column
