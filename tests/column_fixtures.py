@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 
+from pdf_fixtures import wrap
 from reportlab.lib.pagesizes import letter
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas
@@ -11,19 +12,6 @@ PAGE_WIDTH, PAGE_HEIGHT = letter  # 612 x 792 points
 
 WORDS = ("move the cursor to the next word of the current line and keep the selection open while "
          "the buffer scrolls down one screen so that the last line shown stays visible above").split()
-
-
-def wrap(text: str, width: float, font: str = "Helvetica", size: float = 10) -> list[str]:
-    """Lines of at most `width` points."""
-    lines, current = [], ""
-    for word in text.split():
-        candidate = f"{current} {word}".strip()
-        if current and stringWidth(candidate, font, size) > width:
-            lines.append(current)
-            current = word
-        else:
-            current = candidate
-    return lines + ([current] if current else [])
 
 
 def new_canvas(pagesize=letter) -> tuple[io.BytesIO, canvas.Canvas]:

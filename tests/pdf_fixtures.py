@@ -179,14 +179,21 @@ def rotated_pdf(rotation: int) -> bytes:
     pdf.drawString(30, 250, "Turned heading")
     pdf.showPage()
     pdf.save()
-    document = pdfium.PdfDocument(buffer.getvalue())
+    return with_rotation(buffer.getvalue(), rotation)
+
+
+def with_rotation(document: bytes, rotation: int) -> bytes:
+    """The PDF with its first page's /Rotate set (the bytes unchanged for 0)."""
+    if not rotation:
+        return document
+    pdf = pdfium.PdfDocument(document)
     try:
-        document[0].set_rotation(rotation)
+        pdf[0].set_rotation(rotation)
         out = io.BytesIO()
-        document.save(out)
+        pdf.save(out)
         return out.getvalue()
     finally:
-        document.close()
+        pdf.close()
 
 
 def encrypted_pdf() -> bytes:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import io
 
-import pypdfium2 as pdfium
 import pytest
-from pdf_fixtures import BODY, MARGIN, PAGE_WIDTH, paragraph
+from pdf_fixtures import BODY, MARGIN, PAGE_WIDTH, paragraph, with_rotation
 from reportlab.lib.pagesizes import letter
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas
@@ -378,16 +377,7 @@ def off_page_pdf(rotation: int = 0) -> bytes:
     pdf.drawString(PAGE_WIDTH - 110, 300, "Overhanging")  # a large word, more of it on the page than off
     pdf.showPage()
     pdf.save()
-    if not rotation:
-        return buffer.getvalue()
-    document = pdfium.PdfDocument(buffer.getvalue())
-    try:
-        document[0].set_rotation(rotation)
-        out = io.BytesIO()
-        document.save(out)
-        return out.getvalue()
-    finally:
-        document.close()
+    return with_rotation(buffer.getvalue(), rotation)
 
 
 def inside(box: dict, width: float, height: float) -> bool:

@@ -16,11 +16,12 @@ SENTENCE_END = (".", ",", ";", "!", "?", ")")
 BACKTICKS = re.compile(r"`{3,}")
 
 
-def code_size_limit(lines: list, body: float) -> float:
+def code_size_limit(lines: list, body: float, share: float | None = None) -> float:
     """The largest size a monospace line may have to be code on this page; 0 when the document
-    (its share is on `body` when the document's sizes were counted) or else the page is mostly
-    monospace, which makes monospace its body font."""
-    share = getattr(body, "mono_share", None)
+    (its share given, or on `body` when the document's sizes were counted) or else the page is
+    mostly monospace, which makes monospace its body font."""
+    if share is None:
+        share = getattr(body, "mono_share", None)
     if share is None:
         chars = sum(line.chars for line in lines)
         share = sum(line.mono_chars for line in lines) / chars if chars else 0.0

@@ -7,8 +7,6 @@ from operator import attrgetter
 from statistics import median
 
 from pipeline.pdf.code import (
-    CODE_SIZE,
-    MONO_BODY_SHARE,
     code_breaks,
     code_flags,
     code_size_limit,
@@ -71,6 +69,19 @@ class Line:
         return " ".join([word.text for word in self.words])
 
 
+def lines_text(lines: list[Line]) -> str:
+    """The text of lines read top down: a word broken over two lines by a hyphen rejoined."""
+    parts: list[str] = []
+    broken = None
+    for line in lines:
+        if broken is not None and broken.continued_by is line.words[0]:
+            parts[-1] = parts[-1][:-1] + broken.joins_next + line.text
+        else:
+            parts.append(line.text)
+        broken = line.words[-1] if line.words[-1].joins_next is not None else None
+    return " ".join(parts)
+
+
 class cached:
     """functools.cached_property without the lock Python 3.11 takes at each first read: a page
     makes thousands of blocks, each read by one thread."""
@@ -130,16 +141,7 @@ class Block:
         """The block's text, lines joined by spaces."""
         if self.region is not None:
             return " ".join(word.text for word in self.region.words)
-        parts: list[str] = []
-        broken = None
-        for line in self.lines:
-            if broken is not None and broken.continued_by is line.words[0]:
-                # A word broken over two lines, rejoined.
-                parts[-1] = parts[-1][:-1] + broken.joins_next + line.text
-            else:
-                parts.append(line.text)
-            broken = line.words[-1] if line.words[-1].joins_next is not None else None
-        return " ".join(parts)
+        return lines_text(self.lines)
 
     @cached
     def size(self) -> float:
@@ -277,10 +279,7 @@ def layout_page(lines: list[Line], regions: list[Region], body_size: float,
     """The page's blocks in reading order; regions (tables, pictures) stay whole. `mono_share` is
     the document's share of text in a monospace font; without it, the share `body_size` carries
     (classify.Body) or else the page's own decides whether monospace lines are code."""
-    if mono_share is None:
-        code_limit = code_size_limit(lines, body_size)
-    else:
-        code_limit = 0.0 if mono_share >= MONO_BODY_SHARE else CODE_SIZE * body_size
+    code_limit = code_size_limit(lines, body_size, mono_share)
     if code_limit:  # aligned monospace lines are code, not a table
         regions = [region for region in regions if not is_code_table(region)]
     items: list = free_lines(lines, regions) + list(regions)

@@ -6,7 +6,7 @@ import html
 import re
 from dataclasses import dataclass
 
-from pipeline.pdf.layout import Line, Region, group_lines, inside, visual_rows
+from pipeline.pdf.layout import Line, Region, group_lines, inside, lines_text, visual_rows
 
 TOLERANCE = 3.0  # pixels within which two rules count as the same line
 NUMBER = re.compile(r"^[-+\u2212(]?[$\u20ac\u00a3]?\d[\d.,:/\u2009 ]*[%)]?$")
@@ -271,18 +271,5 @@ def cell_text(words: list) -> str:
         return ""
     return lines_text([row[0] if len(row) == 1 else Line([w for line in row for w in line.words])
                        for row in visual_rows(group_lines(words))])
-
-
-def lines_text(lines: list[Line]) -> str:
-    """The text of a cell's lines, top down: a word broken over two lines by a hyphen rejoined."""
-    parts: list[str] = []
-    broken = None
-    for line in lines:
-        if broken is not None and broken.continued_by is line.words[0]:
-            parts[-1] = parts[-1][:-1] + broken.joins_next + line.text
-        else:
-            parts.append(line.text)
-        broken = line.words[-1] if line.words[-1].joins_next is not None else None
-    return " ".join(parts)
 
 

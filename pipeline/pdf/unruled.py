@@ -12,8 +12,8 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 
 from pipeline.pdf.columns import is_prose, split_on_gaps
-from pipeline.pdf.layout import Line, Region, visual_rows
-from pipeline.pdf.tables import Cell, Table, header_rows, lines_text
+from pipeline.pdf.layout import Line, Region, lines_text, visual_rows
+from pipeline.pdf.tables import Cell, Table, header_rows
 
 Rule = tuple[float, float, float]  # a horizontal rule: (y, x0, x1)
 
