@@ -13,7 +13,7 @@ by the service (in-process `run_pipeline`) and, in the same run, by pdftotext (d
 Source sentences and pairs that no candidate passes are left out for all (the HTML holds text the
 PDF does not: navigation, cross references written differently, pages past --max-pages).
 
-Run from the project root: `.venv/bin/python -m bench.quality [--docs R-intro,R-data] [--max-pages 60] [--show 5]`
+Run from the project root: `.venv/bin/python -m bench.quality [--docs R-intro,R-data] [--max-pages 400] [--show 5]`
 """
 from __future__ import annotations
 
@@ -258,7 +258,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", default="", help="comma-separated document names (default: all): "
                         + ", ".join(document.name for document in sources.DOCUMENTS))
-    parser.add_argument("--max-pages", type=int, default=60, help="read only each PDF's first N pages (default 60)")
+    parser.add_argument("--max-pages", type=int, default=400,
+                        help="read only each PDF's first N pages (default 400: all of most manuals)")
     parser.add_argument("--show", type=int, default=5, help="examples per document where the service reads worse (default 5)")
     parser.add_argument("--against", choices=CANDIDATES[1:], help="list the tests the service fails and this candidate passes"
                         " (default: the best other candidate of each document)")

@@ -7,6 +7,7 @@ Run: not by itself; imported by `python -m bench.quality` (from the project root
 """
 from __future__ import annotations
 
+import gzip
 import html
 import io
 import os
@@ -51,6 +52,13 @@ DOCUMENTS = [
     Document("bash.1", "/usr/share/doc/bash/bash.pdf", "/usr/share/doc/bash/bash.html", ("bash-doc",), True),
     Document("gnuplot", "/usr/share/doc/gnuplot/gnuplot.pdf", "/usr/share/doc/gnuplot/htmldocs/index.html",
              ("gnuplot-doc",), True, order="numbered"),
+    # Added at the end of 2026-12-03, after the tuning: never looked at, page or figure.
+    Document("gnu-standards", "/usr/share/doc/gnu-standards/standards.pdf.gz", "/usr/share/doc/gnu-standards/standards.html",
+             ("gnu-standards",), True),
+    Document("gnu-maintain", "/usr/share/doc/gnu-standards/maintain.pdf.gz", "/usr/share/doc/gnu-standards/maintain.html",
+             ("gnu-standards",), True),
+    Document("liboctave", "/usr/share/doc/octave/liboctave.pdf", "/usr/share/doc/octave/liboctave.html/index.html",
+             ("octave-doc",), True, order="next"),
 ]
 
 # Navigation, sidebars and anchors of texinfo, DocBook, Sphinx and latex2html pages: not the document's text.
@@ -131,7 +139,11 @@ def first_pages(path: str, count: int) -> tuple[bytes, int]:
     """A PDF of the document's first `count` pages (all of them if it has fewer), and its page count."""
     import pypdfium2 as pdfium
 
-    source = pdfium.PdfDocument(path)
+    if path.endswith(".gz"):  # Debian gzips some manuals' PDFs
+        with gzip.open(path, "rb") as packed:
+            source = pdfium.PdfDocument(packed.read())
+    else:
+        source = pdfium.PdfDocument(path)
     target = pdfium.PdfDocument.new()
     try:
         target.import_pages(source, list(range(min(count, len(source)))))
