@@ -306,3 +306,30 @@ def test_a_label_over_each_chapter_title_below_the_heads_stays_body():
     assert len(labels) == 3 and all(s["segment_type"] not in ("PageHeader", "PageFooter") for s in labels)
     assert [s["page_number"] for s in segments if s["text"] == "Widget Guide, Release 1.0"
             and s["segment_type"] == "PageHeader"] == [2, 3, 5, 6, 8, 9]
+
+
+# A book set flush bottom: every page's last line of text sits at the same height, in the bottom
+# margin, and a short line such as "Syntax:" (that announces code on the next page) ends a few pages
+
+def flush_bottom_pages(last_lines: list[str], syntax_in_body: bool) -> list[list[dict]]:
+    pages = []
+    for page, last in enumerate(last_lines, 1):
+        segments = [segment(page, f"Manual 5.4 {page}", 72, 40, 100)]
+        segments += [segment(page, f"Body text of page {page}, paragraph {index}.", 72, 100 + 60 * index, 400)
+                     for index in range(10)]
+        if syntax_in_body:
+            segments.append(segment(page, "Syntax:", 72, 690, 40))
+        segments.append(segment(page, last, 72, 730, 40 if last == "Syntax:" else 400))
+        pages.append(segments)
+    return pages
+
+
+@pytest.mark.parametrize("last_lines, syntax_in_body", [
+    (["Syntax:"] * 3 + SENTENCES[:5], False),
+    (["Syntax:"] * 3 + SENTENCES[:2], True),
+], ids=["more-lines-that-repeat-nowhere", "syntax-common-in-the-body"])
+def test_the_body_s_last_line_is_no_head_where_a_short_line_repeats_by_chance(last_lines, syntax_in_body):
+    pages = flush_bottom_pages(last_lines, syntax_in_body)
+    mark_running_headers(pages)
+    assert [s["segment_type"] for page in pages for s in page if s["text"].startswith("Manual")] == ["PageHeader"] * len(pages)
+    assert {s["segment_type"] for page in pages for s in page if s["text"] in SENTENCES} == {"Text"}

@@ -432,3 +432,46 @@ def test_a_ruled_grid_wholly_off_the_pages_right_edge_is_no_segment(strategy):
     for segment in segments:
         assert inside(segment["bbox"], segment["page_width"], segment["page_height"]), segment["bbox"]
         assert "cell" not in segment["text"]
+
+
+# Definitions: a category label set flush right of a signature (texinfo's @deftypefun)
+
+DEFINITIONS = [  # (signature lines, description)
+    (["double gammafn (double x)", "double lgammafn (double x)", "double digamma (double x)",
+      "double trigamma (double x)"], "The Gamma function, the natural logarithm of its absolute value and its "
+                                     "first two derivatives."),
+    (["void dpsifn (double x, int n, int kode, int m, double* ans,", "int* ierr)"],
+     "The underlying workhorse, useful when several derivatives of the log Gamma function are desired."),
+    (["double log1p (double x)"], "Computes log(1 + x) accurately even for small x."),
+]
+
+
+def definitions_pdf() -> bytes:
+    """A paragraph, then definitions: each signature line in Courier with "[Function]" set flush
+    right on its first line, the description indented below."""
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=letter, invariant=1)
+    y = paragraph(pdf, BEFORE, MARGIN, 720, PAGE_WIDTH - 2 * MARGIN) - 16
+    for signatures, description in DEFINITIONS:
+        for index, signature in enumerate(signatures):
+            pdf.setFont("Courier", BODY)
+            pdf.drawString(MARGIN + (30 if index and signature.startswith("int*") else 0), y, signature)
+            if not (index and signature.startswith("int*")):
+                pdf.setFont("Times-Roman", BODY)
+                pdf.drawRightString(RIGHT, y, "[Function]")
+            y -= 12
+        y = paragraph(pdf, description, MARGIN + 30, y, PAGE_WIDTH - 2 * MARGIN - 30) - 12
+    paragraph(pdf, AFTER, MARGIN, y - 4, PAGE_WIDTH - 2 * MARGIN)
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def test_a_category_label_flush_right_of_a_signature_is_read_before_it():
+    segments = parse(definitions_pdf())
+    assert "Table" not in {segment["segment_type"] for segment in segments}
+    text = " ".join(" ".join(segment["text"].split()) for segment in segments)
+    for signatures, _ in DEFINITIONS:
+        assert f"[Function] {signatures[0]}" in text, text
+    assert "[Function] void dpsifn (double x, int n, int kode, int m, double* ans, int* ierr)" in text
+    assert text.count("[Function]") == 6

@@ -177,7 +177,10 @@ def mark_running_headers(pages_segments: list[list[dict]]) -> list[dict]:
                 piece.head = True
                 heads.append((index, piece))
     retyped = []
-    places = HeadPlaces(heads)
+    in_body = body_lines(pages_segments, pages)
+    places = HeadPlaces([(index, piece) for index, piece in heads if in_body[piece.key] < seen[piece_zone(piece), piece.key]],
+                        [(index, piece) for index, rows in enumerate(pages) for row in rows
+                         for piece in row.pieces if not piece.head])
     for index, rows in enumerate(pages):
         for row in rows:
             for piece in row.pieces:
@@ -188,6 +191,22 @@ def mark_running_headers(pages_segments: list[list[dict]]) -> list[dict]:
                     piece.segment["segment_type"] = new_type
                     retyped.append(piece.segment)
     return retyped
+
+
+def body_lines(pages_segments: list[list[dict]], pages: list[list[MarginRow]]) -> Counter[str]:
+    """On how many pages each key is a segment's outside the margins' rows (a line like "Syntax:"
+    that a page's body ends with by chance, and many pages hold)."""
+    counts: Counter[str] = Counter()
+    for segments, rows in zip(pages_segments, pages):
+        in_margin = {id(piece.segment) for row in rows for piece in row.pieces}
+        counts.update({head_key(segment["text"]) for segment in segments if id(segment) not in in_margin
+                       and segment["segment_type"] in BODY_KINDS and len(segment["text"]) <= 200})
+    return counts
+
+
+def piece_zone(piece: Piece) -> str:
+    """The margin a piece sits in."""
+    return "top" if piece.top < 0.5 else "bottom"
 
 
 def margin_key(segment: dict) -> tuple[str, str] | None:
@@ -347,26 +366,35 @@ class HeadPlaces:
     """Where a document's running heads sit, to tell a head that repeats nowhere (a chapter's
     name on its only page) from text that happens to be in a margin: one line of the same height
     as heads of two other pages, at their place (top and bottom within a third of its height),
-    flush left or right with them, and no heading unless those heads were headings too."""
+    flush left or right with them, and no heading unless those heads were headings too. A place
+    where more pages hold text that repeats nowhere than hold heads is the body's (the last line
+    of a page whose text always ends at the same height, where a short line such as "Syntax:"
+    repeats by chance), and claims nothing."""
 
-    def __init__(self, heads: list[tuple[int, Piece]]):
+    def __init__(self, heads: list[tuple[int, Piece]], others: list[tuple[int, Piece]] = ()):
         self.heads = sorted(((piece.top, index, piece) for index, piece in heads if piece.key), key=lambda head: head[0])
         self.tops = [top for top, _, _ in self.heads]
+        self.others = sorted(((piece.top, index, piece) for index, piece in others
+                              if piece.key and piece.kind in BODY_KINDS), key=lambda other: other[0])
+        self.other_tops = [top for top, _, _ in self.others]
 
     def holds(self, index: int, piece: Piece) -> bool:
         if not piece.key or piece.kind not in BODY_KINDS:
             return False
         tolerance = (piece.bottom - piece.top) / 3
+        pages = self.pages_at(self.heads, self.tops, piece, tolerance, index)
+        return len(pages) >= 2 and len(self.pages_at(self.others, self.other_tops, piece, tolerance)) <= len(pages)
+
+    def pages_at(self, pieces: list, tops: list[float], piece: Piece, tolerance: float, but: int = -1) -> set[int]:
+        """The pages (but one) with one of `pieces` (sorted by top) at the place of `piece`."""
         pages: set[int] = set()
-        for position in range(bisect_left(self.tops, piece.top - tolerance), len(self.heads)):
-            top, other_index, head = self.heads[position]
+        for position in range(bisect_left(tops, piece.top - tolerance), len(pieces)):
+            top, other_index, head = pieces[position]
             if top > piece.top + tolerance:
                 break
-            if other_index != index and self.matches(piece, head, tolerance):
+            if other_index != but and self.matches(piece, head, tolerance):
                 pages.add(other_index)
-                if len(pages) >= 2:
-                    return True
-        return False
+        return pages
 
     @staticmethod
     def matches(piece: Piece, head: Piece, tolerance: float) -> bool:

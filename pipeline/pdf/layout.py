@@ -23,6 +23,7 @@ LIST_MARKER = re.compile(
 CAPTION_START = re.compile(r"^(?:Figure|Fig\.|Table|Tab\.|Chart|Exhibit|Listing|Plate|Illustration|Graph)\s*[0-9IVX]+")
 CAPTION_INITIALS = "FTCELPIG"  # the first letters of CAPTION_START's words
 MAX_HEIGHT_RATIO = 2.2  # words or lines more unequal in height than this are never one row
+DEFINITION_LABEL = re.compile(r"^\[[A-Z][a-z]+(?: [A-Za-z][a-z]+){0,2}\]$")  # "[Function]", "[Special Form]"
 FRAGMENT_GAP = 0.85  # a gap wider than this many font sizes splits a line into fragments
 LEFT, TOP = attrgetter("left"), attrgetter("top")
 
@@ -186,6 +187,7 @@ def group_lines(words: list[Word]) -> list[Line]:
     for row in rows:
         if len(row) > 1:
             row.sort(key=LEFT)
+        start = len(lines)
         current = [row[0]]
         previous = row[0]
         for word in row[1:]:
@@ -198,6 +200,11 @@ def group_lines(words: list[Word]) -> list[Line]:
             else:
                 current.append(word)
             previous = word
+        if len(lines) == start + 1 and DEFINITION_LABEL.match(" ".join(word.text for word in current)):
+            # A definition's category set flush right ("[Function]" after a signature, texinfo's
+            # @deffn): read first, as its other forms print it ("Function: double gammafn (double x)").
+            lines[start] = Line(current + lines[start].words)
+            continue
         lines.append(Line(current))
     return lines
 
