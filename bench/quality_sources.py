@@ -52,7 +52,7 @@ DOCUMENTS = [
     # Holdout: never looked at while tuning the pipeline.
     Document("R-data", R + "R-data.pdf", R + "R-data.html", ("r-doc-pdf", "r-doc-html"), True),
     Document("bash.1", "/usr/share/doc/bash/bash.pdf", "/usr/share/doc/bash/bash.html", ("bash-doc",), True),
-    # Added at the end of 2026-12-03, after the tuning: never looked at, page or figure.
+    # Added at the end of 2026-12-03, after the tuning: their figures read, never their pages.
     Document("gnu-standards", "/usr/share/doc/gnu-standards/standards.pdf.gz", "/usr/share/doc/gnu-standards/standards.html",
              ("gnu-standards",), True),
     Document("gnu-maintain", "/usr/share/doc/gnu-standards/maintain.pdf.gz", "/usr/share/doc/gnu-standards/maintain.html",
