@@ -105,8 +105,8 @@ def running_heads(pages: list[tuple[int, list[tuple[float, str]]]]) -> list[Head
     """Lines repeated at the top or the bottom of pages. `pages` holds each page's rows (top as a share of the page's
     height, text), top to bottom. A page's first row, in its top MARGIN, and its last, in its bottom MARGIN, with
     MIN_HEAD_LETTERS letters or more, are running heads when repeated (page numbers dropped and other digits ignored)
-    at the same place on MIN_HEAD_PAGES pages or more. Each head's `allowed` is how often the pages' other rows hold
-    its key (a cross reference repeating a chapter's head)."""
+    at the same place on MIN_HEAD_PAGES pages or more, unless the pages' other rows hold it as often. Each head's
+    `allowed` is how often those rows hold its key (a cross reference repeating a chapter's head)."""
     places: dict[tuple[str, str], list[tuple[int, str]]] = {}
     for number, rows in pages:
         ends = [("top", rows[0])] if rows and rows[0][0] < MARGIN else []
@@ -126,7 +126,8 @@ def running_heads(pages: list[tuple[int, list[tuple[float, str]]]]) -> list[Head
     rest = key("\n".join(line for number, rows in pages for _, line in rows if (number, line) not in printed))
     for head in heads.values():
         head.allowed = rest.count(head.key)
-    return list(heads.values())
+    # A line the body holds at least as often as the margins ("Syntax:" ending a page now and then) is body text.
+    return [head for head in heads.values() if head.allowed < len(head.pages)]
 
 
 def absent_count(reading: Reading, head: Head) -> int:

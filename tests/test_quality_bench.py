@@ -87,6 +87,12 @@ def test_running_heads_need_two_pages_and_letters():
     assert running_heads([(1, [(0.05, "Unique top line"), (0.5, "x"), (0.95, "17")]), (2, [(0.5, "y"), (0.95, "18")])]) == []
 
 
+def test_a_body_line_that_ends_pages_now_and_then_is_no_running_head():
+    pages = [(number, [(0.05, "A Manual"), (0.3, "Syntax:"), (0.5, "plot sin(x)"), (0.6, "Syntax:"),
+                       (0.95, "Syntax:" if number < 3 else "Example:")]) for number in (1, 2, 3)]
+    assert [head.line for head in running_heads(pages)] == ["A Manual"]
+
+
 def test_absent_counts_copies_beyond_what_the_text_holds_itself():
     head = Head("chapter2vectorsandlists", "Chapter 2: Vectors and lists 7", [1, 2, 3], allowed=1)
     clean = reading("Body. See Chapter 2 [Vectors and lists], page 7.", "More body.")
