@@ -12,7 +12,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas
 
 from pipeline.pdf import parse as pdf_pipeline
-from pipeline.pdf.classify import head_key, mark_running_headers
+from pipeline.pdf.running_heads import head_key, mark_running_headers
 
 SENTENCES = [
     "The shell reads its input from a file and divides it into words and operators.",

@@ -9,9 +9,9 @@ import pypdfium2 as pdfium
 from PIL import Image
 
 from pipeline.document import BudgetExceeded, DocumentError, ParsedDocument, page_image_name, without_addresses
-from pipeline.pdf.classify import mark_running_headers
 from pipeline.pdf.page import DocumentState
 from pipeline.pdf.render import crop_box, encode_image
+from pipeline.pdf.running_heads import mark_running_headers
 from pipeline.pdf.segments import render_markup
 
 
