@@ -367,3 +367,98 @@ def inner_rules_table_pdf() -> bytes:
     pdf.showPage()
     pdf.save()
     return buffer.getvalue()
+
+
+# An unruled table set as DocBook's dblatex sets its archive lists: each cell centred vertically in
+# its row, so that cells wrapped onto two lines sit top-aligned beside one another with a one-line
+# cell level with their middle; some cells wrap in every column at once, the first included; a
+# word too long for its column runs on into the next one, on a line of its own or under that
+# column's line (printed over by it). Cells are given line by line: (archive, suite, purpose).
+ARCHIVES_ROWS = [
+    (["archive URL"], ["suite name"], ["purpose"]),
+    (["http://deb.example.org/debian/"], ["stable"], ["stable release"]),
+    (["http://deb.example.org/debian/"], ["testing"], ["testing release"]),
+    (["http://deb.example.org/debian/"], ["proposed-updates", "(stable-proposed)"],
+     ["updates for the next stable point", "release (optional)"]),
+    (["http://deb.example.org/debian/"], ["stable-updates(stable-updates-overflowing)"],
+     ["compatible updates for spam filters", "and mail clients"]),
+    (["http://deb.example.org/debian/"], ["backports", "(stable-backports-overflowing)"],
+     ["newer backported packages for the", "stable release (optional)"]),
+    (["http://security.example.org/debian-", "security/"], ["stable-security", "(bullseye-security)"],
+     ["security updates for the stable release", "(important)"]),
+    (["http://security.example.org/debian-", "security/"], ["testing-security", "(bookworm-security)"],
+     ["security updates for the testing release", "(not supported by the team)"]),
+    (["http://deb.example.org/debian/"], ["unstable"], ["unstable release"]),
+]
+ARCHIVES_TABLE = [[" ".join(lines).replace("debian- security", "debiansecurity") for lines in row]
+                  for row in ARCHIVES_ROWS]  # a word broken at its hyphen is joined again
+
+
+def centred_archives_pdf() -> bytes:
+    """A paragraph, the archives table (its header in bold) and a paragraph after it. The suite
+    column starts past the widest archive, the purpose column past the widest suite line but for
+    the two words that overflow into it."""
+    buffer, pdf = new_canvas()
+    size, leading = 10, 12
+    pdf.setFont("Helvetica", size)
+    pdf.drawString(72, 720, "The archives below are the ones a Debian system fetches its packages from.")
+
+    def width(text: str) -> float:
+        return stringWidth(text, "Helvetica", size)
+
+    suite_x = 72 + max(width(line) for row in ARCHIVES_ROWS for line in row[0]) + 14
+    purpose_x = suite_x + max(width(line) for row in ARCHIVES_ROWS for line in row[1]
+                              if "overflowing" not in line) + 14
+    y = 690
+    for index, row in enumerate(ARCHIVES_ROWS):
+        height = max(len(lines) for lines in row)
+        for x, lines in zip((72, suite_x, purpose_x), row):
+            pdf.setFont("Helvetica-Bold" if index == 0 else "Helvetica", size)
+            top = y - leading * (height - len(lines)) / 2
+            for number, line in enumerate(lines):
+                pdf.drawString(x, top - leading * number, line)
+        y -= leading * height + 4
+    pdf.setFont("Helvetica", size)
+    pdf.drawString(72, y - 24, "The paragraph after the table is read after it, as its own segment.")
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+# An unruled table of labels set in sentence case and their commands, each row on one line but one
+# whose label wraps (its command centred beside it); the longest label and the longest command
+# share a row, and the next label's first word would not have fitted after the one, nor its
+# command's after the other, yet that next line is a row of its own.
+UNITS_ROWS = [
+    (["Operation"], ["Command snippet"]),
+    (["Start the unit and stop all others"], ["systemctl isolate unit"]),
+    (["Set the job environment variable", "named name to its value"], ["systemctl set-environment name=value"]),
+    (["Unset the job environment variable"], ["systemctl unset-environment variable"]),
+    (["Reload all unit files and daemons"], ["systemctl daemon-reload"]),
+    (["Switch to multi-user (CLI system)"], ["systemctl isolate multi-user"]),
+]
+UNITS_TABLE = [[" ".join(lines) for lines in row] for row in UNITS_ROWS]
+
+
+def units_pdf() -> bytes:
+    """A paragraph, the units table (indented, its header in bold, each command centred beside
+    its label) and a paragraph after it, set in the same way as the archives table."""
+    buffer, pdf = new_canvas()
+    size, leading = 10, 12
+    pdf.setFont("Helvetica", size)
+    pdf.drawString(72, 720, "The snippets below are the ones an administrator of the system types most.")
+    command_x = 90 + max(stringWidth(line, "Helvetica", size) for row in UNITS_ROWS for line in row[0]) + 30
+    y = 690
+    for index, row in enumerate(UNITS_ROWS):
+        height = max(len(lines) for lines in row)
+        for x, lines in zip((90, command_x), row):
+            pdf.setFont("Helvetica-Bold" if index == 0 else "Helvetica", size)
+            top = y - leading * (height - len(lines)) / 2
+            for number, line in enumerate(lines):
+                pdf.drawString(x, top - leading * number, line)
+        y -= leading * height + 4
+    pdf.setFont("Helvetica", size)
+    pdf.drawString(72, y - 24, "The paragraph after the table is read after it, as its own segment.")
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()

@@ -7,6 +7,7 @@ import re
 import pytest
 from bs4 import BeautifulSoup
 from column_fixtures import (
+    ARCHIVES_TABLE,
     ARTICLE_LEFTS,
     ARTICLE_TABLE,
     ARTICLE_WIDTH,
@@ -20,8 +21,10 @@ from column_fixtures import (
     RIGHT_PARAGRAPHS,
     ROUTES_TABLE,
     SHELLS_TABLE,
+    UNITS_TABLE,
     article_pdf,
     card_entries,
+    centred_archives_pdf,
     centred_commands_pdf,
     inner_rules_table_pdf,
     long_table_pdf,
@@ -29,12 +32,14 @@ from column_fixtures import (
     reference_card_pdf,
     spaced_code_row_pdf,
     tables_pdf,
+    units_pdf,
 )
 
 from pipeline.pdf import parse as pdf_pipeline
 from pipeline.pdf.columns import is_gutter
-from pipeline.pdf.layout import group_lines
+from pipeline.pdf.layout import Line, group_lines
 from pipeline.pdf.text import Word
+from pipeline.pdf.unruled import overprinted
 
 SCALE = 1.5  # page images are 108 DPI with high_resolution: 1.5 pixels a point
 TOLERANCE = 6.0  # pixels
@@ -237,3 +242,67 @@ def test_a_table_ruled_between_its_columns_only_keeps_its_first_and_last_columns
     segments = parse(inner_rules_table_pdf())
     assert [segment["segment_type"] for segment in segments] == ["Text", "Table", "Text"]
     assert [[cell[1] for cell in row] for row in grid(segments[1])] == SHELLS_TABLE
+
+
+@pytest.fixture(scope="module")
+def archives():
+    return parse(centred_archives_pdf())
+
+
+def archives_rows(segments: list[dict]) -> list[list[str]]:
+    assert [segment["segment_type"] for segment in segments] == ["Text", "Table", "Text"]
+    return [[" ".join(cell[1].split()) for cell in row] for row in grid(segments[1])]
+
+
+def test_a_url_column_beside_centred_cells_is_no_gutter(archives):
+    """The archives sit level with the middle of the two-line cells beside them, and a cell of
+    the first column wraps beside cells that wrap too: a table's first column, not a column of
+    entries read after the rest (which "a wrapped line beside a new entry" would have made it)."""
+    rows = archives_rows(archives)
+    assert [row[0] for row in rows] == [row[0] for row in ARCHIVES_TABLE]
+
+
+def test_cells_wrapped_in_several_columns_beside_a_centred_cell_make_one_row(archives):
+    """Two cells of a row wrapped onto two lines, top-aligned with each other, a one-line cell
+    centred beside them: one row, each cell whole."""
+    rows = archives_rows(archives)
+    assert rows[3] == ARCHIVES_TABLE[3]
+    assert rows[5] == ARCHIVES_TABLE[5]
+
+
+def test_a_word_overflowing_its_column_stays_in_its_cell(archives):
+    """A word too long for its column runs on into the next one, on a line of its own or under
+    that column's line (printed over by it): the columns stay apart, the word in its cell."""
+    rows = archives_rows(archives)
+    assert rows[4] == ARCHIVES_TABLE[4]
+    assert rows[5][1] == "backports (stable-backports-overflowing)"
+    assert len(rows[0]) == 3 and all(len(row) == 3 for row in rows)
+
+
+def test_every_cell_of_a_row_wrapped_at_once_the_first_included_is_one_row(archives):
+    """In a table whose rows run onto more lines, a row whose every cell (the first column's
+    too) carries on the cell above it, each first word too long for the line above: one row."""
+    rows = archives_rows(archives)
+    assert rows == ARCHIVES_TABLE
+
+
+def test_labels_in_sentence_case_each_start_a_row_though_they_would_not_have_fitted_above():
+    """A label's first word would not have fitted after the longest label above it, nor its
+    command after the longest command, but a label that starts with a capital under one that does
+    starts a row of its own."""
+    segments = parse(units_pdf())
+    assert [segment["segment_type"] for segment in segments] == ["Text", "Table", "Text"]
+    assert [[" ".join(cell[1].split()) for cell in row] for row in grid(segments[1])] == UNITS_TABLE
+
+
+def test_a_line_whose_words_overlap_is_split_where_the_overlap_starts():
+    """Text overflowing its cell and printed over by the next cell's: two fragments. Words merely
+    touching, or a word struck over itself (faked bold), stay one line."""
+    def word(text: str, left: float, right: float) -> Word:
+        return Word(text, left, 100, right, 112, 10.0)
+    overflowing = Line([word("(bullseye-proposed-updates)", 20, 162), word("release", 155, 190),
+                        word("(optional)", 193, 240)])
+    assert [line.text for line in overprinted([overflowing])] == ["(bullseye-proposed-updates)", "release (optional)"]
+    plain = Line([word("stable", 20, 50), word("release", 52, 90)])
+    struck = Line([word("bold", 20, 45), word("bold", 20.5, 45.5)])
+    assert [line.text for line in overprinted([plain, struck])] == ["stable release", "bold bold"]

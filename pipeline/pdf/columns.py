@@ -214,11 +214,11 @@ def aligned_pairs(rows: list[Row], others: list[Row]) -> list[tuple[Row, Row]]:
             if shares_row(row, others[index])]
 
 
-def misaligned(rows: list[Row], others: list[Row]) -> int:
+def misaligned(rows: list[Row], others: list[Row]) -> tuple[int, int]:
     """How many rows of either side overlap rows of the other without sharing a row with any:
     baselines on two grids. A row set level with the middle of a cell wrapped onto two lines
     (a cell centred vertically beside it, even one whose box reaches over half of the lower
-    line's), and the lines of that cell, are not counted."""
+    line's), and the lines of that cell, are not counted. Also how many rows are so centred."""
     centred, loose = set(), []
     for side, other_side in ((rows, others), (others, rows)):
         for row, touched in touching(side, other_side):
@@ -230,7 +230,7 @@ def misaligned(rows: list[Row], others: list[Row]) -> int:
                 centred.add(id(row))
             elif touched and not any(shares_row(row, other_side[index]) for index in touched):
                 loose.append([id(other_side[index]) for index in touched])
-    return sum(1 for touched in loose if not all(index in centred for index in touched))
+    return sum(1 for touched in loose if not all(index in centred for index in touched)), len(centred)
 
 
 def centred_beside(row: Row, lines: list[Row]) -> bool:
@@ -261,7 +261,7 @@ def is_gutter(left: list, right: list, context: list | None = None) -> bool:
     if context is not None and len(context) > len(left):
         unlabelled(left_rows, left, context)
     pairs = aligned_pairs(left_rows, right_rows)
-    partial = misaligned(left_rows, right_rows)
+    partial, centred = misaligned(left_rows, right_rows)
     fewer = min(len(left_rows), len(right_rows))
     # Baselines on two grids: two columns set each to its own spacing.
     if partial >= 2 and partial >= 0.15 * fewer:
@@ -281,9 +281,12 @@ def is_gutter(left: list, right: list, context: list | None = None) -> bool:
     # The left side wraps a line of text while the right starts a new entry: two columns of
     # entries (a reference card's), not a row of cells, which all start together. (A wrap on
     # the right beside a new entry on the left is what a table's cells that happen to fill
-    # their column look like too.)
+    # their column look like too.) Rows set level with the middle of a cell of several lines
+    # beside them are a table's, whose cells are centred vertically: there a cell of three lines
+    # has its middle one beside the next row's cell, and a row of commands that fill their
+    # column looks wrapped. Columns of entries set on one grid have no such rows.
     mixed = sum(1 for a, b in pairs if a.continued and not b.continued)
-    if mixed >= 2 and mixed >= 0.1 * len(pairs):
+    if mixed >= 2 and mixed >= 0.1 * len(pairs) and mixed > centred:
         return True
     # One side going on well beyond the other's first and last rows (a column that runs on
     # below its shorter neighbour).

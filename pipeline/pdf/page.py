@@ -16,7 +16,7 @@ from pipeline.pdf.render import BackgroundEncoder, crop_box, encode_image
 from pipeline.pdf.segments import block_segment, ocr_entries, page_segment, same_box
 from pipeline.pdf.tables import Cell, Table, ruled_tables
 from pipeline.pdf.text import Word
-from pipeline.pdf.unruled import unruled_tables
+from pipeline.pdf.unruled import overprinted, unruled_tables
 
 CROPPED_BY_DEFAULT = frozenset({"Picture", "Table"})
 
@@ -184,6 +184,7 @@ def column_tables(lines: list[Line], regions: list[Region], width: float, body: 
     if sum(1 for row in visual_rows(lines) if len(row) >= 2) < 3:
         return []  # a table has three rows of two cells or more: none on this page
     found: list[Region] = []
+    lines = overprinted(lines)
     items: list = lines + regions
     for area in column_areas(items, gap_x=max(body, 4.0), gap_y=max(0.55 * body, 2.0)):
         area_lines = [item for item in area if isinstance(item, Line)]

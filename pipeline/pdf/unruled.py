@@ -5,7 +5,9 @@ A row is a visual row of fragments. A row that only carries on the text of cells
 description wrapping onto a second line) joins their row instead of ending the table. The table's
 columns come from its body rows, so a header cell centred over two columns spans them instead of
 making a column of its own, and a last row that runs across every column (a footnote just below)
-is left out of the table.
+is left out of the table. Cells may be centred vertically beside cells wrapped onto several
+lines (in one column or several at once), and a word too long for its column may run on into
+the next one (overflowing, printed over by the next cell's text): it stays in its own cell.
 """
 from __future__ import annotations
 
@@ -29,12 +31,12 @@ def unruled_tables(lines: list[Line], page_width: float, body: float, rules: lis
     while index <= len(rows):
         row = rows[index] if index < len(rows) else []
         close = bool(run) and bool(row) and row_gap(run[-1], row) <= 1.6 * row_height(row)
-        carries = close and wraps_cells(run, row)
+        carries = close and wraps_cells(run, row, rows[index:index + 8], bool(centred or any(wrapped)))
         # A lone line that opens a cell wrapped onto several lines, with the row's other cells
         # set level with its middle (centred vertically), takes those lines into one row. A line
         # that may also carry on the cell above is read as the table's rows before it were set.
         count = 0
-        if len(row) == 1 and not (carries and centred is False):
+        if row and not (carries and centred is False):
             count = centred_row(rows, index, run, carries and centred is None)
         if close and count:
             run += rows[index:index + count]
@@ -44,7 +46,9 @@ def unruled_tables(lines: list[Line], page_width: float, body: float, rules: lis
         if close and (carries or len(row) >= 2):
             run.append(row)
             wrapped.append(carries)
-            index, centred = index + 1, False if carries else centred
+            # Cells set top-aligned show only where one cell goes on below the others: a row
+            # that carries on every cell above it is as like a row of centred cells.
+            index, centred = index + 1, False if carries and len(row) < len(run[-2]) else centred
             continue
         if len(run) - sum(wrapped) >= 3:
             region = aligned_region(run, wrapped, page_width, body, rules)
@@ -59,51 +63,94 @@ def unruled_tables(lines: list[Line], page_width: float, body: float, rules: lis
     return regions
 
 
+def overprinted(lines: list[Line]) -> list[Line]:
+    """The lines, each split where a word starts well before the word it follows ends: a cell's
+    text running on past its column, printed over by the next cell's (the two read apart)."""
+    split: list[Line] = []
+    for line in lines:
+        words, start = line.words, 0
+        for index in range(1, len(words)):
+            previous, word = words[index - 1], words[index]
+            size = max(previous.size, word.size)
+            if word.left < previous.right - 0.2 * size and word.left > previous.left + size:
+                split.append(Line(words[start:index]))
+                start = index
+        split.append(line if start == 0 else Line(words[start:]))
+    return split
+
+
 def centred_row(rows: list[list[Line]], start: int, run: list[list[Line]], carries: bool = False) -> int:
     """How many visual rows from `start` make one table row whose cells sit level with the middle
-    of a cell wrapped onto several lines (0 when they do not): the lone line of `start` opens the
-    wrapped cell, each of its next lines starts where it does, close below a line its first word
-    would not have fitted on; every other line of those rows lies beside the cell, its centre
-    level with the cell's middle. The fewest lines that do so make the cell. With `carries` (the
-    line of `start` may also carry on a cell of the row above, and no row of the table so far
-    tells how its rows are set), it opens a centred row only if the cells beside it sit between
-    two of its lines, level with none: a row set top-aligned below a wrapped line has its cells
-    level with its first line, which would be the middle one."""
-    stack = [rows[start][0]]
-    size = stack[0].size or 1.0
+    of cells wrapped onto several lines (0 when they do not): the lines of `start` open the
+    wrapped cells, each next line of a cell starts where it does, close below a line its first
+    word would not have fitted on; every other line of those rows lies beside the cells, its
+    centre level with their middle. The fewest lines that do so make the cells. A cell's line of
+    one word is never wrapped, unless before a word longer than its column is wide or beside a
+    cell of the row that wraps as well (cells that all wrap at once). With `carries` (a line of
+    `start` may also carry on a cell of the row above, and no row of the table so far tells how
+    its rows are set), it opens a centred row only if the cells beside it sit between two of its
+    lines, level with none: a row set top-aligned below a wrapped line has its cells level with
+    its first line, which would be the middle one."""
+    cells = [[line] for line in rows[start]]
     window = rows[start:start + 8]
-    edge = None  # the right edge of the cell's column, over the rows near it
-    others: list[Line] = []  # the lines beside the cell, down to its last line so far
+    nearby = [other for visual in run[-8:] + window for other in visual]
+    edges: list[float | None] = [None] * len(cells)  # the right edge of each cell's column
+    others: list[Line] = []  # the lines beside the cells, down to their last lines so far
     for offset, row in enumerate(window[1:], start + 1):
-        last = stack[-1]
-        below = [line for line in row if abs(line.left - last.left) <= 0.8 * size]
-        others += [line for line in row if not below or line is not below[0]]
+        below: dict[int, Line] = {}
+        for line in row:
+            match = next((index for index, cell in enumerate(cells)
+                          if abs(line.left - cell[-1].left) <= 0.8 * (cell[0].size or 1.0)), None)
+            if match is None:
+                others.append(line)
+            elif match in below:
+                return 0
+            else:
+                below[match] = line
         if not below:
-            if min(line.top for line in row) - last.bottom > 0.7 * size:
+            if min(line.top for line in row) - max(cell[-1].bottom for cell in cells) > 0.7 * (cells[0][0].size or 1.0):
                 return 0
             continue
-        line, first = below[0], below[0].words[0]
-        if edge is None:
-            edge = max(other.right for visual in run[-8:] + window for other in visual
-                       if abs(other.left - stack[0].left) <= 0.8 * size)
-        if (len(below) > 1 or line.top - last.bottom > 0.7 * (line.bottom - line.top)
-                or len(last.words) < 2 and not last.words[-1].text.endswith("-")
-                or last.right + 0.3 * size + (first.right - first.left) < edge - 0.3 * size):
+        single = True  # whether every cell that goes on does so after a line of one word
+        for index, line in below.items():
+            cell, first = cells[index], line.words[0]
+            last, size, width = cell[-1], cell[0].size or 1.0, first.right - first.left
+            if edges[index] is None:
+                edges[index] = column_edge(cell[0], nearby, size)
+            edge = edges[index]
+            if (line.top - last.bottom > 0.7 * (line.bottom - line.top)
+                    or last.right + 0.3 * size + width < edge - 0.3 * size):
+                return 0
+            if len(last.words) >= 2 or last.words[-1].text.endswith("-") or width > edge - cell[0].left:
+                single = False
+        if single:
             return 0
-        stack.append(line)
-        if others and centred_beside(stack, others) and not (carries and any(
+        for index, line in below.items():
+            cells[index].append(line)
+        if others and centred_beside(cells, others) and not (carries and any(
                 abs(line.top + line.bottom - other.top - other.bottom) <= 0.5 * (line.bottom - line.top)
-                for line in stack for other in others)):
+                for cell in cells for line in cell for other in others)):
             return offset - start + 1
     return 0
 
 
-def centred_beside(stack: list[Line], others: list[Line]) -> bool:
-    """Whether every line of `others` lies beside the lines of `stack` (a cell's), its centre
-    level with their middle."""
-    middle = (stack[0].top + stack[-1].bottom) / 2
-    left, right = min(line.left for line in stack), max(line.right for line in stack)
-    return all((line.right <= left or line.left >= right)
+def column_edge(line: Line, nearby: list[Line], size: float) -> float:
+    """How far right the column of `line` reaches: its lines' right edge, over the lines near it,
+    leaving out a word that runs on past where the next column starts (a word too long for its
+    cell, overflowing it)."""
+    following = [other.left for other in nearby if other.left > line.right]
+    limit = min(following) if following else float("inf")
+    ends = [(other.right, len(other.words)) for other in nearby if abs(other.left - line.left) <= 0.8 * size]
+    return max([end for end, words in ends if end <= limit or words > 1] or [end for end, _ in ends])
+
+
+def centred_beside(cells: list[list[Line]], others: list[Line]) -> bool:
+    """Whether every line of `others` lies beside the lines of `cells`, its centre level with
+    their middle: right of each cell's shortest line (a longer one may run on past its column,
+    under the next cell) or starting left of the cell."""
+    middle = (min(cell[0].top for cell in cells) + max(cell[-1].bottom for cell in cells)) / 2
+    bounds = [(min(line.left for line in cell), min(line.right for line in cell)) for cell in cells]
+    return all(all(line.left < left or line.left >= right for left, right in bounds)
                and abs((line.top + line.bottom) / 2 - middle) <= 0.35 * (line.bottom - line.top) for line in others)
 
 
@@ -117,34 +164,77 @@ def row_height(row: list[Line]) -> float:
     return max(line.bottom for line in row) - min(line.top for line in row)
 
 
-def wraps_cells(run: list[list[Line]], row: list[Line]) -> bool:
+def wraps_cells(run: list[list[Line]], row: list[Line], ahead: list[list[Line]] = (), multiline: bool = False) -> bool:
     """Whether each fragment of `row` is the next line of a cell of the row above: it starts where
-    that cell's line starts, follows it closely, and its first word would not have fitted on it."""
+    that cell's line starts, follows it closely, keeps out of the next column (but for one word
+    too long for it), and its first word would not have fitted on it. A line of one word is
+    never wrapped, unless beside a cell that wraps after a line of more (cells that all wrap at
+    once). A row that starts in the first column carries on the row above only in a table whose
+    rows run onto more lines (`multiline`: a cell wrapped or centred beside one before), if every
+    one of its cells does, two of them after a line of more than one word, each first word too
+    long for the line above (past the furthest its column's lines reach; in the last column,
+    past the furthest the table's lines reach), and no line starting with a capital under a line
+    that does (labels set in sentence case, each its own row): a new row's cells mostly would
+    have fitted. Otherwise a last column's right edge is the furthest its lines reach, in the
+    run and the rows `ahead`."""
     above = run[-1]
-    if len(row) > 1 and row[0].left - min(line.left for line in run[0]) <= 0.8 * (row[0].size or 1.0):
-        return False  # the first column and more: a new row (a label that wraps comes alone)
+    worded = 0  # the cells that wrap after a line of more than one word (or a hyphen)
+    first_column = len(row) > 1 and row[0].left - min(line.left for line in run[0]) <= 0.8 * (row[0].size or 1.0)
+    if first_column and not multiline:
+        return False
     for line in row:
         size = line.size or 1.0
         peer = next((other for other in above if abs(other.left - line.left) <= 0.8 * size), None)
         if peer is None or line.top - peer.bottom > 0.7 * (line.bottom - line.top):
             return False
-        if len(peer.words) < 2 and not peer.words[-1].text.endswith("-"):
-            return False  # one word is never wrapped
+        if len(peer.words) >= 2 or peer.words[-1].text.endswith("-"):
+            worded += 1
         following = [other.left for other in above if other.left > peer.right]
-        if following:
+        if following and line.right > min(following) and len(line.words) > 1:
+            return False  # a line running on into the next column: no cell's next line
+        if first_column:
+            if line.text[:1].isupper() and peer.text[:1].isupper():
+                return False
+            edge = (column_edge(peer, [other for upper in run[-8:] + [row] for other in upper], size) if following
+                    else max(other.right for upper in run + list(ahead) for other in upper))
+        elif following:
             edge = min(following) - size
         else:
-            edge = max(other.right for upper in run for other in upper if abs(other.left - peer.left) <= 0.8 * size)
+            edge = max(other.right for upper in run[-8:] + list(ahead) for other in upper
+                       if abs(other.left - peer.left) <= 0.8 * size)
         first = line.words[0]
         if peer.right + 0.3 * size + (first.right - first.left) < edge - 0.3 * size:
             return False  # the word would have fitted: a line of its own
-    return True
+    return worded >= (2 if first_column else 1)
 
 
 def column_spans(fragments: list[Line], min_gap: float) -> list[tuple[float, float]]:
     """The x extents of the columns the fragments line up in."""
     return [(min(line.left for line in group), max(line.right for line in group))
             for group in split_on_gaps(fragments, True, min_gap)]
+
+
+def overflowing(visuals: list[list[Line]], gap: float) -> set[int]:
+    """The fragments (ids) of these visual rows that run on to where another column's cells
+    start: text too long for its cell, set over the gap and into the next column. Such a fragment
+    runs up to the next fragment of its row, or reaches a left edge that three fragments or more
+    share (a column start); a table's cells overflow rarely, so a table with many of the latter
+    has columns that are not these."""
+    fragments = [line for visual in visuals for line in visual]
+    lefts = sorted(line.left for line in fragments)
+    starts, run = [], 1
+    for before, after in zip(lefts, lefts[1:]):
+        run = run + 1 if after - before <= 0.2 * gap else 1
+        if run == 3:
+            starts.append(after)
+    over = {id(line) for visual in visuals for line, following in zip(visual, visual[1:])
+            if line.left + gap <= following.left < line.right + gap}
+    reaching = set()
+    for line in fragments:
+        index = bisect_right(starts, line.left + gap)
+        if id(line) not in over and index < len(starts) and starts[index] < line.right + gap:
+            reaching.add(id(line))
+    return over | reaching if len(reaching) <= max(2, 0.1 * len(fragments)) else over
 
 
 def aligned_region(run: list[list[Line]], wrapped: list[bool], page_width: float, body: float,
@@ -163,18 +253,24 @@ def aligned_region(run: list[list[Line]], wrapped: list[bool], page_width: float
     for tail in (0, 1, 2):
         if len(rows) - tail < 3:
             break
-        spans = column_spans([line for table_row in rows[head:len(rows) - tail] for visual in table_row
-                              for line in visual], gap)
+        body_lines = [line for table_row in rows[head:len(rows) - tail] for visual in table_row for line in visual]
+        spans = column_spans(body_lines, gap)
+        over = overflowing([visual for table_row in rows[head:len(rows) - tail] for visual in table_row], gap)
+        if over:
+            kept = column_spans([line for line in body_lines if id(line) not in over], gap)
+            spans, over = (kept, over) if len(kept) > len(spans) else (spans, set())
         if best is None or len(spans) > len(best[1]):
-            best = (tail, spans)
+            best = (tail, spans, over)
     if best is None or len(best[1]) < 2:
         return None
-    tail, spans = best
+    tail, spans, over = best
     rows = rows[:len(rows) - tail]
     fragments = [line for table_row in rows for visual in table_row for line in visual]
     widths = sorted(line.right - line.left for line in fragments)
     words_per_cell = sum(len(line.words) for line in fragments) / len(fragments)
-    if widths[len(widths) // 2] > 0.3 * page_width or words_per_cell > 6:
+    # Cells as wide as prose columns' lines, or holding as many words: no table (file paths and
+    # commands of two wide columns, read whole now that overflowing words are split off, are).
+    if widths[len(widths) // 2] > 0.4 * page_width or words_per_cell > 6:
         return None
     # Two or more runs of prose side by side (small pages printed two to a row, narrow columns
     # in small type) line up as well as a table's cells do: rows with prose in two of their
@@ -182,7 +278,7 @@ def aligned_region(run: list[list[Line]], wrapped: list[bool], page_width: float
     if sum(1 for table_row in rows if any(sum(1 for line in visual if is_prose(line)) >= 2
                                           for visual in table_row)) >= 0.25 * len(rows):
         return None
-    table_rows = [row_cells(table_row, spans) for table_row in rows]
+    table_rows = [row_cells(table_row, spans, over) for table_row in rows]
     filled = [sum(1 for cell in cells if cell.text) for cells in table_rows]
     if sum(1 for count in filled if count >= 2) < 0.75 * len(table_rows):
         return None
@@ -199,9 +295,10 @@ def aligned_region(run: list[list[Line]], wrapped: list[bool], page_width: float
     return region
 
 
-def row_cells(table_row: list[list[Line]], spans: list[tuple[float, float]]) -> list[Cell]:
+def row_cells(table_row: list[list[Line]], spans: list[tuple[float, float]], over: set[int] = frozenset()) -> list[Cell]:
     """The cells of one table row: each fragment in the column it lies in, or spanning the
-    columns it reaches across (a fragment in the gap between two spans both)."""
+    columns it reaches across (a fragment in the gap between two spans both); a fragment of
+    `over` (ids: text overflowing its cell) in the column it starts in."""
     count = len(spans)
     lefts, rights = [span[0] for span in spans], [span[1] for span in spans]
     parts: list[list[Line]] = [[] for _ in spans]
@@ -209,7 +306,7 @@ def row_cells(table_row: list[list[Line]], spans: list[tuple[float, float]]) -> 
     for visual in table_row:
         for line in visual:
             first = min(bisect_left(rights, line.left), count - 1)
-            last = max(bisect_right(lefts, line.right) - 1, 0)
+            last = first if id(line) in over else max(bisect_right(lefts, line.right) - 1, 0)
             if first > last:
                 first, last = last, first
             parts[first].append(line)
