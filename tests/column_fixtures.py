@@ -373,7 +373,8 @@ def inner_rules_table_pdf() -> bytes:
 # its row, so that cells wrapped onto two lines sit top-aligned beside one another with a one-line
 # cell level with their middle; some cells wrap in every column at once, the first included; a
 # word too long for its column runs on into the next one, on a line of its own or under that
-# column's line (printed over by it). Cells are given line by line: (archive, suite, purpose).
+# column's line (printed over by it); a cell of three lines has a cell of two and one of one
+# centred beside it. Cells are given line by line: (archive, suite, purpose).
 ARCHIVES_ROWS = [
     (["archive URL"], ["suite name"], ["purpose"]),
     (["http://deb.example.org/debian/"], ["stable"], ["stable release"]),
@@ -388,6 +389,8 @@ ARCHIVES_ROWS = [
      ["security updates for the stable release", "(important)"]),
     (["http://security.example.org/debian-", "security/"], ["testing-security", "(bookworm-security)"],
      ["security updates for the testing release", "(not supported by the team)"]),
+    (["http://deb.example.org/debian/"], ["top of each", "area/architecture", "combination"],
+     ["archive description used for the", "rule of apt_preferences(5)"]),  # two cells centred beside three lines
     (["http://deb.example.org/debian/"], ["unstable"], ["unstable release"]),
 ]
 ARCHIVES_TABLE = [[" ".join(lines).replace("debian- security", "debiansecurity") for lines in row]

@@ -270,6 +270,14 @@ def test_cells_wrapped_in_several_columns_beside_a_centred_cell_make_one_row(arc
     assert rows[5] == ARCHIVES_TABLE[5]
 
 
+def test_cells_of_two_lines_and_of_one_centred_beside_a_cell_of_three_make_one_row(archives):
+    """A cell of three lines (its middle line one word that fills its column), a cell of two and
+    a cell of one centred beside it, each level with its middle: one row."""
+    rows = archives_rows(archives)
+    assert rows[-2] == ARCHIVES_TABLE[-2] == ["http://deb.example.org/debian/", "top of each area/architecture combination",
+                                             "archive description used for the rule of apt_preferences(5)"]
+
+
 def test_a_word_overflowing_its_column_stays_in_its_cell(archives):
     """A word too long for its column runs on into the next one, on a line of its own or under
     that column's line (printed over by it): the columns stay apart, the word in its cell."""

@@ -85,8 +85,9 @@ def centred_row(rows: list[list[Line]], start: int, run: list[list[Line]], carri
     wrapped cells, each next line of a cell starts where it does, close below a line its first
     word would not have fitted on; every other line of those rows lies beside the cells, its
     centre level with their middle. The fewest lines that do so make the cells. A cell's line of
-    one word is never wrapped, unless before a word longer than its column is wide or beside a
-    cell of the row that wraps as well (cells that all wrap at once). With `carries` (a line of
+    one word is never wrapped, unless before a word that would have overshot its column by far
+    (two text sizes) or that is longer than the column is wide, or beside a cell of the row that
+    wraps as well (cells that all wrap at once). With `carries` (a line of
     `start` may also carry on a cell of the row above, and no row of the table so far tells how
     its rows are set), it opens a centred row only if the cells beside it sit between two of its
     lines, level with none: a row set top-aligned below a wrapped line has its cells level with
@@ -121,7 +122,8 @@ def centred_row(rows: list[list[Line]], start: int, run: list[list[Line]], carri
             if (line.top - last.bottom > 0.7 * (line.bottom - line.top)
                     or last.right + 0.3 * size + width < edge - 0.3 * size):
                 return 0
-            if len(last.words) >= 2 or last.words[-1].text.endswith("-") or width > edge - cell[0].left:
+            if (len(last.words) >= 2 or last.words[-1].text.endswith("-") or width > edge - cell[0].left
+                    or last.right + 0.3 * size + width > edge + 2 * size):
                 single = False
         if single:
             return 0
@@ -145,13 +147,24 @@ def column_edge(line: Line, nearby: list[Line], size: float) -> float:
 
 
 def centred_beside(cells: list[list[Line]], others: list[Line]) -> bool:
-    """Whether every line of `others` lies beside the lines of `cells`, its centre level with
-    their middle: right of each cell's shortest line (a longer one may run on past its column,
-    under the next cell) or starting left of the cell."""
+    """Whether every line of `others` lies beside the lines of `cells`, right of each cell's
+    shortest line (a longer one may run on past its column, under the next cell) or starting
+    left of the cell, and the cells they make are level with their middle: each line of a column
+    and the lines closely below it that start where it does are one cell, centred vertically."""
     middle = (min(cell[0].top for cell in cells) + max(cell[-1].bottom for cell in cells)) / 2
     bounds = [(min(line.left for line in cell), min(line.right for line in cell)) for cell in cells]
-    return all(all(line.left < left or line.left >= right for left, right in bounds)
-               and abs((line.top + line.bottom) / 2 - middle) <= 0.35 * (line.bottom - line.top) for line in others)
+    if not all(line.left < left or line.left >= right for line in others for left, right in bounds):
+        return False
+    groups: list[list[Line]] = []
+    for line in sorted(others, key=lambda other: (other.top, other.left)):
+        group = next((group for group in groups if abs(group[-1].left - line.left) <= 0.8 * (line.size or 1.0)
+                      and line.top - group[-1].bottom <= 0.7 * (line.bottom - line.top)), None)
+        if group is None:
+            groups.append([line])
+        else:
+            group.append(line)
+    return all(abs((group[0].top + group[-1].bottom) / 2 - middle) <= 0.35 * (group[0].bottom - group[0].top)
+               for group in groups)
 
 
 def row_gap(upper: list[Line], lower: list[Line]) -> float:
