@@ -412,20 +412,7 @@ def centred_archives_pdf() -> bytes:
     suite_x = 72 + max(width(line) for row in ARCHIVES_ROWS for line in row[0]) + 14
     purpose_x = suite_x + max(width(line) for row in ARCHIVES_ROWS for line in row[1]
                               if "overflowing" not in line) + 14
-    y = 690
-    for index, row in enumerate(ARCHIVES_ROWS):
-        height = max(len(lines) for lines in row)
-        for x, lines in zip((72, suite_x, purpose_x), row):
-            pdf.setFont("Helvetica-Bold" if index == 0 else "Helvetica", size)
-            top = y - leading * (height - len(lines)) / 2
-            for number, line in enumerate(lines):
-                pdf.drawString(x, top - leading * number, line)
-        y -= leading * height + 4
-    pdf.setFont("Helvetica", size)
-    pdf.drawString(72, y - 24, "The paragraph after the table is read after it, as its own segment.")
-    pdf.showPage()
-    pdf.save()
-    return buffer.getvalue()
+    return centred_rows_page(buffer, pdf, ARCHIVES_ROWS, (72, suite_x, purpose_x), size, leading)
 
 
 # An unruled table of labels set in sentence case and their commands, each row on one line but one
@@ -451,10 +438,16 @@ def units_pdf() -> bytes:
     pdf.setFont("Helvetica", size)
     pdf.drawString(72, 720, "The snippets below are the ones an administrator of the system types most.")
     command_x = 90 + max(stringWidth(line, "Helvetica", size) for row in UNITS_ROWS for line in row[0]) + 30
+    return centred_rows_page(buffer, pdf, UNITS_ROWS, (90, command_x), size, leading)
+
+
+def centred_rows_page(buffer, pdf, rows: list, xs: tuple, size: float, leading: float) -> bytes:
+    """The rows drawn from y=690 down (the first in bold), each cell's lines centred on its row's
+    height at its x, then a paragraph after them; the page's PDF."""
     y = 690
-    for index, row in enumerate(UNITS_ROWS):
+    for index, row in enumerate(rows):
         height = max(len(lines) for lines in row)
-        for x, lines in zip((90, command_x), row):
+        for x, lines in zip(xs, row):
             pdf.setFont("Helvetica-Bold" if index == 0 else "Helvetica", size)
             top = y - leading * (height - len(lines)) / 2
             for number, line in enumerate(lines):
