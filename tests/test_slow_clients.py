@@ -108,8 +108,10 @@ def test_a_task_runs_on_when_every_web_process_is_killed(gunicorn):  # noqa: F81
 
 def stroke_pdf(strokes: int) -> bytes:
     """One page with one line of text (so the pipeline has no page to render) and `strokes`
-    page-wide lines, each stroked on its own: seconds of PDFium's time per 10,000."""
-    content = (b"BT /F1 12 Tf 72 720 Td (One line of text above many strokes.) Tj ET\n"
+    page-wide dashed lines, each stroked on its own: about 3 s of PDFium's rendering per 10,000 at
+    the page image's 108 DPI on this kind of machine (plain lines, about 1 s, put 100,000 too close
+    to the 10 s render deadline on a quiet machine), while reading them costs no more."""
+    content = (b"BT /F1 12 Tf 72 720 Td (One line of text above many strokes.) Tj ET\n[0.5 0.5] 0 d\n"
                + b"0 0 m 612 792 l S\n" * strokes)
     objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
