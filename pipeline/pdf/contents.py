@@ -26,6 +26,9 @@ WIDE_GAP = 2.0  # sizes of empty space before a page number without leaders
 ALIGNED = 1.5  # sizes within which the page numbers of one listing end
 MAX_WRAPPED = 2  # lines of a title above the line with its page number
 
+ABBREVIATIONS = frozenset({"etc", "al", "vs", "cf", "inc", "ltd", "co", "jr", "sr", "st", "no", "vol", "ed", "eds",
+                           "fig", "figs", "approx", "dept", "misc", "corp", "resp"})  # a title's last dot that is its own
+
 
 @dataclass
 class Row:
@@ -341,3 +344,26 @@ def entry_pieces(line: Line) -> list[Line]:
 def rest_of(block: Block, lines: list[Line]) -> Block:
     """The block itself when it keeps all its lines, else a block of those it keeps."""
     return block if len(lines) == len(block.lines) else Block(lines, kind=block.kind, level=block.level)
+
+
+def entry_text(text: str) -> str:
+    """An entry's title and page numbers, without the leaders between them."""
+    words = text.split() or [""]
+    numbers = [words.pop()]
+    while len(words) > 1 and LISTED.match(words[-1].lstrip(LEADERS)):
+        numbers.insert(0, words.pop())
+    numbers[0] = numbers[0].lstrip(LEADERS)
+    while words and not words[-1].strip(LEADERS):
+        words.pop()
+    if words:
+        last = words[-1]
+        stripped = last.rstrip(LEADERS)
+        if len(last) - len(stripped) >= 2 or (stripped != last and is_leader_dot(stripped)):
+            words[-1] = stripped
+    return " ".join(words + numbers)
+
+
+def is_leader_dot(word: str) -> bool:
+    """Whether the one dot after a title's last word is a leader set close to it rather than its own
+    (an abbreviation or an initial)."""
+    return len(word) > 1 and "." not in word and word.lower() not in ABBREVIATIONS

@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from pipeline.pdf.classify import MARGIN_SHARE
+from pipeline.pdf.contents import ROMAN
 
 
 def mark_running_headers(pages_segments: list[list[dict]]) -> list[dict]:
@@ -90,7 +91,6 @@ def margin_key(segment: dict) -> tuple[str, str] | None:
 
 HEAD_REACH = 0.13  # how far into the page its first and last rows may be running heads
 HEAD_KINDS = ("PageHeader", "PageFooter")  # what a page number alone in a margin was typed already
-ROMAN = r"(?=[ivxlcdm])m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})"
 FOLIO = rf"(?:(?i:page)\s*)?[-\u2013(\[]?\s*(?:\d{{1,5}}|{ROMAN}|{ROMAN.upper()})\s*[-\u2013)\]]?(?:\s*(?:(?i:of)|/)\s*\d{{1,5}})?"
 EDGE_FOLIO = re.compile(rf"^{FOLIO}\s+|\s+{FOLIO}$")  # a page number at the start or the end of a head
 FOLIO_ALONE = re.compile(rf"^{FOLIO}$")

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 
 from pipeline.pdf.code import code_markup, code_text
-from pipeline.pdf.contents import LEADERS, LISTED
+from pipeline.pdf.contents import entry_text
 from pipeline.pdf.layout import LIST_MARKER, Block
 from pipeline.pdf.text import Word, same_box
 
@@ -16,8 +16,6 @@ ToImage = Callable[[tuple], tuple]
 VERSION_MASK = ~((0xC000 << 48) | (0xF000 << 64))
 VERSION_4 = (0x8000 << 48) | (4 << 76)
 NUMBERED = re.compile(r"^\(?(\d{1,3})[.)]$")
-ABBREVIATIONS = frozenset({"etc", "al", "vs", "cf", "inc", "ltd", "co", "jr", "sr", "st", "no", "vol", "ed", "eds",
-                           "fig", "figs", "approx", "dept", "misc", "corp", "resp"})
 
 
 def box_dict(left: float, top: float, right: float, bottom: float) -> dict:
@@ -131,29 +129,6 @@ def block_text(block: Block) -> str:
     if block.role == "contents":
         return entry_text(block.text)
     return block.text.strip()
-
-
-def entry_text(text: str) -> str:
-    """An entry's title and page numbers, without the leaders between them."""
-    words = text.split() or [""]
-    numbers = [words.pop()]
-    while len(words) > 1 and LISTED.match(words[-1].lstrip(LEADERS)):
-        numbers.insert(0, words.pop())
-    numbers[0] = numbers[0].lstrip(LEADERS)
-    while words and not words[-1].strip(LEADERS):
-        words.pop()
-    if words:
-        last = words[-1]
-        stripped = last.rstrip(LEADERS)
-        if len(last) - len(stripped) >= 2 or (stripped != last and is_leader_dot(stripped)):
-            words[-1] = stripped
-    return " ".join(words + numbers)
-
-
-def is_leader_dot(word: str) -> bool:
-    """Whether the one dot after a title's last word is a leader set close to it rather than its own
-    (an abbreviation or an initial)."""
-    return len(word) > 1 and "." not in word and word.lower() not in ABBREVIATIONS
 
 
 def render_markup(segment: dict, level: int = 2) -> None:
