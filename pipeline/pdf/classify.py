@@ -18,18 +18,6 @@ MATH_SYMBOLS = set("=+\u2212\u00b1\u00d7\u00f7\u2211\u220f\u222b\u221a\u221e\u22
 MARGIN_SHARE = 0.09  # top and bottom share of the page where running headers and footers sit
 
 
-class Body(float):
-    """The document's body text size, which also knows the share of its text set in a monospace
-    font (`layout` reads it: in a document typed in one, monospace is no sign of code)."""
-
-    mono_share: float
-
-    def __new__(cls, size: float, mono_share: float):
-        body = super().__new__(cls, size)
-        body.mono_share = mono_share
-        return body
-
-
 class BodySize:
     """The most common text size seen so far in the document, weighted by words."""
 
@@ -48,7 +36,14 @@ class BodySize:
         """The body text size, or `default` before any text was seen."""
         if not self.counts:
             return default
-        return Body(self.counts.most_common(1)[0][0], self.mono_chars / self.chars if self.chars else 0.0)
+        return self.counts.most_common(1)[0][0]
+
+    def mono_share(self) -> float | None:
+        """The share of the text seen so far set in a monospace font (layout: in a document typed
+        in one, monospace is no sign of code); None before any text was seen."""
+        if not self.counts:
+            return None
+        return self.mono_chars / self.chars if self.chars else 0.0
 
 
 def classify_blocks(blocks: list[Block], page_height: float, body: float, title_allowed: bool) -> bool:

@@ -18,10 +18,8 @@ BACKTICKS = re.compile(r"`{3,}")
 
 def code_size_limit(lines: list, body: float, share: float | None = None) -> float:
     """The largest size a monospace line may have to be code on this page; 0 when the document
-    (its share given, or on `body` when the document's sizes were counted) or else the page is
-    mostly monospace, which makes monospace its body font."""
-    if share is None:
-        share = getattr(body, "mono_share", None)
+    (its monospace share, when given) or else the page is mostly monospace, which makes monospace
+    its body font."""
     if share is None:
         chars = sum(line.chars for line in lines)
         share = sum(line.mono_chars for line in lines) / chars if chars else 0.0

@@ -284,8 +284,8 @@ def starts_new_block(previous: Line, line: Line, block: Block) -> bool:
 def layout_page(lines: list[Line], regions: list[Region], body_size: float,
                 mono_share: float | None = None) -> list[Block]:
     """The page's blocks in reading order; regions (tables, pictures) stay whole. `mono_share` is
-    the document's share of text in a monospace font; without it, the share `body_size` carries
-    (classify.Body) or else the page's own decides whether monospace lines are code."""
+    the document's share of text in a monospace font; without it, the page's own decides whether
+    monospace lines are code."""
     code_limit = code_size_limit(lines, body_size, mono_share)
     if code_limit:  # aligned monospace lines are code, not a table
         regions = [region for region in regions if not is_code_table(region)]

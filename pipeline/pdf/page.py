@@ -143,8 +143,7 @@ def analyse_page(page: PageInput, state: DocumentState, read: PageLines | None =
     width, height = page.size()
     page_words, lines, turned, regions = read.words, read.lines, read.turned, list(read.regions)
     body = state.body.value(default=12.0) if state.body.counts else median(line.size for line in lines) if lines else 12.0
-    # The document's share of monospace text (no share before its sizes are counted: the page's own).
-    mono_share = (state.body.mono_chars / state.body.chars if state.body.chars else 0.0) if state.body.counts else None
+    mono_share = state.body.mono_share()  # None before the document's text is counted: the page's own
     if page.graphics is not None:
         regions += picture_regions(page.graphics, width, height, regions)
     rules = page.graphics.horizontal if page.graphics is not None else []
